@@ -1,0 +1,220 @@
+"""Settings, read from the environment (see the README's table of variables).
+
+A bad or missing value stops start-up with one line naming the variable (``sys.exit``), never a
+traceback: the operator needs the name of the variable, not our stack.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from config import env
+from config.env import ConfigError
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+
+
+def _load() -> dict:
+    """Everything that can fail, in one place, so that one ``except`` turns it into one line."""
+    debug = env.boolean("DEBUG", False)
+    secret_key = env.secret("SECRET_KEY")
+    if not secret_key:
+        if not debug:
+            raise ConfigError("SECRET_KEY is not set; it is required when DEBUG is off.")
+        secret_key = "insecure-development-key-only-used-with-DEBUG-on"  # noqa: S105
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+    redis_url = os.environ.get("REDIS_URL", "")
+    broker_name = "CELERY_BROKER_URL" if os.environ.get("CELERY_BROKER_URL") else "REDIS_URL"
+    broker_url = os.environ.get("CELERY_BROKER_URL") or redis_url or "filesystem://"
+    return {
+        "debug": debug,
+        "secret_key": secret_key,
+        "database": env.database(database_url),
+        "redis_url": env.broker(redis_url) if redis_url else "",
+        "broker_url": env.broker(broker_url, broker_name),
+        "allowed_hosts": [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()],
+        "email_port": env.integer("EMAIL_PORT", 25, minimum=1),
+        "email_use_tls": env.boolean("EMAIL_USE_TLS", False),
+        "email_use_ssl": env.boolean("EMAIL_USE_SSL", False),
+        "email_timeout": env.integer("EMAIL_TIMEOUT", 10, minimum=1),
+        "heartbeat_max_age": env.integer("HEARTBEAT_MAX_AGE", 120, minimum=10),
+    }
+
+
+try:
+    _cfg = _load()
+except ConfigError as exc:
+    sys.exit(f"Configuration error: {exc}")
+
+DEBUG = _cfg["debug"]
+SECRET_KEY = _cfg["secret_key"]
+ALLOWED_HOSTS = _cfg["allowed_hosts"] or (["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "django_htmx",
+    "simple_history",
+    "core",
+    "accounts",
+    "patients",
+    "prep",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": _cfg["database"]}
+DATABASES["default"].setdefault("CONN_MAX_AGE", 60 if not DEBUG else 0)
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file-backed test database lets a Celery worker subprocess share it with the tests.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+# The time zone given to new clinics; every clinical time is computed in the clinic's own zone.
+DEFAULT_CLINIC_TIME_ZONE = os.environ.get("DEFAULT_CLINIC_TIME_ZONE") or os.environ.get(
+    "TIME_ZONE", "America/Los_Angeles"
+)
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Celery -------------------------------------------------------------------------------
+CELERY_BROKER_URL = _cfg["broker_url"]
+REDIS_URL = _cfg["redis_url"]
+BROKER_DIR = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Tasks are short; an unacknowledged task is redelivered after this long (acks_late).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, "socket_timeout": 5, "socket_connect_timeout": 5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 90
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The one static beat schedule. Reminders are rows in the database, claimed by the dispatcher;
+# never one beat entry or ETA task per reminder.
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {"task": "core.tasks.heartbeat", "schedule": 30.0},
+}
+HEARTBEAT_MAX_AGE = _cfg["heartbeat_max_age"]
+
+# --- Email and SMS ------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Pre-op Tracker <no-reply@localhost>")
+if os.environ.get("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+else:
+    # Development: mail is written to files under var/mail, never printed with patient data.
+    EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _cfg["email_port"]
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.secret("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = _cfg["email_use_tls"]
+EMAIL_USE_SSL = _cfg["email_use_ssl"]
+EMAIL_TIMEOUT = _cfg["email_timeout"]
+
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+TWILIO_ACCOUNT_SID = env.secret("TWILIO_ACCOUNT_SID", "") or ""
+TWILIO_AUTH_TOKEN = env.secret("TWILIO_AUTH_TOKEN", "") or ""
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com")
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

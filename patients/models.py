@@ -1,0 +1,218 @@
+"""Clinics, patients, their medications and their bookings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from core.models import PublicIdModel, TrackedModel
+from patients.validators import validate_e164, validate_time_zone
+
+# Patient flags that catalogue conditions may name. Booleans, not a JSON bag: queryable,
+# reviewable in the admin, and a typo in a catalogue condition fails the loader.
+PATIENT_FLAGS = ("claustrophobic", "cardiac_history", "impaired_renal_function", "latex_allergy")
+
+
+def _default_tz() -> str:
+    return settings.DEFAULT_CLINIC_TIME_ZONE
+
+
+class Clinic(PublicIdModel):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    phone = models.CharField(max_length=32, blank=True, help_text="Shown to patients and in texts.")
+    time_zone = models.CharField(max_length=64, default=_default_tz, validators=[validate_time_zone])
+    quiet_hours_start = models.TimeField(default=dt.time(21, 0), help_text="No messages from this local time…")
+    quiet_hours_end = models.TimeField(default=dt.time(8, 0), help_text="…until this local time.")
+    go_no_go_hours = models.PositiveIntegerField(
+        default=24, help_text="Hours before the surgery at which open required items make it 'not ready'."
+    )
+    escalation_hours = models.PositiveIntegerField(
+        default=48, help_text="A required item still open this close to its due time puts the surgery 'at risk'."
+    )
+    cardiac_age_threshold = models.PositiveIntegerField(
+        default=65,
+        validators=[MinValueValidator(18), MaxValueValidator(120)],
+        help_text="Age from which the cardiac evaluation applies (with the procedure's risk).",
+    )
+    sms_daily_limit = models.PositiveIntegerField(default=1)
+    digest_hour = models.PositiveIntegerField(default=7, validators=[MaxValueValidator(23)])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Language(models.TextChoices):
+    EN = "en", "English"
+    ES = "es", "Español"
+
+
+class Patient(TrackedModel):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("medical record number", max_length=40)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    birth_date = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    language = models.CharField(max_length=5, choices=Language.choices, default=Language.EN)
+    time_zone = models.CharField(
+        max_length=64, blank=True, validators=[validate_time_zone], help_text="Blank: the clinic's time zone."
+    )
+    email = models.EmailField(blank=True)
+    mobile = models.CharField(
+        max_length=20, blank=True, validators=[validate_e164], help_text="E.164, e.g. +13105550100"
+    )
+    channel_email = models.BooleanField("reminders by email", default=True)
+    channel_sms = models.BooleanField("reminders by SMS", default=False)
+    sms_consent = models.BooleanField(default=False, help_text="The patient agreed to receive texts.")
+    sms_consent_at = models.DateTimeField(null=True, blank=True)
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True, help_text="Set by a STOP reply.")
+    sms_detailed = models.BooleanField(
+        default=False, help_text="The patient opted in to texts that name procedures and drugs."
+    )
+    claustrophobic = models.BooleanField(default=False)
+    cardiac_history = models.BooleanField(default=False)
+    impaired_renal_function = models.BooleanField(default=False)
+    latex_allergy = models.BooleanField(default=False)
+    allergies = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_mrn_unique_per_clinic")]
+        indexes = [models.Index(fields=["clinic", "last_name"])]
+
+    def __str__(self) -> str:
+        return f"{self.last_name}, {self.first_name} ({self.mrn})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone or self.clinic.time_zone)
+
+    def age_on(self, day: dt.date) -> int:
+        before_birthday = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
+        return day.year - self.birth_date.year - before_birthday
+
+    @property
+    def flags(self) -> frozenset[str]:
+        return frozenset(name for name in PATIENT_FLAGS if getattr(self, name))
+
+    @property
+    def can_receive_sms(self) -> bool:
+        return bool(self.mobile and self.channel_sms and self.sms_consent and not self.sms_opted_out_at)
+
+
+class Indication(models.TextChoices):
+    NONE = "", "—"
+    PRIMARY = "primary", "Primary prevention"
+    SECONDARY = "secondary", "Secondary prevention"
+    PROPHYLACTIC = "prophylactic", "Prophylactic dose"
+    THERAPEUTIC = "therapeutic", "Therapeutic dose"
+
+
+class Medication(TrackedModel):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="medications")
+    drug = models.ForeignKey(
+        "prep.Drug", null=True, blank=True, on_delete=models.PROTECT, help_text="Blank: a drug not in the catalogue."
+    )
+    name = models.CharField(max_length=120, help_text="As the patient or prescriber names it.")
+    indication = models.CharField(max_length=20, choices=Indication.choices, blank=True)
+    dose = models.CharField(max_length=120, blank=True)
+    is_blood_thinner = models.BooleanField(
+        default=False, help_text="For drugs not in the catalogue: ask the prescriber about a hold."
+    )
+    stopped_at = models.DateTimeField(null=True, blank=True, help_text="No longer taken (not a pre-op hold).")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name + (f" ({self.get_indication_display()})" if self.indication else "")
+
+
+class Anaesthesia(models.TextChoices):
+    GENERAL = "general", "General anaesthesia"
+    SEDATION = "sedation", "IV sedation"
+    LOCAL = "local", "Local anaesthesia"
+
+
+class SurgeryStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    POSTPONED = "postponed", "Postponed"
+    CANCELLED = "cancelled", "Cancelled"
+    DONE = "done", "Done"
+
+
+class Side(models.TextChoices):
+    NA = "", "—"
+    LEFT = "left", "Left"
+    RIGHT = "right", "Right"
+    BILATERAL = "bilateral", "Bilateral"
+
+
+class GoDecision(models.TextChoices):
+    PENDING = "", "Not decided"
+    GO = "go", "Go"
+    NO_GO = "no_go", "No go"
+
+
+class Surgery(TrackedModel):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="surgeries")
+    procedure = models.ForeignKey("prep.ProcedureVariant", on_delete=models.PROTECT, related_name="surgeries")
+    level = models.CharField(max_length=60, blank=True, help_text="e.g. L4-L5, V2")
+    side = models.CharField(max_length=10, choices=Side.choices, blank=True)
+    start_at = models.DateTimeField(db_index=True)
+    place = models.CharField(max_length=200, blank=True)
+    anaesthesia = models.CharField(max_length=10, choices=Anaesthesia.choices)
+    surgeon = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="surgeries"
+    )
+    status = models.CharField(max_length=10, choices=SurgeryStatus.choices, default=SurgeryStatus.BOOKED)
+    # Bumped on every reschedule/cancel: reminders are keyed by it, so an old plan can never send.
+    version = models.PositiveIntegerField(default=1)
+    go_decision = models.CharField(max_length=6, choices=GoDecision.choices, blank=True)
+    go_decision_note = models.TextField(blank=True)
+    go_decided_at = models.DateTimeField(null=True, blank=True)
+    go_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["start_at"]
+        verbose_name_plural = "surgeries"
+        indexes = [models.Index(fields=["status", "start_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.procedure} for {self.patient} at {self.start_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)

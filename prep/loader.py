@@ -1,0 +1,269 @@
+"""Loading the versioned catalogue file into the database (``manage.py load_catalogue``).
+
+Idempotent: a template whose version already matches the file is left alone, so edits a clinic
+made in the admin survive a restart; ``force`` reloads it anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.db import transaction
+
+from prep import conditions
+from prep.models import (
+    Assignee,
+    Category,
+    ChecklistTemplate,
+    Drug,
+    HoldMode,
+    ProcedureVariant,
+    ResultKind,
+    RiskClass,
+    TemplateItem,
+)
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "catalogue" / "rhizotomy.yaml"
+ITEM_REQUIRED = (
+    "code", "category", "assignee", "required", "title_en", "patient_title_en", "patient_title_es",
+    "instructions_en", "instructions_es", "why_en", "why_es", "timing", "source",
+)  # fmt: skip
+ITEM_OPTIONAL = ("conditions", "result", "validity_days", "loinc", "reminders_hours")
+_DURATION = re.compile(r"^(\d+)([dh])$")
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is malformed; the message names the place."""
+
+
+@dataclass
+class LoadReport:
+    version: str
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    skipped_templates: list[str] = field(default_factory=list)
+
+    def count(self, kind: str, created: bool) -> None:
+        bucket = self.created if created else self.updated
+        bucket[kind] = bucket.get(kind, 0) + 1
+
+
+def _need(mapping: dict, key: str, where: str) -> Any:
+    if key not in mapping or mapping[key] in (None, ""):
+        raise CatalogueError(f"{where}: missing {key!r}")
+    return mapping[key]
+
+
+def _choice(value: Any, choices: type, where: str) -> str:
+    if value not in choices.values:
+        raise CatalogueError(f"{where}: {value!r} is not one of {list(choices.values)}")
+    return value
+
+
+def parse_duration_hours(value: Any, where: str) -> int:
+    match = _DURATION.match(str(value))
+    if not match:
+        raise CatalogueError(f"{where}: {value!r} is not a duration such as 6d or 12h")
+    number, unit = int(match.group(1)), match.group(2)
+    return number * 24 if unit == "d" else number
+
+
+def parse_hold(value: Any, where: str) -> tuple[str, int | None]:
+    if value in ("none", "shared"):
+        return value, None
+    return HoldMode.HOLD, parse_duration_hours(value, where)
+
+
+def parse_timing(timing: Any, where: str) -> dict[str, Any]:
+    if not isinstance(timing, dict) or not timing or set(timing) - {"days", "minutes", "at"}:
+        raise CatalogueError(f"{where}: timing must be a mapping of days, minutes and/or at")
+    at = timing.get("at")
+    if at is not None:
+        if "minutes" in timing:
+            raise CatalogueError(f"{where}: timing cannot combine 'at' with 'minutes'")
+        try:
+            at = dt.time.fromisoformat(str(at))
+        except ValueError:
+            raise CatalogueError(f"{where}: at {at!r} is not a time such as 18:00") from None
+    for key in ("days", "minutes"):
+        if not isinstance(timing.get(key, 0), int):
+            raise CatalogueError(f"{where}: {key} must be a whole number")
+    return {"offset_days": timing.get("days", 0), "offset_minutes": timing.get("minutes", 0), "at_local_time": at}
+
+
+def parse_result(result: Any, where: str) -> dict[str, Any]:
+    result = result or {"kind": "none"}
+    kind = _choice(result.get("kind"), ResultKind, f"{where}.kind")
+    values: dict[str, Any] = {
+        "result_kind": kind,
+        "result_choices": [],
+        "result_unit": "",
+        "result_min": None,
+        "result_max": None,
+    }
+    if kind == ResultKind.CHOICE:
+        choices = result.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise CatalogueError(f"{where}: a choice result needs a list of choices")
+        values["result_choices"] = [str(c) for c in choices]
+    if kind == ResultKind.NUMBER:
+        try:
+            values["result_min"] = Decimal(str(_need(result, "min", where)))
+            values["result_max"] = Decimal(str(_need(result, "max", where)))
+        except ArithmeticError:
+            raise CatalogueError(f"{where}: min and max must be numbers") from None
+        if values["result_min"] >= values["result_max"]:
+            raise CatalogueError(f"{where}: min must be below max")
+        values["result_unit"] = str(result.get("unit", ""))
+    return values
+
+
+def _item_fields(raw: dict, where: str, regions: tuple[str, ...]) -> dict[str, Any]:
+    for key in ITEM_REQUIRED:
+        if key != "required":
+            _need(raw, key, where)
+    unknown = set(raw) - set(ITEM_REQUIRED) - set(ITEM_OPTIONAL)
+    if unknown:
+        raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}")
+    condition = raw.get("conditions") or {}
+    try:
+        conditions.validate(condition, regions=regions)
+    except conditions.ConditionError as exc:
+        raise CatalogueError(f"{where}.conditions: {exc}") from None
+    reminders = raw.get("reminders_hours") or []
+    if not isinstance(reminders, list) or not all(isinstance(h, int) and h > 0 for h in reminders):
+        raise CatalogueError(f"{where}.reminders_hours: must be a list of positive whole hours")
+    return {
+        "category": _choice(raw["category"], Category, f"{where}.category"),
+        "assignee": _choice(raw["assignee"], Assignee, f"{where}.assignee"),
+        "required": bool(raw.get("required", True)),
+        "title_en": raw["title_en"],
+        "patient_title_en": raw["patient_title_en"],
+        "patient_title_es": raw["patient_title_es"],
+        "instructions_en": raw["instructions_en"].strip(),
+        "instructions_es": raw["instructions_es"].strip(),
+        "why_en": raw["why_en"].strip(),
+        "why_es": raw["why_es"].strip(),
+        "conditions": condition,
+        "validity_days": raw.get("validity_days"),
+        "loinc": str(raw.get("loinc") or ""),
+        "reminder_offsets_hours": sorted(reminders, reverse=True),
+        "source": raw["source"].strip(),
+        **parse_timing(raw["timing"], f"{where}.timing"),
+        **parse_result(raw.get("result"), f"{where}.result"),
+    }
+
+
+def read_catalogue(path: Path = DEFAULT_PATH) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogueError(f"{path}: cannot be read as YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise CatalogueError(f"{path}: the top level must be a mapping")
+    for key in ("version", "procedures", "templates", "items", "drugs"):
+        _need(data, key, str(path.name))
+    return data
+
+
+def _upsert(model: type, lookup: dict, values: dict, report: LoadReport, kind: str) -> Any:
+    obj, created = model.objects.update_or_create(**lookup, defaults=values)
+    report.count(kind, created)
+    return obj
+
+
+@transaction.atomic
+def catalogue_load(*, path: Path = DEFAULT_PATH, force: bool = False) -> LoadReport:
+    """Load (or reload) the catalogue file. All or nothing: a bad file changes nothing."""
+    data = read_catalogue(path)
+    version = str(data["version"])
+    report = LoadReport(version=version)
+    regions = tuple(sorted({str(p.get("region")) for p in data["procedures"]}))
+
+    raw_items: dict[str, dict] = {}
+    library: dict[str, dict[str, Any]] = {}
+    for index, raw in enumerate(data["items"]):
+        where = f"items[{index}] ({raw.get('code', '?')})"
+        code = _need(raw, "code", where)
+        raw_items[code], library[code] = raw, _item_fields(raw, where, regions)
+
+    for index, raw in enumerate(data["drugs"]):
+        where = f"drugs[{index}] ({raw.get('slug', '?')})"
+        holds = _need(raw, "hold", where)
+        values: dict[str, Any] = {
+            "substance": str(_need(raw, "substance", where)).lower(),
+            "indication": raw.get("indication") or "",
+            "name": _need(raw, "name", where),
+            "name_es": raw.get("name_es") or "",
+            "aliases": [str(a).lower() for a in raw.get("aliases") or []],
+            "drug_class": _need(raw, "class", where),
+            "renal_hold_hours": parse_duration_hours(raw["renal_hold"], where) if raw.get("renal_hold") else None,
+            "restart_hours": parse_duration_hours(raw["restart"], where) if raw.get("restart") else None,
+            "restart_note": raw.get("restart_note") or "",
+            "needs_normal_inr": bool(raw.get("needs_normal_inr")),
+            "to_be_confirmed": bool(raw.get("to_be_confirmed")),
+            "source": _need(raw, "source", where),
+        }
+        for risk in RiskClass.values:
+            mode, hours = parse_hold(_need(holds, risk, f"{where}.hold"), f"{where}.hold.{risk}")
+            values[f"hold_{risk}"], values[f"hold_{risk}_hours"] = mode, hours
+        _upsert(Drug, {"slug": _need(raw, "slug", where)}, values, report, "drugs")
+
+    templates: dict[str, ChecklistTemplate] = {}
+    for index, raw in enumerate(data["templates"]):
+        slug = _need(raw, "slug", f"templates[{index}]")
+        where = f"templates[{index}] ({slug})"
+        existing = ChecklistTemplate.objects.filter(slug=slug).first()
+        if existing and existing.version == version and not force:
+            templates[slug] = existing
+            report.skipped_templates.append(slug)
+            continue
+        template = _upsert(
+            ChecklistTemplate,
+            {"slug": slug},
+            {"name": _need(raw, "name", where), "version": version, "source": _need(raw, "source", where)},
+            report,
+            "templates",
+        )
+        templates[slug] = template
+        overrides = raw.get("overrides") or {}
+        codes = _need(raw, "items", where)
+        for code in list(overrides) + list(codes):
+            if code not in library:
+                raise CatalogueError(f"{where}: item {code!r} is not in the items library")
+        for order, code in enumerate(codes):
+            fields = library[code]
+            if code in overrides:
+                merged = {**raw_items[code], **overrides[code]}
+                fields = _item_fields(merged, f"{where}.overrides.{code}", regions)
+            _upsert(TemplateItem, {"template": template, "code": code}, {**fields, "sort_order": order}, report, "items")
+        TemplateItem.objects.filter(template=template).exclude(code__in=codes).delete()
+
+    for index, raw in enumerate(data["procedures"]):
+        slug = _need(raw, "slug", f"procedures[{index}]")
+        where = f"procedures[{index}] ({slug})"
+        template_slug = _need(raw, "template", where)
+        if template_slug not in templates:
+            raise CatalogueError(f"{where}: template {template_slug!r} is not defined")
+        anaesthesia = _need(raw, "default_anaesthesia", where)
+        if anaesthesia not in conditions.ANAESTHESIA:
+            raise CatalogueError(f"{where}: default_anaesthesia {anaesthesia!r} is not one of {conditions.ANAESTHESIA}")
+        values = {
+            "name": _need(raw, "name", where),
+            "name_es": raw.get("name_es") or "",
+            "risk": _choice(raw.get("risk"), RiskClass, f"{where}.risk"),
+            "risk_note": raw.get("risk_note") or "",
+            "risk_to_be_confirmed": bool(raw.get("risk_to_be_confirmed")),
+            "default_anaesthesia": anaesthesia,
+            "region": _need(raw, "region", where),
+            "template": templates[template_slug],
+            "source": _need(raw, "source", where),
+        }
+        _upsert(ProcedureVariant, {"slug": slug}, values, report, "procedures")
+    return report

@@ -1,0 +1,244 @@
+"""The clinical catalogue (procedures, templates, items, drug rules) and patients' checklists.
+
+The catalogue is data loaded from ``prep/catalogue/*.yaml`` (``load_catalogue``) and editable in
+the admin; nothing clinical is a constant in code.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from core.models import PublicIdModel, TrackedModel
+
+
+class RiskClass(models.TextChoices):
+    LOW = "low", "Low"
+    INTERMEDIATE = "intermediate", "Intermediate"
+    HIGH = "high", "High"
+
+
+class ProcedureVariant(PublicIdModel):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    name_es = models.CharField(max_length=200, blank=True)
+    risk = models.CharField("bleeding-risk class", max_length=12, choices=RiskClass.choices)
+    risk_note = models.TextField(blank=True, help_text="Why this class; whether the clinic must confirm it.")
+    risk_to_be_confirmed = models.BooleanField(default=False)
+    default_anaesthesia = models.CharField(max_length=10)
+    region = models.CharField(max_length=20, help_text="lumbar, thoracic, cervical, trigeminal…")
+    template = models.ForeignKey("ChecklistTemplate", on_delete=models.PROTECT, related_name="procedures")
+    source = models.TextField()
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChecklistTemplate(PublicIdModel):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    version = models.CharField(max_length=40, help_text="Catalogue version the template was loaded from.")
+    source = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (v{self.version})"
+
+
+class Assignee(models.TextChoices):
+    NURSE = "nurse", "Nurse"
+    PATIENT = "patient", "Patient"
+    SURGEON = "surgeon", "Surgeon / prescriber"
+
+
+class Category(models.TextChoices):
+    TESTS = "tests", "Tests"
+    IMAGING = "imaging", "Imaging"
+    MEDICATION = "medication", "Medication"
+    FASTING = "fasting", "Fasting"
+    LOGISTICS = "logistics", "Logistics"
+    CONSENT = "consent", "Consent"
+    FOLLOW_UP = "follow_up", "Follow-up"
+
+
+class ResultKind(models.TextChoices):
+    NONE = "none", "No result"
+    CHOICE = "choice", "Choice"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date"
+    TEXT = "text", "Free text"
+
+
+class TemplateItem(PublicIdModel):
+    """One line of a template. ``code`` is a stable identifier (exports, tests, analytics)."""
+
+    template = models.ForeignKey(ChecklistTemplate, on_delete=models.CASCADE, related_name="items")
+    code = models.CharField(max_length=60)
+    category = models.CharField(max_length=12, choices=Category.choices)
+    assignee = models.CharField(max_length=10, choices=Assignee.choices)
+    required = models.BooleanField(default=True)
+    title_en = models.CharField("staff title", max_length=200)
+    patient_title_en = models.CharField(max_length=200)
+    patient_title_es = models.CharField(max_length=200)
+    instructions_en = models.TextField()
+    instructions_es = models.TextField()
+    why_en = models.TextField(blank=True)
+    why_es = models.TextField(blank=True)
+    # Timing relative to the surgery's start, in the clinic's time zone:
+    #  - at_local_time set: that wall-clock time, ``offset_days`` calendar days from the surgery day;
+    #  - else ``offset_days`` calendar days (same wall time) plus ``offset_minutes`` of elapsed time.
+    offset_days = models.IntegerField(default=0)
+    offset_minutes = models.IntegerField(default=0)
+    at_local_time = models.TimeField(null=True, blank=True)
+    # Structured, validated by prep.conditions (no eval): see that module for the keys.
+    conditions = models.JSONField(default=dict, blank=True)
+    result_kind = models.CharField(max_length=8, choices=ResultKind.choices, default=ResultKind.NONE)
+    result_choices = models.JSONField(default=list, blank=True)
+    result_unit = models.CharField(max_length=20, blank=True)
+    result_min = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    result_max = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    validity_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="A result older than this at the surgery's date expires."
+    )
+    loinc = models.CharField(max_length=20, blank=True)
+    reminder_offsets_hours = models.JSONField(
+        default=list, blank=True, help_text="Remind the assignee this many hours before the due time."
+    )
+    source = models.TextField()
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["template", "sort_order"]
+        constraints = [models.UniqueConstraint(fields=["template", "code"], name="template_item_code_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.title_en}"
+
+
+class HoldMode(models.TextChoices):
+    NONE = "none", "No hold"
+    HOLD = "hold", "Hold"
+    SHARED = "shared", "Shared assessment"
+
+
+class Drug(PublicIdModel):
+    """A blood-thinner rule: one row per substance and, where it changes the rule, indication."""
+
+    slug = models.SlugField(unique=True)
+    substance = models.CharField(max_length=80, db_index=True)
+    indication = models.CharField(max_length=20, blank=True)
+    name = models.CharField(max_length=120)
+    name_es = models.CharField(max_length=120, blank=True)
+    aliases = models.JSONField(default=list, blank=True, help_text="Brand names, lower case.")
+    drug_class = models.CharField(max_length=40)
+    hold_high = models.CharField(max_length=6, choices=HoldMode.choices)
+    hold_high_hours = models.PositiveIntegerField(null=True, blank=True)
+    hold_intermediate = models.CharField(max_length=6, choices=HoldMode.choices)
+    hold_intermediate_hours = models.PositiveIntegerField(null=True, blank=True)
+    hold_low = models.CharField(max_length=6, choices=HoldMode.choices)
+    hold_low_hours = models.PositiveIntegerField(null=True, blank=True)
+    renal_hold_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Replaces the hold (when there is one) for impaired renal function."
+    )
+    restart_hours = models.PositiveIntegerField(null=True, blank=True)
+    restart_note = models.CharField(max_length=200, blank=True)
+    needs_normal_inr = models.BooleanField(default=False)
+    to_be_confirmed = models.BooleanField(
+        default=False, help_text="Not verified from a primary source: the clinic must confirm it."
+    )
+    source = models.TextField()
+
+    class Meta:
+        ordering = ["substance", "indication"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def hold_for(self, risk: str) -> tuple[str, int | None]:
+        return getattr(self, f"hold_{risk}"), getattr(self, f"hold_{risk}_hours")
+
+
+class ChecklistStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+
+
+class Checklist(PublicIdModel):
+    surgery = models.OneToOneField("patients.Surgery", on_delete=models.CASCADE, related_name="checklist")
+    template = models.ForeignKey(ChecklistTemplate, on_delete=models.PROTECT)
+    catalogue_version = models.CharField(max_length=40)
+    status = models.CharField(max_length=8, choices=ChecklistStatus.choices, default=ChecklistStatus.ACTIVE)
+    closed_reason = models.CharField(max_length=200, blank=True)
+    generated_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Checklist for {self.surgery}"
+
+
+class ItemStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    PATIENT_CONFIRMED = "patient_confirmed", "Confirmed by patient"
+    ACCEPTED = "accepted", "Accepted"
+
+
+# States in which an item no longer needs anyone's action.
+CLOSED_STATUSES = (ItemStatus.DONE, ItemStatus.NOT_APPLICABLE, ItemStatus.ACCEPTED)
+
+
+class ChecklistItem(TrackedModel):
+    checklist = models.ForeignKey(Checklist, on_delete=models.CASCADE, related_name="items")
+    template_item = models.ForeignKey(TemplateItem, null=True, blank=True, on_delete=models.SET_NULL)
+    drug = models.ForeignKey(Drug, null=True, blank=True, on_delete=models.PROTECT)
+    medication = models.ForeignKey("patients.Medication", null=True, blank=True, on_delete=models.SET_NULL)
+    code = models.CharField(max_length=80)
+    category = models.CharField(max_length=12, choices=Category.choices)
+    assignee = models.CharField(max_length=10, choices=Assignee.choices)
+    required = models.BooleanField(default=True)
+    title = models.CharField(max_length=200)
+    due_at = models.DateTimeField()
+    # Hold items: the last dose and the restart, computed from the drug rule; shown to the
+    # patient only once the prescriber has approved the hold.
+    last_dose_at = models.DateTimeField(null=True, blank=True)
+    restart_at = models.DateTimeField(null=True, blank=True)
+    locked = models.BooleanField(default=False, help_text="Waiting for the prescriber's approval.")
+    reason = models.TextField()
+    source = models.TextField()
+    status = models.CharField(max_length=20, choices=ItemStatus.choices, default=ItemStatus.OPEN)
+    result_value = models.CharField(max_length=200, blank=True)
+    result_at = models.DateTimeField(null=True, blank=True, help_text="When the result was obtained.")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    na_reason = models.CharField(max_length=300, blank=True)
+    evidence = models.JSONField(default=dict, blank=True, help_text="What the patient confirmed.")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    change_reason = models.CharField(max_length=300, blank=True)
+    # Optimistic concurrency: a form carries the version it was loaded with.
+    version = models.PositiveIntegerField(default=1)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["due_at", "sort_order"]
+        constraints = [models.UniqueConstraint(fields=["checklist", "code"], name="checklist_item_code_unique")]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.status})"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES

@@ -1,0 +1,117 @@
+"""Settings parsing: good values are read, bad ones stop start-up with one line naming the variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from config import env
+from config.env import ConfigError
+from tests.services import ROOT
+
+
+@pytest.mark.parametrize(
+    ("url", "engine", "name"),
+    [
+        ("sqlite:////tmp/x.sqlite3", "django.db.backends.sqlite3", "/tmp/x.sqlite3"),
+        ("postgres://u:p@db.example:5433/preop", "django.db.backends.postgresql", "preop"),
+        ("postgresql://127.0.0.1/test", "django.db.backends.postgresql", "test"),
+    ],
+)
+def test_database_url_parsed(url: str, engine: str, name: str) -> None:
+    config = env.database(url)
+    assert config["ENGINE"] == engine
+    assert config["NAME"] == name
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://localhost/x", "unsupported scheme 'mysql'"),
+        ("not a url", "unsupported scheme ''"),
+        ("postgres://host:abc/db", "port that is not a number"),
+        ("postgres://host:5432/", "names no database"),
+    ],
+)
+def test_database_url_rejected(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        env.database(url)
+    assert "DATABASE_URL" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "rediss://cache:6380/2", "filesystem://"])
+def test_broker_url_accepted(url: str) -> None:
+    assert env.broker(url) == url
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://localhost:6379", "unsupported scheme 'http'"),
+        ("redis://:6379/0", "names no host"),
+        ("redis://localhost:port/0", "not a number"),
+        ("redis://localhost:6379/zero", "database number"),
+    ],
+)
+def test_broker_url_rejected(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        env.broker(url)
+
+
+def test_boolean_and_integer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_FLAG", "yes")
+    monkeypatch.setenv("X_NUM", "42")
+    assert env.boolean("X_FLAG", False) is True
+    assert env.integer("X_NUM", 1) == 42
+    monkeypatch.setenv("X_FLAG", "maybe")
+    monkeypatch.setenv("X_NUM", "forty")
+    with pytest.raises(ConfigError, match="X_FLAG must be a boolean"):
+        env.boolean("X_FLAG", False)
+    with pytest.raises(ConfigError, match="X_NUM must be a whole number"):
+        env.integer("X_NUM", 1)
+
+
+def test_secret_from_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret_file = tmp_path / "key"
+    secret_file.write_text("from-a-file\n")
+    monkeypatch.delenv("MY_SECRET", raising=False)
+    monkeypatch.setenv("MY_SECRET_FILE", str(secret_file))
+    assert env.secret("MY_SECRET") == "from-a-file"
+    monkeypatch.setenv("MY_SECRET_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="MY_SECRET_FILE"):
+        env.secret("MY_SECRET")
+
+
+def _start(env_vars: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=base | env_vars, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("env_vars", "variable"),
+    [
+        ({"DEBUG": "0"}, "SECRET_KEY"),
+        ({"DEBUG": "1", "DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+        ({"DEBUG": "1", "REDIS_URL": "redis://localhost:notaport/0"}, "REDIS_URL"),
+        ({"DEBUG": "1", "CELERY_BROKER_URL": "amqp://guest@localhost//"}, "CELERY_BROKER_URL"),
+        ({"DEBUG": "perhaps"}, "DEBUG"),
+    ],
+)
+def test_bad_configuration_fails_with_one_line(env_vars: dict[str, str], variable: str) -> None:
+    result = _start(env_vars)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Configuration error:")
+    assert variable in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_good_configuration_starts() -> None:
+    result = _start({"DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.org"})
+    assert result.returncode == 0, result.stderr
