@@ -64,10 +64,16 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "simple_history",
+    "rest_framework",
+    "drf_spectacular",
     "core",
     "accounts",
     "patients",
     "prep",
+    "reminders",
+    "workspace",
+    "portal",
+    "api",
 ]
 
 MIDDLEWARE = [

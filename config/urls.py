@@ -1,9 +1,14 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from core import views as core_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("p/", include("portal.urls")),
+    path("reminders/", include("reminders.urls")),
+    path("api/v1/", include("api.urls")),
+    path("", include("workspace.urls")),
 ]

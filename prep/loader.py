@@ -1,7 +1,7 @@
 """Loading the versioned catalogue file into the database (``manage.py load_catalogue``).
 
-Idempotent: a template whose version already matches the file is left alone, so edits a clinic
-made in the admin survive a restart; ``force`` reloads it anyway.
+Idempotent: a catalogue version that was loaded before is not loaded again, so the edits a clinic
+made in the admin survive every restart; ``force`` reloads the file over them.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from typing import Any
 
 import yaml
 from django.db import transaction
+from django.utils import timezone
 
 from prep import conditions
 from prep.models import (
     Assignee,
+    CatalogueRelease,
     Category,
     ChecklistTemplate,
     Drug,
@@ -47,7 +49,7 @@ class LoadReport:
     version: str
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
-    skipped_templates: list[str] = field(default_factory=list)
+    already_loaded: bool = False
 
     def count(self, kind: str, created: bool) -> None:
         bucket = self.created if created else self.updated
@@ -184,6 +186,9 @@ def catalogue_load(*, path: Path = DEFAULT_PATH, force: bool = False) -> LoadRep
     data = read_catalogue(path)
     version = str(data["version"])
     report = LoadReport(version=version)
+    if CatalogueRelease.objects.filter(version=version).exists() and not force:
+        report.already_loaded = True
+        return report
     regions = tuple(sorted({str(p.get("region")) for p in data["procedures"]}))
 
     raw_items: dict[str, dict] = {}
@@ -219,11 +224,6 @@ def catalogue_load(*, path: Path = DEFAULT_PATH, force: bool = False) -> LoadRep
     for index, raw in enumerate(data["templates"]):
         slug = _need(raw, "slug", f"templates[{index}]")
         where = f"templates[{index}] ({slug})"
-        existing = ChecklistTemplate.objects.filter(slug=slug).first()
-        if existing and existing.version == version and not force:
-            templates[slug] = existing
-            report.skipped_templates.append(slug)
-            continue
         template = _upsert(
             ChecklistTemplate,
             {"slug": slug},
@@ -242,7 +242,9 @@ def catalogue_load(*, path: Path = DEFAULT_PATH, force: bool = False) -> LoadRep
             if code in overrides:
                 merged = {**raw_items[code], **overrides[code]}
                 fields = _item_fields(merged, f"{where}.overrides.{code}", regions)
-            _upsert(TemplateItem, {"template": template, "code": code}, {**fields, "sort_order": order}, report, "items")
+            _upsert(
+                TemplateItem, {"template": template, "code": code}, {**fields, "sort_order": order}, report, "items"
+            )
         TemplateItem.objects.filter(template=template).exclude(code__in=codes).delete()
 
     for index, raw in enumerate(data["procedures"]):
@@ -266,4 +268,5 @@ def catalogue_load(*, path: Path = DEFAULT_PATH, force: bool = False) -> LoadRep
             "source": _need(raw, "source", where),
         }
         _upsert(ProcedureVariant, {"slug": slug}, values, report, "procedures")
+    CatalogueRelease.objects.update_or_create(version=version, defaults={"loaded_at": timezone.now()})
     return report

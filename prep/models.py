@@ -6,11 +6,23 @@ the admin; nothing clinical is a constant in code.
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
 from core.models import PublicIdModel, TrackedModel
+
+
+class CatalogueRelease(models.Model):
+    """A catalogue version that was loaded; loading the same version again changes nothing."""
+
+    version = models.CharField(max_length=40, primary_key=True)
+    loaded_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.version
 
 
 class RiskClass(models.TextChoices):
@@ -201,6 +213,7 @@ class ChecklistItem(TrackedModel):
     template_item = models.ForeignKey(TemplateItem, null=True, blank=True, on_delete=models.SET_NULL)
     drug = models.ForeignKey(Drug, null=True, blank=True, on_delete=models.PROTECT)
     medication = models.ForeignKey("patients.Medication", null=True, blank=True, on_delete=models.SET_NULL)
+    drug_name = models.CharField(max_length=120, blank=True, help_text="Fills {drug} in the item's texts.")
     code = models.CharField(max_length=80)
     category = models.CharField(max_length=12, choices=Category.choices)
     assignee = models.CharField(max_length=10, choices=Assignee.choices)
@@ -242,3 +255,7 @@ class ChecklistItem(TrackedModel):
     @property
     def is_closed(self) -> bool:
         return self.status in CLOSED_STATUSES
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return self.checklist.surgery.patient.clinic.tz

@@ -36,3 +36,84 @@ def redis_url() -> str:
     url = services.test_redis_url()
     redis.Redis.from_url(url).flushdb()
     return url
+
+
+@pytest.fixture
+def catalogue(db: None) -> None:
+    """The shipped catalogue, loaded as `make run` loads it."""
+    from prep.loader import catalogue_load
+
+    catalogue_load()
+
+
+@pytest.fixture
+def clinic(db: None):
+    from tests.factories import ClinicFactory
+
+    return ClinicFactory(slug="westside", name="Westside Spine Center")
+
+
+@pytest.fixture
+def nurse(clinic):
+    from tests.factories import UserFactory
+
+    return UserFactory(clinic=clinic, email="nurse@westside.test", first_name="Nora", last_name="Nurse")
+
+
+@pytest.fixture
+def surgeon(clinic):
+    from accounts.models import Role
+    from tests.factories import UserFactory
+
+    return UserFactory(clinic=clinic, role=Role.SURGEON, email="surgeon@westside.test", first_name="Sam",
+                       last_name="Surgeon")  # fmt: skip
+
+
+@pytest.fixture
+def clinic_admin(clinic):
+    from accounts.models import Role
+    from tests.factories import UserFactory
+
+    return UserFactory(clinic=clinic, role=Role.CLINIC_ADMIN, email="admin@westside.test")
+
+
+@pytest.fixture
+def other_clinic(db: None):
+    from tests.factories import ClinicFactory
+
+    return ClinicFactory(slug="eastside", name="Eastside Pain Clinic")
+
+
+@pytest.fixture
+def outsider_nurse(other_clinic):
+    from tests.factories import UserFactory
+
+    return UserFactory(clinic=other_clinic, email="nurse@eastside.test")
+
+
+@pytest.fixture
+def book(catalogue, clinic, nurse):
+    """book(procedure_slug, start_at, **patient/surgery options) -> Surgery, through the real services."""
+    from patients.services import medication_add, patient_create, surgery_book
+    from prep.models import ProcedureVariant
+    from tests.factories import PatientFactory
+
+    def _book(procedure: str = "lumbar-facet-rf", start_at=None, *, medications=(), anaesthesia: str = "",
+              patient=None, **patient_fields):  # fmt: skip
+        from tests.factories import in_days
+
+        if patient is None:
+            values = PatientFactory.build(clinic=clinic, **patient_fields)
+            fields = {f: getattr(values, f) for f in ("mrn", "first_name", "last_name", "birth_date", "email",
+                                                      "mobile", "language")}  # fmt: skip
+            fields.update({k: v for k, v in patient_fields.items() if k not in fields})
+            patient = patient_create(clinic=clinic, by=nurse, **fields)
+        for med in medications:
+            name, _, indication = med.partition(":")
+            medication_add(patient=patient, by=nurse, name=name, indication=indication, is_blood_thinner=True)
+        return surgery_book(
+            patient=patient, procedure=ProcedureVariant.objects.get(slug=procedure),
+            start_at=start_at or in_days(10), anaesthesia=anaesthesia, by=nurse,
+        )  # fmt: skip
+
+    return _book

@@ -11,16 +11,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--path", type=Path, default=DEFAULT_PATH)
-        parser.add_argument("--force", action="store_true", help="Reload templates whose version is unchanged.")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Reload even if this version was loaded before (overwrites admin edits).",
+        )
 
     def handle(self, *args: Any, path: Path, force: bool, **options: Any) -> None:
         try:
             report = catalogue_load(path=path, force=force)
         except CatalogueError as exc:
             raise CommandError(f"Catalogue not loaded: {exc}") from None
+        if report.already_loaded:
+            self.stdout.write(f"Catalogue {report.version} is already loaded (use --force to reload it).")
+            return
         changed = ", ".join(f"{n} {k}" for k, n in sorted(report.created.items())) or "nothing"
         updated = ", ".join(f"{n} {k}" for k, n in sorted(report.updated.items())) or "nothing"
-        self.stdout.write(
-            f"Catalogue {report.version}: created {changed}; updated {updated}; "
-            f"{len(report.skipped_templates)} template(s) already at this version."
-        )
+        self.stdout.write(f"Catalogue {report.version} loaded: created {changed}; updated {updated}.")

@@ -1,0 +1,229 @@
+"""Writes on patients, medications and bookings. Each keeps the checklist right in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from patients.models import (
+    Anaesthesia,
+    Clinic,
+    GoDecision,
+    Medication,
+    Patient,
+    Surgery,
+    SurgeryStatus,
+)
+from patients.validators import normalize_mobile
+from prep.models import ProcedureVariant
+from prep.planning import PlanningError
+from prep.services import checklist_close, checklist_generate, checklist_refresh
+
+PATIENT_FIELDS = (
+    "mrn", "first_name", "last_name", "birth_date", "sex", "language", "time_zone", "email", "mobile",
+    "channel_email", "channel_sms", "sms_consent", "sms_detailed", "claustrophobic", "cardiac_history",
+    "impaired_renal_function", "latex_allergy", "allergies",
+)  # fmt: skip
+
+
+def _clean(obj: Any, exclude: tuple[str, ...] = ()) -> None:
+    obj.full_clean(exclude=list(exclude))
+
+
+def _patient_values(values: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - set(PATIENT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown patient fields: {sorted(unknown)}")
+    values = dict(values)
+    if "mobile" in values:
+        try:
+            values["mobile"] = normalize_mobile(values["mobile"])
+        except ValidationError as exc:
+            raise ValidationError({"mobile": exc.messages}) from None
+    birth = values.get("birth_date")
+    if isinstance(birth, dt.date) and birth > timezone.localdate():
+        raise ValidationError({"birth_date": "The birth date cannot be in the future."})
+    return values
+
+
+@transaction.atomic
+def patient_create(*, clinic: Clinic, by: User | None, **values: Any) -> Patient:
+    values = _patient_values(values)
+    patient = Patient(clinic=clinic, created_by=by, updated_by=by, **values)
+    if patient.sms_consent:
+        patient.sms_consent_at = timezone.now()
+    _clean(patient)
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError:
+        raise ValidationError({"mrn": "A patient with this record number already exists in this clinic."}) from None
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patient:
+    values = _patient_values(values)
+    flags_before = patient.flags
+    birth_before = patient.birth_date
+    for name, value in values.items():
+        setattr(patient, name, value)
+    if values.get("sms_consent") and not patient.sms_consent_at:
+        patient.sms_consent_at = timezone.now()
+    patient.updated_by = by
+    _clean(patient, exclude=("clinic",))
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError:
+        raise ValidationError({"mrn": "A patient with this record number already exists in this clinic."}) from None
+    if patient.flags != flags_before or patient.birth_date != birth_before:
+        for surgery in _active_surgeries(patient):
+            checklist_refresh(surgery=surgery, by=by, reason="patient details changed")
+    return patient
+
+
+def _active_surgeries(patient: Patient) -> list[Surgery]:
+    return list(
+        patient.surgeries.filter(status__in=(SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED), checklist__isnull=False)
+    )
+
+
+@transaction.atomic
+def medication_add(
+    *, patient: Patient, by: User | None, name: str, indication: str = "", drug: Any = None,
+    dose: str = "", is_blood_thinner: bool = False,
+) -> Medication:  # fmt: skip
+    name = (name or "").strip() or (drug.name if drug else "")
+    if not name:
+        raise ValidationError({"name": "Name the medication."})
+    medication = Medication(
+        patient=patient, drug=drug, name=name, indication=indication, dose=dose,
+        is_blood_thinner=is_blood_thinner or drug is not None, created_by=by, updated_by=by,
+    )  # fmt: skip
+    _clean(medication)
+    medication.save()
+    for surgery in _active_surgeries(patient):
+        checklist_refresh(surgery=surgery, by=by, reason=f"medication added: {name}")
+    return medication
+
+
+@transaction.atomic
+def medication_stop(*, medication: Medication, by: User | None) -> Medication:
+    medication.stopped_at = timezone.now()
+    medication.updated_by = by
+    medication.save(update_fields=["stopped_at", "updated_by", "updated_at"])
+    for surgery in _active_surgeries(medication.patient):
+        checklist_refresh(surgery=surgery, by=by, reason=f"medication stopped: {medication.name}")
+    return medication
+
+
+def _validate_booking(*, patient: Patient, start_at: dt.datetime, anaesthesia: str, now: dt.datetime) -> None:
+    errors: dict[str, str] = {}
+    if timezone.is_naive(start_at):
+        errors["start_at"] = "The surgery time needs a time zone."
+    elif start_at <= now:
+        errors["start_at"] = "The surgery time is in the past."
+    elif patient.birth_date >= start_at.astimezone(patient.clinic.tz).date():
+        errors["start_at"] = "The surgery date must be after the patient's birth date."
+    if anaesthesia not in Anaesthesia.values:
+        errors["anaesthesia"] = f"Choose one of: {', '.join(Anaesthesia.values)}."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def surgery_book(
+    *, patient: Patient, procedure: ProcedureVariant, start_at: dt.datetime, by: User | None,
+    anaesthesia: str = "", surgeon: User | None = None, place: str = "", level: str = "", side: str = "",
+) -> Surgery:  # fmt: skip
+    """Book a procedure and generate its checklist, all or nothing."""
+    anaesthesia = anaesthesia or procedure.default_anaesthesia
+    _validate_booking(patient=patient, start_at=start_at, anaesthesia=anaesthesia, now=timezone.now())
+    if surgeon is not None and surgeon.clinic_id != patient.clinic_id:
+        raise ValidationError({"surgeon": "The surgeon must belong to the patient's clinic."})
+    surgery = Surgery(
+        patient=patient, procedure=procedure, start_at=start_at, anaesthesia=anaesthesia, surgeon=surgeon,
+        place=place, level=level, side=side, created_by=by, updated_by=by,
+    )  # fmt: skip
+    _clean(surgery)
+    surgery.save()
+    try:
+        checklist_generate(surgery=surgery, by=by)
+    except PlanningError as exc:
+        raise ValidationError({exc.field: str(exc)}) from None
+    return surgery
+
+
+@transaction.atomic
+def surgery_update(*, surgery: Surgery, by: User | None, reason: str = "booking changed", **changes: Any) -> Surgery:
+    """Reschedule, change the procedure or anaesthesia, and re-plan the checklist."""
+    allowed = {"start_at", "procedure", "anaesthesia", "surgeon", "place", "level", "side"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"unknown surgery fields: {sorted(unknown)}")
+    surgery = Surgery.objects.select_for_update().select_related("patient__clinic").get(pk=surgery.pk)
+    if not surgery.is_active:
+        raise ValidationError({"status": f"A {surgery.get_status_display().lower()} surgery cannot be changed."})
+    start_at = changes.get("start_at", surgery.start_at)
+    anaesthesia = changes.get("anaesthesia", surgery.anaesthesia)
+    if "start_at" in changes or "anaesthesia" in changes:
+        _validate_booking(patient=surgery.patient, start_at=start_at, anaesthesia=anaesthesia, now=timezone.now())
+    moved = "start_at" in changes and changes["start_at"] != surgery.start_at
+    for name, value in changes.items():
+        setattr(surgery, name, value)
+    if moved:
+        surgery.version += 1
+        surgery.go_decision, surgery.go_decided_at, surgery.go_decided_by = GoDecision.PENDING, None, None
+    surgery.updated_by = by
+    _clean(surgery)
+    surgery._change_reason = reason
+    surgery.save()
+    if "procedure" in changes:
+        _switch_template(surgery)
+    checklist_refresh(surgery=surgery, by=by, reason=reason)
+    return surgery
+
+
+def _switch_template(surgery: Surgery) -> None:
+    from prep.models import Checklist
+
+    template = surgery.procedure.template
+    Checklist.objects.filter(surgery=surgery).update(template=template, catalogue_version=template.version)
+
+
+@transaction.atomic
+def surgery_cancel(*, surgery: Surgery, by: User | None, reason: str) -> Surgery:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the surgery is cancelled."})
+    surgery = Surgery.objects.select_for_update().get(pk=surgery.pk)
+    if surgery.status == SurgeryStatus.CANCELLED:
+        raise ValidationError({"status": "This surgery is already cancelled."})
+    surgery.status = SurgeryStatus.CANCELLED
+    surgery.version += 1
+    surgery.updated_by = by
+    surgery._change_reason = f"Cancelled: {reason}"
+    surgery.save(update_fields=["status", "version", "updated_by", "updated_at"])
+    checklist_close(surgery=surgery, by=by, reason=f"Surgery cancelled: {reason}")
+    return surgery
+
+
+@transaction.atomic
+def surgery_record_go_decision(*, surgery: Surgery, by: User, decision: str, note: str = "") -> Surgery:
+    if not (by.is_surgeon or by.is_clinic_admin):
+        raise PermissionError("Only a surgeon or anaesthetist records the go / no-go decision.")
+    if decision not in (GoDecision.GO, GoDecision.NO_GO):
+        raise ValidationError({"decision": "Choose go or no go."})
+    if decision == GoDecision.NO_GO and not note.strip():
+        raise ValidationError({"note": "Say why the surgery will not go ahead."})
+    surgery.go_decision, surgery.go_decision_note = decision, note.strip()
+    surgery.go_decided_at, surgery.go_decided_by, surgery.updated_by = timezone.now(), by, by
+    surgery.save(update_fields=["go_decision", "go_decision_note", "go_decided_at", "go_decided_by", "updated_by",
+                                "updated_at"])  # fmt: skip
+    return surgery
