@@ -10,5 +10,6 @@ urlpatterns = [
     path("p/", include("portal.urls")),
     path("reminders/", include("reminders.urls")),
     path("api/v1/", include("api.urls")),
+    path("fhir/", include("api.fhir_urls")),
     path("", include("workspace.urls")),
 ]
