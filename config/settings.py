@@ -224,3 +224,34 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Reminders ----------------------------------------------------------------------------
+# The dispatcher is one beat entry; reminders are rows claimed from the database (never ETA tasks).
+try:
+    REMINDERS_DISPATCH_INTERVAL = env.integer("REMINDERS_DISPATCH_INTERVAL", 30, minimum=1)
+    REMINDERS_BATCH_SIZE = env.integer("REMINDERS_BATCH_SIZE", 500, minimum=1)
+    # A claim not finished within the lease is reconciled (asked of the provider), resent only if needed.
+    REMINDERS_LEASE_SECONDS = env.integer("REMINDERS_LEASE_SECONDS", 300, minimum=2)
+    REMINDERS_SEND_TIMEOUT = env.integer("REMINDERS_SEND_TIMEOUT", 10, minimum=1)
+    REMINDERS_MAX_ATTEMPTS = env.integer("REMINDERS_MAX_ATTEMPTS", 5, minimum=1)
+    REMINDERS_RETRY_BASE_SECONDS = env.integer("REMINDERS_RETRY_BASE_SECONDS", 60, minimum=1)
+    REMINDERS_RETRY_MAX_SECONDS = env.integer("REMINDERS_RETRY_MAX_SECONDS", 3600, minimum=1)
+    REMINDERS_DIGEST_INTERVAL = env.integer("REMINDERS_DIGEST_INTERVAL", 600, minimum=10)
+    # Twilio signs webhooks for the public URL it called (behind a proxy the request's own URL differs).
+    REMINDERS_TWILIO_VALIDATE = env.boolean("REMINDERS_TWILIO_VALIDATE", True)
+except ConfigError as exc:
+    sys.exit(f"Configuration error: {exc}")
+REMINDERS_TWILIO_STATUS_CALLBACK = os.environ.get(
+    "REMINDERS_TWILIO_STATUS_CALLBACK", PUBLIC_BASE_URL.rstrip("/") + "/reminders/twilio/status/"
+)
+CELERY_BEAT_SCHEDULE["dispatch-reminders"] = {
+    "task": "reminders.tasks.dispatch_reminders",
+    "schedule": float(REMINDERS_DISPATCH_INTERVAL),
+    "options": {"expires": float(REMINDERS_DISPATCH_INTERVAL)},
+}
+# Each clinic's digest goes out from its own local ``digest_hour``; a row per nurse and day stops repeats.
+CELERY_BEAT_SCHEDULE["nurse-digest"] = {
+    "task": "reminders.tasks.send_nurse_digests",
+    "schedule": float(REMINDERS_DIGEST_INTERVAL),
+    "options": {"expires": 300.0},
+}

@@ -22,7 +22,7 @@ from patients.models import (
 from patients.validators import normalize_mobile
 from prep.models import ProcedureVariant
 from prep.planning import PlanningError
-from prep.services import checklist_close, checklist_generate, checklist_refresh
+from prep.services import HISTORY_REASON_MAX, checklist_close, checklist_generate, checklist_refresh
 
 PATIENT_FIELDS = (
     "mrn", "first_name", "last_name", "birth_date", "sex", "language", "time_zone", "email", "mobile",
@@ -32,7 +32,16 @@ PATIENT_FIELDS = (
 
 
 def _clean(obj: Any, exclude: tuple[str, ...] = ()) -> None:
-    obj.full_clean(exclude=list(exclude))
+    obj.full_clean(exclude=list(exclude), validate_constraints=False)
+
+
+MRN_TAKEN = "A patient with this record number already exists in this clinic."
+
+
+def _check_mrn(patient: Patient) -> None:
+    # Checked here to name the field; the unique constraint still guards against a race.
+    if Patient.objects.filter(clinic_id=patient.clinic_id, mrn=patient.mrn).exclude(pk=patient.pk).exists():
+        raise ValidationError({"mrn": MRN_TAKEN})
 
 
 def _patient_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -58,11 +67,12 @@ def patient_create(*, clinic: Clinic, by: User | None, **values: Any) -> Patient
     if patient.sms_consent:
         patient.sms_consent_at = timezone.now()
     _clean(patient)
+    _check_mrn(patient)
     try:
         with transaction.atomic():
             patient.save()
     except IntegrityError:
-        raise ValidationError({"mrn": "A patient with this record number already exists in this clinic."}) from None
+        raise ValidationError({"mrn": MRN_TAKEN}) from None
     return patient
 
 
@@ -77,11 +87,12 @@ def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patie
         patient.sms_consent_at = timezone.now()
     patient.updated_by = by
     _clean(patient, exclude=("clinic",))
+    _check_mrn(patient)
     try:
         with transaction.atomic():
             patient.save()
     except IntegrityError:
-        raise ValidationError({"mrn": "A patient with this record number already exists in this clinic."}) from None
+        raise ValidationError({"mrn": MRN_TAKEN}) from None
     if patient.flags != flags_before or patient.birth_date != birth_before:
         for surgery in _active_surgeries(patient):
             checklist_refresh(surgery=surgery, by=by, reason="patient details changed")
@@ -182,7 +193,7 @@ def surgery_update(*, surgery: Surgery, by: User | None, reason: str = "booking 
         surgery.go_decision, surgery.go_decided_at, surgery.go_decided_by = GoDecision.PENDING, None, None
     surgery.updated_by = by
     _clean(surgery)
-    surgery._change_reason = reason
+    surgery._change_reason, surgery._history_user = reason[:HISTORY_REASON_MAX], by
     surgery.save()
     if "procedure" in changes:
         _switch_template(surgery)
@@ -208,7 +219,7 @@ def surgery_cancel(*, surgery: Surgery, by: User | None, reason: str) -> Surgery
     surgery.status = SurgeryStatus.CANCELLED
     surgery.version += 1
     surgery.updated_by = by
-    surgery._change_reason = f"Cancelled: {reason}"
+    surgery._change_reason, surgery._history_user = f"Cancelled: {reason}"[:HISTORY_REASON_MAX], by
     surgery.save(update_fields=["status", "version", "updated_by", "updated_at"])
     checklist_close(surgery=surgery, by=by, reason=f"Surgery cancelled: {reason}")
     return surgery

@@ -27,6 +27,9 @@ from prep.models import (
 )
 from prep.results import result_clean
 
+# django-simple-history stores the change reason in a varchar(100); the item keeps the full text.
+HISTORY_REASON_MAX = 100
+
 
 class ItemConflict(Exception):
     """The item changed since the form was loaded, or is already in the asked-for state."""
@@ -123,7 +126,10 @@ def _save(item: ChecklistItem, *, by: User | None, reason: str, fields: list[str
     item.version += 1
     item.updated_by = by
     item.change_reason = reason[:300]
-    item._change_reason = reason  # read by django-simple-history for the history row
+    # Read by django-simple-history for the history row; set here so that services called outside a
+    # request (API, tasks) still record who made the change.
+    item._change_reason = reason[:HISTORY_REASON_MAX]
+    item._history_user = by
     item.save(update_fields=[*fields, "version", "updated_by", "updated_at", "change_reason"])
 
 
@@ -144,7 +150,7 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
 
     new = [_item_from_plan(p, checklist, by) for code, p in planned.items() if code not in existing]
     if new:
-        bulk_create_with_history(new, ChecklistItem, default_user=by, default_change_reason=reason)
+        bulk_create_with_history(new, ChecklistItem, default_user=by, default_change_reason=reason[:HISTORY_REASON_MAX])
 
     for code, item in existing.items():
         plan = planned.get(code)
@@ -367,7 +373,8 @@ def hold_decide(
             created_by=by,
             updated_by=by,
         )
-        hold._change_reason = f"Hold of {hold_days} days set by the prescriber"
+        hold._change_reason = f"Hold of {hold_days} days set by the prescriber"[:HISTORY_REASON_MAX]
+        hold._history_user = by
         hold.save()
     elif hold is not None:
         if approve:

@@ -1,0 +1,96 @@
+"""The shipped catalogue: complete, bilingual, sourced, loaded idempotently, malformed files refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from prep.loader import DEFAULT_PATH, CatalogueError, catalogue_load
+from prep.models import CatalogueRelease, ChecklistTemplate, Drug, ProcedureVariant, TemplateItem
+
+pytestmark = pytest.mark.django_db
+
+VARIANTS = {
+    "lumbar-facet-rf": "low", "thoracic-facet-rf": "low", "cervical-facet-rf": "intermediate",
+    "trigeminal-rf": "high", "trigeminal-glycerol": "high", "endoscopic-rhizotomy": "high",
+}  # fmt: skip
+# Section 1 of the clinical reference: what the source document asks of a patient.
+SOURCE_DOCUMENT_ITEMS = {
+    "mri", "blood_group", "hemoglobin", "ecg", "chest_xray", "urinalysis", "cardiac_evaluation", "admission",
+    "hold:*", "hold_approval:*", "fasting_solids", "fasting_clear_liquids", "arrival", "consent", "follow_up",
+}  # fmt: skip
+
+
+def test_every_variant_has_its_risk_class_and_a_complete_template(catalogue: None) -> None:
+    assert dict(ProcedureVariant.objects.values_list("slug", "risk")) == VARIANTS
+    for template in ChecklistTemplate.objects.all():
+        codes = set(template.items.values_list("code", flat=True))
+        assert codes >= SOURCE_DOCUMENT_ITEMS, (template.slug, SOURCE_DOCUMENT_ITEMS - codes)
+
+
+def test_every_item_is_bilingual_and_sourced(catalogue: None) -> None:
+    for item in TemplateItem.objects.all():
+        for field in ("title_en", "patient_title_en", "patient_title_es", "instructions_en", "instructions_es",
+                      "why_en", "why_es", "source"):  # fmt: skip
+            assert getattr(item, field).strip(), (item.template.slug, item.code, field)
+        assert item.instructions_en != item.instructions_es
+
+
+def test_seed_document_is_quoted_as_a_source(catalogue: None) -> None:
+    seed_items = TemplateItem.objects.filter(source__icontains="seed")
+    assert {"mri", "hemoglobin", "ecg", "arrival", "fasting_solids", "hold:*"} <= set(
+        seed_items.values_list("code", flat=True)
+    )
+
+
+def test_drug_rules_are_sourced_and_unverified_ones_flagged(catalogue: None) -> None:
+    assert Drug.objects.count() >= 26
+    assert all(d.source for d in Drug.objects.all())
+    unverified = set(Drug.objects.filter(to_be_confirmed=True).values_list("substance", flat=True))
+    assert unverified == {"clopidogrel", "prasugrel", "ticagrelor", "dabigatran", "rivaroxaban", "apixaban", "edoxaban"}
+    warfarin = Drug.objects.get(substance="warfarin")
+    assert warfarin.needs_normal_inr and warfarin.hold_for("high") == ("hold", 120)
+
+
+def test_loading_twice_changes_nothing_and_keeps_admin_edits(catalogue: None) -> None:
+    item = TemplateItem.objects.get(template__slug="lumbar-facet-rf", code="hemoglobin")
+    item.validity_days = 14  # a clinic's own edit in the admin
+    item.save()
+    report = catalogue_load()
+    assert report.already_loaded
+    item.refresh_from_db()
+    assert item.validity_days == 14
+    assert CatalogueRelease.objects.count() == 1
+    report = catalogue_load(force=True)
+    item.refresh_from_db()
+    assert item.validity_days == 30 and report.updated["items"] == TemplateItem.objects.count()
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    data = yaml.safe_load(DEFAULT_PATH.read_text())
+    data["version"] = "test-1"
+    mutate(data)
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["items"][0].update(conditions={"min_age": "old"}), "min_age must be an age"),
+        (lambda d: d["items"][0].update(conditions={"eval": "True"}), "unknown condition key 'eval'"),
+        (lambda d: d["items"][0].update(conditions={"flags_any": ["vampire"]}), "unknown values"),
+        (lambda d: d["items"][0].update(timing={"days": -1, "at": "25:00"}), "is not a time"),
+        (lambda d: d["items"][0].pop("source"), "missing 'source'"),
+        (lambda d: d["drugs"][0]["hold"].update(high="six days"), "is not a duration"),
+        (lambda d: d["templates"][0]["items"].append("nonexistent"), "not in the items library"),
+        (lambda d: d["procedures"][0].update(risk="extreme"), "is not one of"),
+    ],
+)
+def test_malformed_catalogue_is_refused_whole(tmp_path: Path, mutate, message: str) -> None:
+    with pytest.raises(CatalogueError, match=message):
+        catalogue_load(path=_write(tmp_path, mutate))
+    assert not ProcedureVariant.objects.exists() and not Drug.objects.exists()
