@@ -6,3 +6,4 @@ from core.models import Heartbeat
 @admin.register(Heartbeat)
 class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ("name", "last_run_at", "hostname")
+    readonly_fields = ("name", "last_run_at", "hostname")

@@ -107,7 +107,7 @@ def _active_surgeries(patient: Patient) -> list[Surgery]:
 
 @transaction.atomic
 def medication_add(
-    *, patient: Patient, by: User | None, name: str, indication: str = "", drug: Any = None,
+    *, patient: Patient, by: User | None, name: str = "", indication: str = "", drug: Any = None,
     dose: str = "", is_blood_thinner: bool = False,
 ) -> Medication:  # fmt: skip
     name = (name or "").strip() or (drug.name if drug else "")

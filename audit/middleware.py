@@ -1,0 +1,60 @@
+"""One access-log row for every request that shows or changes patient data.
+
+Views fetch patient data only through ``core.access`` (staff) or the portal's own fetch, which
+note what they touched in ``audit.context``; a request that noted something, or whose URL names
+a record (a ``*uuid*`` or ``token`` argument), gets exactly one row, allowed or denied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from audit import context
+from audit.services import access_log_record
+
+
+def _names_a_record(request: HttpRequest) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return bool(match and any("uuid" in key or key == "token" for key in match.kwargs))
+
+
+class AccessLogMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = context.begin()
+        try:
+            response = self.get_response(request)
+        finally:
+            access = context.end(token)
+        if access is not None and (access.kinds or _names_a_record(request)):
+            match = getattr(request, "resolver_match", None)
+            view = match.view_name if match else "unresolved"
+            allowed = not access.denied and response.status_code < 400 and not _is_login_redirect(response)
+            user = getattr(request, "user", None)
+            patient_id = access.patient_ids[0] if len(access.patient_ids) == 1 else None
+            role = "patient" if access.actor is not None and not getattr(user, "is_authenticated", False) else ""
+            clinic_id = None
+            if role == "patient" and patient_id is not None:
+                from patients.models import Patient
+
+                clinic_id = Patient.objects.filter(pk=patient_id).values_list("clinic_id", flat=True).first()
+            access_log_record(
+                request=request,
+                action=f"{request.method} {view}",
+                allowed=allowed,
+                user=user,
+                role=role or ("anonymous" if not getattr(user, "is_authenticated", False) else ""),
+                clinic_id=clinic_id,
+                patient_id=patient_id,
+                patients_count=len(access.patient_ids),
+                status_code=response.status_code,
+            )
+        return response
+
+
+def _is_login_redirect(response: HttpResponse) -> bool:
+    return response.status_code in (301, 302) and "/login" in response.get("Location", "")
