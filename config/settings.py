@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "core",
+    "audit",
     "accounts",
     "patients",
     "prep",
@@ -78,16 +80,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "audit.middleware.AccessLogMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -217,6 +222,47 @@ TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com")
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
+# --- Security ---------------------------------------------------------------------------
+# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto only when told to.
+if env.boolean("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+# Sessions: the cookie lives at most the absolute lifetime; idle timeouts are enforced per kind of
+# user (staff, patient) by core.middleware.SessionTimeoutMiddleware.
+STAFF_IDLE_MINUTES = env.integer("STAFF_IDLE_MINUTES", 15, minimum=1)
+SESSION_ABSOLUTE_HOURS = env.integer("SESSION_ABSOLUTE_HOURS", 12, minimum=1)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# No inline scripts or styles anywhere: every script and stylesheet is a file under static/.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -237,10 +283,9 @@ try:
     REMINDERS_RETRY_BASE_SECONDS = env.integer("REMINDERS_RETRY_BASE_SECONDS", 60, minimum=1)
     REMINDERS_RETRY_MAX_SECONDS = env.integer("REMINDERS_RETRY_MAX_SECONDS", 3600, minimum=1)
     REMINDERS_DIGEST_INTERVAL = env.integer("REMINDERS_DIGEST_INTERVAL", 600, minimum=10)
-    # Twilio signs webhooks for the public URL it called (behind a proxy the request's own URL differs).
-    REMINDERS_TWILIO_VALIDATE = env.boolean("REMINDERS_TWILIO_VALIDATE", True)
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
+# Twilio signs webhooks for the public URL it called, so the URLs are built from PUBLIC_BASE_URL.
 REMINDERS_TWILIO_STATUS_CALLBACK = os.environ.get(
     "REMINDERS_TWILIO_STATUS_CALLBACK", PUBLIC_BASE_URL.rstrip("/") + "/reminders/twilio/status/"
 )
@@ -254,4 +299,29 @@ CELERY_BEAT_SCHEDULE["nurse-digest"] = {
     "task": "reminders.tasks.send_nurse_digests",
     "schedule": float(REMINDERS_DIGEST_INTERVAL),
     "options": {"expires": 300.0},
+}
+
+# --- API (REST framework, OpenAPI schema) ----------------------------------------------------
+REST_FRAMEWORK = {
+    # Systems send "Authorization: Bearer <token>"; the pages' own scripts use the session (CSRF enforced).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsClinicMember"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Pre-op Tracker API",
+    "DESCRIPTION": "Patients, bookings, checklists and readiness of one clinic. Ids are UUIDs.",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["api.permissions.IsClinicMember"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"ReadinessEnum": ["ready", "on_track", "at_risk", "not_ready"]},
 }
