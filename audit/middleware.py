@@ -1,4 +1,4 @@
-"""One access-log row for every request that shows or changes patient data.
+"""One access-log row for every request that shows or changes patient data (and ``no-store``).
 
 Views fetch patient data only through ``core.access`` (staff) or the portal's own fetch, which
 note what they touched in ``audit.context``; a request that noted something, or whose URL names
@@ -31,6 +31,8 @@ class AccessLogMiddleware:
         finally:
             access = context.end(token)
         if access is not None and (access.kinds or _names_a_record(request)):
+            # Patient data never sits in a browser's or a proxy's cache.
+            response["Cache-Control"] = "no-store"
             match = getattr(request, "resolver_match", None)
             view = match.view_name if match else "unresolved"
             allowed = not access.denied and response.status_code < 400 and not _is_login_redirect(response)

@@ -48,3 +48,29 @@ def _start_staff_session(sender: object, request: HttpRequest, user: object, **k
         now = time.time()
         request.session[STAFF_STARTED] = now
         request.session[STAFF_LAST_SEEN] = now
+
+
+TWO_FACTOR_EXEMPT = ("/accounts/2fa/", "/accounts/logout/", "/static/", "/healthz", "/p/", "/reminders/twilio/")
+
+
+class TwoFactorRequiredMiddleware:
+    """Staff whose role needs two-factor authentication reach nothing until they have verified."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from accounts.two_factor import two_factor_required
+
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and two_factor_required(user)
+            and not user.is_verified()
+            and not request.path.startswith(TWO_FACTOR_EXEMPT)
+        ):
+            if request.path.startswith("/api/"):
+                return HttpResponse("Two-factor verification required.", status=403, content_type="text/plain")
+            return redirect(f"/accounts/2fa/?next={request.path}")
+        return self.get_response(request)
