@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path, re_path
+
+from api import fhir_views
 
 app_name = "fhir"
-urlpatterns: list = []
+urlpatterns = [
+    path("PlanDefinition/<str:uuid>", fhir_views.PlanDefinitionRead.as_view(), name="plandefinition"),
+    # "$preop" is a FHIR operation name: the "$" is part of the path.
+    re_path(r"^Patient/(?P<uuid>[^/]+)/\$preop$", fhir_views.PatientPreop.as_view(), name="patient-preop"),
+]

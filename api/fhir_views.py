@@ -1,0 +1,103 @@
+"""FHIR R4 read endpoints (``application/fhir+json``), with the API's authentication and scoping."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Prefetch
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.exceptions import exception_handler, uuid_or_404
+from api.fhir import plandefinition_build, preop_bundle_build
+from core import access
+from patients.models import Patient, Surgery, SurgeryStatus
+from prep.models import ChecklistItem, ChecklistTemplate, TemplateItem
+
+FHIR_JSON = "application/fhir+json"
+
+
+class FhirJsonRenderer(JSONRenderer):
+    media_type = FHIR_JSON
+    format = "fhir"
+    charset = None  # application/fhir+json is UTF-8 by definition
+
+
+class AlwaysFhir(BaseContentNegotiation):
+    """FHIR clients send Accept: application/fhir+json, application/json or */*; all get FHIR JSON."""
+
+    def select_parser(self, request: Request, parsers: list) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+ISSUE_CODE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported"}
+
+
+def operation_outcome(status: int, text: str) -> dict[str, Any]:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": ISSUE_CODE.get(status, "processing"), "diagnostics": text}],
+    }
+
+
+class FhirView(APIView):
+    renderer_classes = [FhirJsonRenderer]
+    content_negotiation_class = AlwaysFhir
+
+    def get_exception_handler(self) -> Any:
+        def handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+            response = exception_handler(exc, context)
+            if response is not None:
+                detail = response.data.get("detail") if isinstance(response.data, dict) else None
+                response.data = operation_outcome(response.status_code, str(detail or response.data))
+            return response
+
+        return handler
+
+
+@extend_schema(exclude=True)
+class PlanDefinitionRead(FhirView):
+    def get(self, request: Request, uuid: str) -> Response:
+        # The catalogue is shared by all clinics and holds no patient data: any clinic member may read it.
+        try:
+            template = ChecklistTemplate.objects.get(uuid=uuid_or_404(uuid))
+        except ChecklistTemplate.DoesNotExist:
+            raise Http404("No such PlanDefinition.") from None
+        items = TemplateItem.objects.filter(template=template).order_by("sort_order", "pk")
+        return Response(plandefinition_build(template=template, items=items))
+
+
+@extend_schema(exclude=True)
+class PatientPreop(FhirView):
+    def get(self, request: Request, uuid: str) -> Response:
+        patient = access.patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
+        surgeries = (
+            Surgery.objects.filter(patient=patient, status__in=(SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED))
+            .select_related("procedure", "surgeon", "checklist__template")
+            .prefetch_related(
+                Prefetch(
+                    "checklist__items",
+                    queryset=ChecklistItem.objects.select_related("template_item").order_by("due_at", "sort_order"),
+                )
+            )
+            .order_by("start_at")
+        )
+        surgeries = list(surgeries)
+        template_ids = {s.checklist.template_id for s in surgeries if getattr(s, "checklist", None)}
+        template_items: dict[int, list[TemplateItem]] = defaultdict(list)
+        for ti in TemplateItem.objects.filter(template_id__in=template_ids).order_by("sort_order", "pk"):
+            template_items[ti.template_id].append(ti)
+        medications = patient.medications.filter(is_blood_thinner=True).select_related("drug")
+        bundle = preop_bundle_build(
+            patient=patient, medications=medications, surgeries=surgeries, template_items=template_items
+        )
+        return Response(bundle)
