@@ -1,4 +1,28 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from workspace import views
 
 app_name = "workspace"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.board, name="board"),
+    path("book/", views.booking_new, name="book"),
+    path("patients/<uuid:uuid>/", views.patient_detail, name="patient"),
+    path("patients/<uuid:uuid>/medications/add/", views.medication_add, name="medication_add"),
+    path(
+        "patients/<uuid:uuid>/medications/<uuid:medication_uuid>/stop/",
+        views.medication_stop,
+        name="medication_stop",
+    ),
+    path("surgeries/<uuid:uuid>/", views.surgery_detail, name="surgery"),
+    path("surgeries/<uuid:uuid>/print/", views.surgery_print, name="surgery_print"),
+    path("surgeries/<uuid:uuid>/edit/", views.surgery_edit, name="surgery_edit"),
+    path("surgeries/<uuid:uuid>/cancel/", views.surgery_cancel, name="surgery_cancel"),
+    path("surgeries/<uuid:uuid>/go/", views.go_decision, name="go_decision"),
+    path("surgeries/<uuid:uuid>/notes/", views.note_add, name="note_add"),
+    path("items/<uuid:uuid>/complete/", views.item_complete, name="item_complete"),
+    path("items/<uuid:uuid>/not-applicable/", views.item_not_applicable, name="item_not_applicable"),
+    path("items/<uuid:uuid>/undo/", views.item_undo, name="item_undo"),
+    path("items/<uuid:uuid>/accept/", views.item_accept, name="item_accept"),
+    path("items/<uuid:uuid>/hold/", views.hold_decide, name="hold_decide"),
+    path("items/<uuid:uuid>/history/", views.item_history, name="item_history"),
+]

@@ -1,0 +1,1 @@
+"""Benchmarks (not timed tests): `make bench` or `.venv/bin/python -m bench`."""

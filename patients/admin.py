@@ -1,0 +1,46 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from patients.models import Clinic, Medication, Patient, Surgery
+
+
+@admin.register(Clinic)
+class ClinicAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "time_zone", "phone", "go_no_go_hours", "escalation_hours", "cardiac_age_threshold")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "phone", "time_zone")}),
+        ("Messages", {"fields": ("quiet_hours_start", "quiet_hours_end", "sms_daily_limit", "digest_hour")}),
+        ("Readiness rules", {"fields": ("go_no_go_hours", "escalation_hours", "cardiac_age_threshold")}),
+    )
+
+
+class MedicationInline(admin.TabularInline):
+    model = Medication
+    extra = 0
+    fields = ("name", "drug", "indication", "dose", "is_blood_thinner", "stopped_at")
+    autocomplete_fields = ("drug",)
+
+
+@admin.register(Patient)
+class PatientAdmin(SimpleHistoryAdmin):
+    list_display = ("mrn", "last_name", "first_name", "birth_date", "clinic", "language", "channel_sms", "sms_consent")
+    list_filter = ("clinic", "language", "channel_sms", "sms_consent", "claustrophobic", "cardiac_history")
+    search_fields = ("mrn", "last_name", "first_name", "email")
+    list_select_related = ("clinic",)
+    readonly_fields = ("uuid", "sms_consent_at", "sms_opted_out_at", "created_at", "updated_at", "created_by",
+                       "updated_by")  # fmt: skip
+    inlines = [MedicationInline]
+
+
+@admin.register(Surgery)
+class SurgeryAdmin(SimpleHistoryAdmin):
+    list_display = ("start_at", "patient", "procedure", "surgeon", "anaesthesia", "status", "go_decision")
+    list_filter = ("status", "procedure", "anaesthesia", "go_decision", "patient__clinic")
+    search_fields = ("patient__mrn", "patient__last_name", "patient__first_name")
+    date_hierarchy = "start_at"
+    list_select_related = ("patient", "procedure", "surgeon")
+    raw_id_fields = ("patient",)
+    readonly_fields = ("uuid", "version", "go_decided_at", "go_decided_by", "created_at", "updated_at", "created_by",
+                       "updated_by")  # fmt: skip

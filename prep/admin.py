@@ -1,0 +1,59 @@
+from django.contrib import admin
+
+from prep.models import ChecklistTemplate, Drug, ProcedureVariant, TemplateItem
+
+
+@admin.register(ProcedureVariant)
+class ProcedureVariantAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "slug",
+        "risk",
+        "risk_to_be_confirmed",
+        "default_anaesthesia",
+        "region",
+        "template",
+        "active",
+    )
+    list_filter = ("risk", "risk_to_be_confirmed", "default_anaesthesia", "region", "active")
+    search_fields = ("name", "slug")
+    list_select_related = ("template",)
+
+
+class TemplateItemInline(admin.StackedInline):
+    model = TemplateItem
+    extra = 0
+    show_change_link = True
+    fields = (
+        ("code", "category", "assignee", "required", "sort_order"),
+        "title_en",
+        ("patient_title_en", "patient_title_es"),
+        ("offset_days", "offset_minutes", "at_local_time"),
+        "conditions",
+        ("result_kind", "result_unit", "result_min", "result_max", "validity_days", "loinc"),
+        "result_choices",
+        "source",
+    )
+
+
+@admin.register(ChecklistTemplate)
+class ChecklistTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "version", "updated_at")
+    search_fields = ("name", "slug")
+    inlines = [TemplateItemInline]
+
+
+@admin.register(TemplateItem)
+class TemplateItemAdmin(admin.ModelAdmin):
+    list_display = ("code", "title_en", "template", "category", "assignee", "required", "result_kind", "sort_order")
+    list_filter = ("template", "category", "assignee", "required", "result_kind")
+    search_fields = ("code", "title_en")
+    list_select_related = ("template",)
+
+
+@admin.register(Drug)
+class DrugAdmin(admin.ModelAdmin):
+    list_display = ("name", "substance", "indication", "drug_class", "hold_high", "hold_intermediate", "hold_low",
+                    "restart_hours", "needs_normal_inr", "to_be_confirmed")  # fmt: skip
+    list_filter = ("drug_class", "to_be_confirmed", "needs_normal_inr", "hold_high")
+    search_fields = ("name", "substance", "slug")

@@ -1,0 +1,80 @@
+"""load_demo (idempotent, DEBUG only) and the Django admin pages."""
+
+from __future__ import annotations
+
+from collections import Counter
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import User
+from patients.models import Patient, Surgery
+from prep.selectors import surgeries_upcoming
+from workspace.demo import LOGINS
+
+
+def test_load_demo_refuses_without_debug(catalogue, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("load_demo")
+    assert not Patient.objects.exists()
+
+
+def test_print_logins_creates_nothing(db, settings):
+    settings.DEBUG = True
+    out = StringIO()
+    call_command("load_demo", "--print-logins", stdout=out)
+    for email, password, *_ in LOGINS:
+        assert f"{email} / {password}" in out.getvalue()
+        assert len(password) >= 12
+    assert not User.objects.exists()
+
+
+def test_load_demo_needs_the_catalogue(db, settings):
+    settings.DEBUG = True
+    with pytest.raises(CommandError, match="load_catalogue"):
+        call_command("load_demo")
+
+
+@pytest.mark.slow
+def test_load_demo_is_idempotent_and_covers_every_state(catalogue, settings, client):
+    settings.DEBUG = True
+    call_command("load_demo", stdout=StringIO())
+    call_command("load_demo", stdout=StringIO())
+    assert Patient.objects.count() == 25 and Surgery.objects.count() == 25
+    clinic = Patient.objects.first().clinic
+    assert clinic.time_zone == "America/Los_Angeles" and clinic.phone
+    ranks = Counter(s.readiness_rank for s in surgeries_upcoming(clinic=clinic, days=15))
+    assert set(ranks) == {0, 1, 2, 3}  # not ready, at risk, on track, ready
+    assert Patient.objects.filter(claustrophobic=True).exists()
+    assert Patient.objects.filter(birth_date__year__lt=1945).exists()
+    assert Surgery.objects.filter(checklist__items__code__startswith="hold:").exists()
+    email, password, *_ = LOGINS[0]
+    assert client.login(username=email, password=password)
+    assert client.get("/").status_code == 200
+
+
+ADMIN_PAGES = [
+    "/admin/", "/admin/prep/procedurevariant/", "/admin/prep/checklisttemplate/", "/admin/prep/drug/",
+    "/admin/patients/clinic/", "/admin/patients/patient/", "/admin/patients/surgery/", "/admin/accounts/user/",
+    "/admin/accounts/user/add/", "/admin/workspace/patientnote/",
+]  # fmt: skip
+
+
+def test_admin_pages(client, surgery):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(email="root@westside.test", is_staff=True, is_superuser=True, clinic=surgery.patient.clinic)
+    client.force_login(admin)
+    for url in ADMIN_PAGES:
+        assert client.get(url).status_code == 200, url
+    template = surgery.procedure.template
+    assert client.get(f"/admin/prep/checklisttemplate/{template.pk}/change/").status_code == 200
+    assert client.get(f"/admin/patients/patient/{surgery.patient.pk}/change/").status_code == 200
+    assert client.get("/admin/patients/patient/", {"q": "Garcia"}).status_code == 200
+
+
+def test_admin_is_closed_to_nurses(client, nurse):
+    client.force_login(nurse)
+    assert client.get("/admin/").status_code == 302

@@ -1,0 +1,299 @@
+"""Forms validate input; the services do the work. Every control has a label."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.html import format_html
+
+from accounts.models import User
+from patients.models import Anaesthesia, Clinic, Indication, Patient, Side, Surgery
+from prep import planning
+from prep.models import ChecklistItem, Drug, ProcedureVariant, ResultKind
+from prep.selectors import Readiness
+from workspace.models import CallOutcome, NoteKind
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+PATIENT_FORM_FIELDS = (
+    "mrn", "first_name", "last_name", "birth_date", "sex", "language", "email", "mobile",
+    "channel_email", "channel_sms", "sms_consent", "sms_detailed",
+    "claustrophobic", "cardiac_history", "impaired_renal_function", "latex_allergy", "allergies",
+)  # fmt: skip
+
+
+def style_fields(form: forms.Form) -> None:
+    """Bootstrap classes on the widgets of forms rendered by hand (crispy does its own)."""
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.HiddenInput):
+            continue
+        if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):
+            css = "form-check-input"
+        elif isinstance(widget, forms.Select):
+            css = "form-select form-select-sm"
+        else:
+            css = "form-control form-control-sm"
+        if css not in widget.attrs.get("class", ""):
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+
+class StyledForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_fields(self)
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError, *, rename: dict[str, str] | None = None) -> None:
+    """Show a service's ValidationError next to the field it names (or at the top)."""
+    rename = rename or {}
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.message_dict.items():
+            name = rename.get(name, name)
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(rename.get("__all__"), exc.messages)
+
+
+class BoardFilterForm(StyledForm):
+    date_from = forms.DateField(label="From", widget=DATE, required=False)
+    date_to = forms.DateField(label="To", widget=DATE, required=False)
+    readiness = forms.ChoiceField(label="Readiness", required=False, choices=[("", "All"), *Readiness.LABELS.items()])
+    surgeon = forms.ChoiceField(label="Surgeon", required=False)
+    q = forms.CharField(label="Name or MRN", required=False, max_length=100)
+
+    def __init__(self, *args: Any, surgeons: list[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["surgeon"].choices = [("", "All surgeons")] + [(s.email, s.display_name) for s in surgeons]
+        self.fields["q"].widget.attrs.update({"type": "search", "placeholder": "e.g. Smith or MRN0012"})
+        style_fields(self)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "The end date is before the start date.")
+        elif start and end and (end - start).days > 92:
+            self.add_error("date_to", "Show at most three months at a time.")
+        return data
+
+
+class PatientForm(forms.Form):
+    """The patient's details. Model validation (and the MRN's uniqueness) is the service's job."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.update(forms.fields_for_model(Patient, fields=PATIENT_FORM_FIELDS))
+        self.fields["birth_date"].widget = DATE
+        self.fields["mobile"].help_text = "Any usual form, e.g. (310) 555-0100 or +13105550100."
+        self.fields["allergies"].widget = forms.Textarea(attrs={"rows": 2})
+
+    def clean_birth_date(self) -> dt.date:
+        value = self.cleaned_data["birth_date"]
+        if value > timezone.localdate():
+            raise ValidationError("The birth date cannot be in the future.")
+        return value
+
+
+class MedicationForm(forms.Form):
+    drug = forms.ModelChoiceField(
+        label="Catalogue drug",
+        queryset=Drug.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="— not in the list —",
+    )
+    name = forms.CharField(label="Or name (free text)", required=False, max_length=120)
+    indication = forms.ChoiceField(label="Indication", choices=Indication.choices, required=False)
+    dose = forms.CharField(label="Dose", required=False, max_length=120)
+    is_blood_thinner = forms.BooleanField(label="Blood thinner", required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if (
+            not data.get("drug")
+            and not (data.get("name") or "").strip()
+            and (data.get("dose") or data.get("indication"))
+        ):
+            self.add_error("name", "Choose a drug from the list or type its name.")
+        return data
+
+    @property
+    def is_filled(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return bool(data.get("drug") or (data.get("name") or "").strip())
+
+
+MedicationFormSet = forms.formset_factory(MedicationForm, extra=3, max_num=10)
+
+
+class SurgeryFieldsForm(forms.Form):
+    procedure = forms.ModelChoiceField(
+        label="Procedure", queryset=ProcedureVariant.objects.filter(active=True), to_field_name="slug"
+    )
+    start_date = forms.DateField(label="Date", widget=DATE)
+    start_time = forms.TimeField(label="Time", widget=TIME, help_text="Clinic time.")
+    anaesthesia = forms.ChoiceField(
+        label="Anaesthesia",
+        required=False,
+        choices=[("", "The procedure's default"), *Anaesthesia.choices],
+    )
+    surgeon = forms.ModelChoiceField(
+        label="Surgeon", queryset=User.objects.none(), to_field_name="email", required=False
+    )
+    place = forms.CharField(label="Place", required=False, max_length=200)
+    level = forms.CharField(label="Level", required=False, max_length=60, help_text="e.g. L4-L5, V2")
+    side = forms.ChoiceField(label="Side", required=False, choices=Side.choices)
+
+    def __init__(self, *args: Any, clinic: Clinic, surgeons: list[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        self.fields["surgeon"].queryset = User.objects.filter(pk__in=[s.pk for s in surgeons])
+        self.fields["start_time"].help_text = f"Clinic time ({clinic.time_zone})."
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        day, time = data.get("start_date"), data.get("start_time")
+        if day and time:
+            # The wall time the nurse typed, in the clinic's zone (DST gaps read forward).
+            start_at = planning.local_to_utc(dt.datetime.combine(day, time), self.clinic.tz)
+            if start_at <= timezone.now():
+                self.add_error("start_date", "The surgery time is in the past.")
+            data["start_at"] = start_at
+        return data
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "procedure": data["procedure"],
+            "start_at": data["start_at"],
+            "anaesthesia": data.get("anaesthesia") or "",
+            "surgeon": data.get("surgeon"),
+            "place": data.get("place") or "",
+            "level": data.get("level") or "",
+            "side": data.get("side") or "",
+        }
+
+
+SURGERY_ERROR_FIELDS = {"start_at": "start_date", "birth_date": "start_date"}
+
+
+def surgery_initial(surgery: Surgery) -> dict[str, Any]:
+    local = timezone.localtime(surgery.start_at, surgery.patient.clinic.tz)
+    return {
+        "procedure": surgery.procedure,
+        "start_date": local.date(),
+        "start_time": local.time().replace(second=0, microsecond=0),
+        "anaesthesia": surgery.anaesthesia,
+        "surgeon": surgery.surgeon,
+        "place": surgery.place,
+        "level": surgery.level,
+        "side": surgery.side,
+    }
+
+
+class CancelForm(StyledForm):
+    reason = forms.CharField(label="Why is the surgery cancelled?", max_length=300)
+
+
+class ItemVersionForm(StyledForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class ItemCompleteForm(ItemVersionForm):
+    """Tick an item, with its result when the catalogue asks for one."""
+
+    result_date = forms.DateField(label="Result date", widget=DATE, required=False)
+
+    def __init__(self, *args: Any, item: ChecklistItem, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"id_{item.uuid.hex[:12]}_complete_%s")
+        kwargs.setdefault("initial", {"version": item.version})
+        super().__init__(*args, **kwargs)
+        self.item = item
+        ti = item.template_item
+        kind = ti.result_kind if ti else ResultKind.NONE
+        self.kind = kind
+        # A short visible label; the item's title is there for screen readers, which read it out of the row.
+        unit = f" ({ti.result_unit})" if ti and ti.result_unit else ""
+        label = format_html('Result<span class="visually-hidden"> for {}</span>{}', item.title, unit)
+        if kind == ResultKind.CHOICE:
+            choices = [("", "Choose…")] + [(c, c) for c in ti.result_choices]
+            self.fields["result"] = forms.ChoiceField(label=label, choices=choices, required=False)
+        elif kind == ResultKind.NUMBER:
+            self.fields["result"] = forms.CharField(
+                label=label,
+                required=False,
+                widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "size": 6}),
+            )
+        elif kind == ResultKind.DATE:
+            self.fields["result"] = forms.DateField(
+                label=format_html('Date<span class="visually-hidden"> of {}</span>', item.title),
+                required=False,
+                widget=DATE,
+            )
+        elif kind == ResultKind.TEXT:
+            self.fields["result"] = forms.CharField(label=label, required=False, max_length=200)
+        if kind in (ResultKind.NONE, ResultKind.DATE):
+            del self.fields["result_date"]
+        else:
+            self.fields["result_date"].label = format_html(
+                'Result date<span class="visually-hidden"> for {} (blank: today)</span>', item.title
+            )
+        self.order_fields(["result", "result_date", "version"])
+        style_fields(self)
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        result = data.get("result") or ""
+        if isinstance(result, dt.date):
+            # A date result (e.g. the MRI) is also when the result was obtained.
+            return {"result": result.isoformat(), "result_date": result}
+        return {"result": str(result), "result_date": data.get("result_date")}
+
+
+REASON_LABELS = {"not_applicable": "Why it does not apply", "undo": "Why reopen it"}
+
+
+class ItemReasonForm(ItemVersionForm):
+    reason = forms.CharField(label="Reason", max_length=300)
+
+    def __init__(self, *args: Any, item: ChecklistItem, action: str, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"version": item.version})
+        # Two reason forms can sit in one row: the action keeps their ids apart.
+        kwargs.setdefault("auto_id", f"id_{item.uuid.hex[:12]}_{action}_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].label = REASON_LABELS[action]
+
+
+class HoldDecisionForm(ItemVersionForm):
+    decision = forms.ChoiceField(label="Decision", choices=[("approve", "Approve the hold"), ("decline", "Decline")])
+    hold_days = forms.IntegerField(label="Hold for (days)", min_value=1, max_value=30, required=False)
+    note = forms.CharField(label="Note", required=False, max_length=300)
+
+    def __init__(self, *args: Any, item: ChecklistItem, needs_days: bool, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"version": item.version})
+        kwargs.setdefault("auto_id", f"id_{item.uuid.hex[:12]}_hold_%s")
+        super().__init__(*args, **kwargs)
+        if not needs_days:
+            del self.fields["hold_days"]
+        style_fields(self)
+
+
+class GoDecisionForm(StyledForm):
+    decision = forms.ChoiceField(label="Decision", choices=[("go", "Go"), ("no_go", "No go")], widget=forms.RadioSelect)
+    note = forms.CharField(label="Note (required for no go)", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class NoteForm(StyledForm):
+    kind = forms.ChoiceField(label="Type", choices=NoteKind.choices, initial=NoteKind.CALL)
+    outcome = forms.ChoiceField(label="Call outcome", choices=CallOutcome.choices, required=False)
+    text = forms.CharField(label="What was said or done", widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
+
+
+class PatientSearchForm(StyledForm):
+    q = forms.CharField(label="Find a patient by name or MRN", required=False, max_length=100)

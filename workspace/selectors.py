@@ -1,0 +1,314 @@
+"""Reads for the staff pages. Each page runs a fixed number of queries, whatever the data size."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Max, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Role, User
+from core.access import surgeries_for_user, surgery_get_for_user
+from patients.models import Clinic, Medication, Patient, Surgery, SurgeryStatus
+from prep import planning
+from prep.models import ChecklistItem, ChecklistStatus, ItemStatus
+from prep.selectors import (
+    OPEN_STATUSES,
+    PHASES,
+    Readiness,
+    ReadinessReport,
+    item_phase,
+    readiness_compute,
+    surgeries_with_readiness,
+)
+from workspace.models import NoteKind, PatientNote
+
+BOARD_PAGE_SIZE = 25
+BOARD_DEFAULT_DAYS = 14
+ACTIVE_SURGERY = (SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    date_from: dt.date
+    date_to: dt.date
+    readiness: str = ""
+    surgeon: str = ""  # the surgeon's email: staff users have no UUID and ids never go in URLs
+    q: str = ""
+
+
+@dataclass
+class BoardRow:
+    surgery: Surgery
+    report: ReadinessReport
+    age: int
+    last_contact: PatientNote | None = None
+    next_required: ChecklistItem | None = None
+
+
+@dataclass
+class BoardPage:
+    page: Page
+    rows: list[BoardRow]
+    filters: BoardFilters
+    surgeons: list[User]
+
+
+def next_required(items: Sequence[ChecklistItem]) -> ChecklistItem | None:
+    """The next required item to chase (overdue ones first); an open optional item is not it."""
+    return min((i for i in items if i.required and i.status in OPEN_STATUSES), key=lambda i: i.due_at, default=None)
+
+
+def board_default_filters(*, clinic: Clinic, now: dt.datetime | None = None) -> BoardFilters:
+    today = timezone.localdate(now or timezone.now(), clinic.tz)
+    return BoardFilters(date_from=today, date_to=today + dt.timedelta(days=BOARD_DEFAULT_DAYS))
+
+
+def clinic_surgeons(*, clinic: Clinic) -> list[User]:
+    return list(
+        User.objects.filter(clinic=clinic, is_active=True, role__in=(Role.SURGEON, Role.CLINIC_ADMIN)).order_by(
+            "last_name", "first_name", "email"
+        )
+    )
+
+
+def _local_midnight(day: dt.date, clinic: Clinic) -> dt.datetime:
+    return planning.local_to_utc(dt.datetime.combine(day, dt.time()), clinic.tz)
+
+
+def board_queryset(*, user: User, filters: BoardFilters, now: dt.datetime | None = None) -> QuerySet[Surgery]:
+    """The board's surgeries, readiness annotated in SQL, sorted by readiness then time."""
+    clinic = user.clinic
+    qs = surgeries_for_user(user).filter(
+        status__in=ACTIVE_SURGERY,
+        start_at__gte=_local_midnight(filters.date_from, clinic),
+        start_at__lt=_local_midnight(filters.date_to + dt.timedelta(days=1), clinic),
+    )
+    if filters.surgeon:
+        qs = qs.filter(surgeon__email=filters.surgeon)
+    for term in filters.q.split()[:5]:
+        qs = qs.filter(
+            Q(patient__mrn__istartswith=term) | Q(patient__last_name__istartswith=term)
+            | Q(patient__first_name__istartswith=term)
+        )  # fmt: skip
+    qs = surgeries_with_readiness(clinic=clinic, qs=qs, now=now)
+    if filters.readiness in Readiness.RANK:
+        qs = qs.filter(readiness_rank=Readiness.RANK[filters.readiness])
+    return qs.order_by("readiness_rank", "start_at", "pk")
+
+
+def board_page(
+    *,
+    user: User,
+    filters: BoardFilters,
+    page_number: object = 1,
+    surgeons: list[User] | None = None,
+    now: dt.datetime | None = None,
+) -> BoardPage:
+    """One page of the board: count, rows, their items, the last calls, the surgeon list."""
+    now = now or timezone.now()
+    clinic = user.clinic
+    # Rank and page on surgery ids only: grouping the wide joined rows (procedure texts...) by every
+    # column made SQLite ten times slower. The page's rows are then fetched by id, unaggregated.
+    ranked = board_queryset(user=user, filters=filters, now=now).values_list("pk", flat=True)
+    page = Paginator(ranked, BOARD_PAGE_SIZE).get_page(page_number)
+    ids = list(page.object_list)
+    items = ChecklistItem.objects.only(
+        "id", "checklist_id", "title", "required", "status", "due_at", "code", "locked"
+    ).order_by("due_at", "sort_order")
+    fetched = (
+        Surgery.objects.filter(pk__in=ids)
+        .select_related("patient", "procedure", "surgeon", "checklist")
+        .prefetch_related(Prefetch("checklist__items", queryset=items))
+    )
+    position = {pk: index for index, pk in enumerate(ids)}
+    surgeries = sorted(fetched, key=lambda s: position[s.pk])
+    last_calls = _last_contacts([s.patient_id for s in surgeries])
+    today = timezone.localdate(now, clinic.tz)
+    rows = []
+    for surgery in surgeries:
+        checklist = getattr(surgery, "checklist", None)
+        items = list(checklist.items.all()) if checklist else []
+        report = readiness_compute(surgery=surgery, items=items, clinic=clinic, now=now)
+        rows.append(
+            BoardRow(
+                surgery=surgery,
+                report=report,
+                age=surgery.patient.age_on(today),
+                last_contact=last_calls.get(surgery.patient_id),
+                next_required=next_required(items),
+            )
+        )
+    surgeons = surgeons if surgeons is not None else clinic_surgeons(clinic=clinic)
+    return BoardPage(page=page, rows=rows, filters=filters, surgeons=surgeons)
+
+
+def _last_contacts(patient_ids: Sequence[int]) -> dict[int, PatientNote]:
+    """The latest call per patient, in one query."""
+    if not patient_ids:
+        return {}
+    latest = (
+        PatientNote.objects.filter(patient_id__in=patient_ids, kind=NoteKind.CALL)
+        .values("patient_id")
+        .annotate(last=Max("at"))
+    )
+    at_by_patient = {row["patient_id"]: row["last"] for row in latest}
+    notes = PatientNote.objects.filter(
+        Q(*(Q(patient_id=pid, at=at) for pid, at in at_by_patient.items()), _connector=Q.OR), kind=NoteKind.CALL
+    ) if at_by_patient else []  # fmt: skip
+    return {n.patient_id: n for n in notes}
+
+
+# --- patient page --------------------------------------------------------------------------
+
+
+@dataclass
+class ItemView:
+    """One checklist row with what the current user may do on it."""
+
+    item: ChecklistItem
+    phase: str
+    hold_without_dates: bool = False
+    forms: dict[str, object] = field(default_factory=dict)
+    open_panel: str = ""
+    message: str = ""
+    message_level: str = "info"
+
+    @property
+    def is_hold_approval(self) -> bool:
+        return self.item.code.startswith(planning.APPROVAL_PREFIX)
+
+    @property
+    def can_complete(self) -> bool:
+        item = self.item
+        return item.status in OPEN_STATUSES and not item.locked and not self.is_hold_approval
+
+    @property
+    def can_accept(self) -> bool:
+        return self.item.status == ItemStatus.PATIENT_CONFIRMED
+
+    @property
+    def can_undo(self) -> bool:
+        return self.item.status != ItemStatus.OPEN and not self.is_hold_approval
+
+    @property
+    def can_mark_na(self) -> bool:
+        return self.item.status != ItemStatus.NOT_APPLICABLE and not self.is_hold_approval
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.item.status in OPEN_STATUSES and self.item.due_at <= timezone.now()
+
+
+@dataclass
+class PhaseGroup:
+    key: str
+    label: str
+    items: list[ItemView] = field(default_factory=list)
+
+
+@dataclass
+class SurgeryPage:
+    surgery: Surgery
+    patient: Patient
+    clinic: Clinic
+    report: ReadinessReport
+    groups: list[PhaseGroup]
+    medications: list[Medication]
+    notes: list[PatientNote]
+    other_surgeries: list[Surgery]
+    age: int
+    editable: bool
+
+    @property
+    def items(self) -> list[ItemView]:
+        return [view for group in self.groups for view in group.items]
+
+
+SURGERY_PAGE_RELATED = ("patient__clinic", "procedure", "surgeon", "go_decided_by", "checklist")
+
+
+def surgery_items(*, surgery: Surgery) -> list[ChecklistItem]:
+    return list(
+        ChecklistItem.objects.filter(checklist__surgery_id=surgery.pk)
+        .select_related("template_item", "completed_by", "updated_by")
+        .order_by("due_at", "sort_order")
+    )
+
+
+def item_views(*, surgery: Surgery, items: Sequence[ChecklistItem]) -> list[ItemView]:
+    tz = surgery.patient.clinic.tz
+    codes = {i.code for i in items}
+    views = []
+    for item in items:
+        view = ItemView(item=item, phase=item_phase(item, surgery, tz))
+        if view.is_hold_approval:
+            key = item.code.removeprefix(planning.APPROVAL_PREFIX)
+            view.hold_without_dates = f"{planning.HOLD_PREFIX}{key}" not in codes
+        views.append(view)
+    return views
+
+
+def surgery_page(*, user: User, uuid: object, now: dt.datetime | None = None) -> SurgeryPage:
+    """Everything the patient page shows, in a fixed number of queries (no item history here)."""
+    now = now or timezone.now()
+    surgery = surgery_get_for_user(user=user, uuid=uuid, qs=Surgery.objects.select_related(*SURGERY_PAGE_RELATED))
+    patient, clinic = surgery.patient, surgery.patient.clinic
+    items = surgery_items(surgery=surgery)
+    report = readiness_compute(surgery=surgery, items=items, clinic=clinic, now=now)
+    report.next_required = next_required(items)
+    groups = {key: PhaseGroup(key=key, label=label) for key, label in PHASES}
+    for view in item_views(surgery=surgery, items=items):
+        groups[view.phase].items.append(view)
+    checklist = getattr(surgery, "checklist", None)
+    return SurgeryPage(
+        surgery=surgery,
+        patient=patient,
+        clinic=clinic,
+        report=report,
+        groups=[g for g in groups.values() if g.items],
+        medications=list(patient.medications.select_related("drug").order_by("stopped_at", "name")),
+        notes=list(patient.notes.select_related("by", "surgery")[:30]),
+        other_surgeries=list(
+            patient.surgeries.exclude(pk=surgery.pk).select_related("procedure").order_by("-start_at")
+        ),
+        age=patient.age_on(timezone.localdate(now, clinic.tz)),
+        editable=surgery.is_active and checklist is not None and checklist.status == ChecklistStatus.ACTIVE,
+    )
+
+
+def surgery_summary(*, surgery: Surgery, now: dt.datetime | None = None) -> ReadinessReport:
+    """Readiness after an item change, for the out-of-band badge update (one query)."""
+    items = list(
+        ChecklistItem.objects.filter(checklist__surgery_id=surgery.pk).only(
+            "id", "title", "required", "status", "due_at"
+        )
+    )
+    report = readiness_compute(surgery=surgery, items=items, clinic=surgery.patient.clinic, now=now)
+    report.next_required = next_required(items)
+    return report
+
+
+def patient_main_surgery(*, patient: Patient) -> Surgery | None:
+    """The surgery the patient link opens: the next active one, else the latest."""
+    upcoming = patient.surgeries.filter(status__in=ACTIVE_SURGERY).order_by("start_at").first()
+    return upcoming or patient.surgeries.order_by("-start_at").first()
+
+
+def patients_search(*, user: User, q: str, limit: int = 20) -> list[Patient]:
+    from core.access import patients_for_user
+
+    qs = patients_for_user(user)
+    terms = q.split()[:5]
+    if not terms:
+        return []
+    for term in terms:
+        qs = qs.filter(Q(mrn__istartswith=term) | Q(last_name__istartswith=term) | Q(first_name__istartswith=term))
+    return list(qs.order_by("last_name", "first_name")[:limit])
+
+
+def item_history(*, item: ChecklistItem) -> list[object]:
+    return list(item.history.select_related("history_user").order_by("-history_date", "-history_id"))

@@ -1,0 +1,605 @@
+"""Staff pages. Thin: fetch through core.access, validate with a form, call a service, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import User
+from core.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
+from patients import services as patient_services
+from patients.models import Medication, Patient, Surgery
+from prep import services as prep_services
+from prep.models import ChecklistItem
+from prep.selectors import PHASES, item_phase
+from workspace import forms as wf
+from workspace import selectors, services
+
+ViewFunc = Callable[..., HttpResponse]
+
+
+def staff_view(view: ViewFunc) -> ViewFunc:
+    """Signed-in staff of a clinic; pages show times in the clinic's zone."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.clinic_id is None:
+            raise PermissionDenied("Your account is not linked to a clinic; ask a clinic admin.")
+        with timezone.override(request.user.clinic.tz):
+            return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _require_decider(user: User) -> None:
+    if not (user.is_surgeon or user.is_clinic_admin):
+        raise PermissionDenied("Only a surgeon or a clinic admin can do this.")
+
+
+# --- board ---------------------------------------------------------------------------------
+
+
+@require_GET
+@staff_view
+def board(request: HttpRequest) -> HttpResponse:
+    clinic = request.user.clinic
+    defaults = selectors.board_default_filters(clinic=clinic)
+    surgeons = selectors.clinic_surgeons(clinic=clinic)
+    form = wf.BoardFilterForm(request.GET or None, surgeons=surgeons)
+    filters = defaults
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        filters = selectors.BoardFilters(
+            date_from=data["date_from"] or defaults.date_from,
+            date_to=data["date_to"] or (data["date_from"] or defaults.date_from) + dt.timedelta(days=14),
+            readiness=data["readiness"],
+            surgeon=data["surgeon"],
+            q=data["q"].strip(),
+        )
+    elif not form.is_bound:
+        form = wf.BoardFilterForm(
+            initial={"date_from": defaults.date_from, "date_to": defaults.date_to}, surgeons=surgeons
+        )
+    page = selectors.board_page(
+        user=request.user, filters=filters, page_number=request.GET.get("page") or 1, surgeons=surgeons
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "workspace/board.html",
+        {
+            "board": page,
+            "form": form,
+            "clinic": clinic,
+            "query": query.urlencode(),
+            "filtered": form.is_bound,
+            "nav": "board",
+            "now": timezone.now(),
+        },
+    )
+
+
+# --- patient page --------------------------------------------------------------------------
+
+
+def _attach_forms(views: list[selectors.ItemView], user: User, bound: dict[str, Any] | None = None) -> None:
+    """Give every row the forms the user may post; ``bound`` replaces one with its errors."""
+    decider = user.is_surgeon or user.is_clinic_admin
+    for view in views:
+        item = view.item
+        view.forms = {}
+        if view.can_complete:
+            view.forms["complete"] = wf.ItemCompleteForm(item=item)
+        if view.can_mark_na:
+            view.forms["not_applicable"] = wf.ItemReasonForm(item=item, action="not_applicable")
+        if view.can_undo:
+            view.forms["undo"] = wf.ItemReasonForm(item=item, action="undo")
+        if view.can_accept:
+            view.forms["accept"] = wf.ItemVersionForm(
+                initial={"version": item.version}, auto_id=f"id_{item.uuid.hex[:12]}_accept_%s"
+            )
+        if view.is_hold_approval and not item.is_closed and decider:
+            view.forms["hold"] = wf.HoldDecisionForm(item=item, needs_days=view.hold_without_dates)
+        if bound and bound["item"].pk == item.pk:
+            view.forms[bound["action"]] = bound["form"]
+            view.open_panel = bound["action"]
+        else:
+            view.open_panel = ""
+
+
+def _surgery_context(request: HttpRequest, uuid: object, bound: dict[str, Any] | None = None) -> dict[str, Any]:
+    page = selectors.surgery_page(user=request.user, uuid=uuid)
+    _attach_forms(page.items, request.user, bound)
+    user = request.user
+    return {
+        "page": page,
+        "surgery": page.surgery,
+        "patient": page.patient,
+        "clinic": page.clinic,
+        "report": page.report,
+        "can_decide": user.is_surgeon or user.is_clinic_admin,
+        "go_form": wf.GoDecisionForm(initial={"decision": page.surgery.go_decision or None}),
+        "note_form": wf.NoteForm(),
+    }
+
+
+@require_GET
+@staff_view
+def surgery_detail(request: HttpRequest, uuid: str) -> HttpResponse:
+    return render(request, "workspace/surgery.html", _surgery_context(request, uuid))
+
+
+@require_GET
+@staff_view
+def surgery_print(request: HttpRequest, uuid: str) -> HttpResponse:
+    page = selectors.surgery_page(user=request.user, uuid=uuid)
+    return render(request, "workspace/print.html", {"page": page, "phases": dict(PHASES)})
+
+
+@require_GET
+@staff_view
+def patient_detail(request: HttpRequest, uuid: str) -> HttpResponse:
+    patient = patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
+    surgery = selectors.patient_main_surgery(patient=patient)
+    if surgery is not None:
+        return redirect("workspace:surgery", uuid=surgery.uuid)
+    medications = list(patient.medications.select_related("drug"))
+    return render(request, "workspace/patient.html", {"patient": patient, "medications": medications})
+
+
+# --- item actions --------------------------------------------------------------------------
+
+ITEM_RELATED = ("template_item", "completed_by", "updated_by", "checklist__surgery__patient__clinic")
+
+
+def _get_item(request: HttpRequest, uuid: str) -> ChecklistItem:
+    return item_get_for_user(user=request.user, uuid=uuid, qs=ChecklistItem.objects.select_related(*ITEM_RELATED))
+
+
+def _item_response(
+    request: HttpRequest,
+    item: ChecklistItem,
+    *,
+    bound: dict[str, Any] | None = None,
+    message: str = "",
+    level: str = "success",
+) -> HttpResponse:
+    """htmx: the row and (out of band) the readiness summary. Otherwise: back to the page."""
+    surgery = item.checklist.surgery
+    if not request.htmx:
+        if bound is None:
+            if message:
+                messages.add_message(request, messages.WARNING if level == "warning" else messages.SUCCESS, message)
+            url = reverse("workspace:surgery", kwargs={"uuid": surgery.uuid})
+            return HttpResponseRedirect(f"{url}#item-{item.uuid}")
+        context = _surgery_context(request, surgery.uuid, bound)
+        return render(request, "workspace/surgery.html", context, status=400)
+    item = ChecklistItem.objects.select_related(*ITEM_RELATED).get(pk=item.pk)
+    surgery = item.checklist.surgery
+    codes = set(ChecklistItem.objects.filter(checklist_id=item.checklist_id).values_list("code", flat=True))
+    view = selectors.item_views(surgery=surgery, items=[item])[0]
+    if view.is_hold_approval:
+        key = item.code.removeprefix("hold_approval:")
+        view.hold_without_dates = f"hold:{key}" not in codes
+    view.message, view.message_level = message, level
+    _attach_forms([view], request.user, bound)
+    report = selectors.surgery_summary(surgery=surgery)
+    editable = surgery.is_active and item.checklist.status == "active"
+    context = {
+        "view": view,
+        "surgery": surgery,
+        "report": report,
+        "editable": editable,
+        "can_decide": request.user.is_surgeon or request.user.is_clinic_admin,
+        "oob": True,
+    }
+    return render(request, "workspace/_item_response.html", context)
+
+
+def _run_item_action(
+    request: HttpRequest,
+    item: ChecklistItem,
+    action: str,
+    form: Any,
+    call: Callable[[dict[str, Any]], ChecklistItem],
+    done_message: str,
+) -> HttpResponse:
+    if not item.checklist.surgery.is_active:
+        return _item_response(request, item, message="This surgery is no longer active.", level="warning")
+    if not form.is_valid():
+        return _item_response(request, item, bound={"item": item, "action": action, "form": form})
+    try:
+        item = call(form.cleaned_data)
+    except ValidationError as exc:
+        wf.add_service_errors(form, exc, rename={"__all__": "result" if "result" in form.fields else None,
+                                                 "reason": "reason"})  # fmt: skip
+        return _item_response(request, item, bound={"item": item, "action": action, "form": form})
+    except prep_services.ItemConflict as exc:
+        # Someone else changed it first: show its current state, apply nothing.
+        return _item_response(request, exc.item, message=str(exc), level="warning")
+    except PermissionError as exc:
+        raise PermissionDenied(str(exc)) from None
+    return _item_response(request, item, message=done_message.format(title=item.title))
+
+
+@require_POST
+@staff_view
+def item_complete(request: HttpRequest, uuid: str) -> HttpResponse:
+    item = _get_item(request, uuid)
+    form = wf.ItemCompleteForm(request.POST, item=item)
+
+    def call(data: dict[str, Any]) -> ChecklistItem:
+        return prep_services.item_complete(
+            item=item, by=request.user, expected_version=data["version"], **form.service_kwargs()
+        )
+
+    return _run_item_action(request, item, "complete", form, call, "{title}: done.")
+
+
+@require_POST
+@staff_view
+def item_not_applicable(request: HttpRequest, uuid: str) -> HttpResponse:
+    item = _get_item(request, uuid)
+    form = wf.ItemReasonForm(request.POST, item=item, action="not_applicable")
+
+    def call(data: dict[str, Any]) -> ChecklistItem:
+        return prep_services.item_mark_not_applicable(
+            item=item, by=request.user, reason=data["reason"], expected_version=data["version"]
+        )
+
+    return _run_item_action(request, item, "not_applicable", form, call, "{title}: marked not applicable.")
+
+
+@require_POST
+@staff_view
+def item_undo(request: HttpRequest, uuid: str) -> HttpResponse:
+    item = _get_item(request, uuid)
+    form = wf.ItemReasonForm(request.POST, item=item, action="undo")
+
+    def call(data: dict[str, Any]) -> ChecklistItem:
+        return prep_services.item_undo(
+            item=item, by=request.user, reason=data["reason"], expected_version=data["version"]
+        )
+
+    return _run_item_action(request, item, "undo", form, call, "{title}: reopened.")
+
+
+@require_POST
+@staff_view
+def item_accept(request: HttpRequest, uuid: str) -> HttpResponse:
+    item = _get_item(request, uuid)
+    form = wf.ItemVersionForm(request.POST, auto_id=f"id_{item.uuid.hex[:12]}_accept_%s")
+
+    def call(data: dict[str, Any]) -> ChecklistItem:
+        return prep_services.item_accept(item=item, by=request.user, expected_version=data["version"])
+
+    return _run_item_action(request, item, "accept", form, call, "{title}: the patient's confirmation is accepted.")
+
+
+@require_POST
+@staff_view
+def hold_decide(request: HttpRequest, uuid: str) -> HttpResponse:
+    item = _get_item(request, uuid)  # outside the clinic: 404 before anything else
+    _require_decider(request.user)
+    key = item.code.removeprefix("hold_approval:")
+    needs_days = not ChecklistItem.objects.filter(checklist_id=item.checklist_id, code=f"hold:{key}").exists()
+    form = wf.HoldDecisionForm(request.POST, item=item, needs_days=needs_days)
+
+    def call(data: dict[str, Any]) -> ChecklistItem:
+        return prep_services.hold_decide(
+            item=item,
+            by=request.user,
+            approve=data["decision"] == "approve",
+            note=data.get("note") or "",
+            hold_days=data.get("hold_days"),
+            expected_version=data["version"],
+        )
+
+    # Posted without htmx: approving unlocks (or creates) another row, so the whole page reloads.
+    return _run_item_action(request, item, "hold", form, call, "{title}: decision recorded.")
+
+
+@require_GET
+@staff_view
+def item_history(request: HttpRequest, uuid: str) -> HttpResponse:
+    item = _get_item(request, uuid)
+    rows = selectors.item_history(item=item)
+    template = "workspace/_item_history.html" if request.htmx else "workspace/item_history.html"
+    return render(request, template, {"item": item, "rows": rows, "surgery": item.checklist.surgery})
+
+
+# --- surgery decisions and notes -----------------------------------------------------------
+
+
+@require_POST
+@staff_view
+def go_decision(request: HttpRequest, uuid: str) -> HttpResponse:
+    surgery = surgery_get_for_user(user=request.user, uuid=uuid)
+    _require_decider(request.user)
+    form = wf.GoDecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            patient_services.surgery_record_go_decision(
+                surgery=surgery, by=request.user, decision=form.cleaned_data["decision"], note=form.cleaned_data["note"]
+            )
+        except ValidationError as exc:
+            wf.add_service_errors(form, exc)
+    if form.errors:
+        context = _surgery_context(request, uuid)
+        context["go_form"] = form
+        return render(request, "workspace/surgery.html", context, status=400)
+    messages.success(request, f"Decision recorded: {surgery.get_go_decision_display()}.")
+    return redirect("workspace:surgery", uuid=surgery.uuid)
+
+
+@require_POST
+@staff_view
+def note_add(request: HttpRequest, uuid: str) -> HttpResponse:
+    surgery = surgery_get_for_user(user=request.user, uuid=uuid, qs=Surgery.objects.select_related("patient"))
+    form = wf.NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.note_add(patient=surgery.patient, surgery=surgery, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            wf.add_service_errors(form, exc)
+    if form.errors:
+        context = _surgery_context(request, uuid)
+        context["note_form"] = form
+        return render(request, "workspace/surgery.html", context, status=400)
+    messages.success(request, "Saved to the call log." if form.cleaned_data["kind"] == "call" else "Note saved.")
+    return HttpResponseRedirect(reverse("workspace:surgery", kwargs={"uuid": surgery.uuid}) + "#notes")
+
+
+# --- booking -------------------------------------------------------------------------------
+
+
+def _preview_rows(surgery: Surgery | None, items: list[ChecklistItem]) -> list[tuple[str, list[ChecklistItem]]]:
+    if surgery is None:
+        return []
+    tz = surgery.patient.clinic.tz
+    groups: dict[str, list[ChecklistItem]] = {key: [] for key, _ in PHASES}
+    for item in items:
+        groups[item_phase(item, surgery, tz)].append(item)
+    return [(label, groups[key]) for key, label in PHASES if groups[key]]
+
+
+@require_http_methods(["GET", "POST"])
+@staff_view
+def booking_new(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    clinic = user.clinic
+    surgeons = selectors.clinic_surgeons(clinic=clinic)
+    patient = None
+    patient_uuid = request.POST.get("patient") or request.GET.get("patient")
+    if patient_uuid:
+        patient = patient_get_for_user(user=user, uuid=patient_uuid)
+    search = wf.PatientSearchForm(request.GET or None)
+    matches = selectors.patients_search(user=user, q=search.cleaned_data["q"]) if search.is_valid() else []
+    data = request.POST if request.method == "POST" else None
+    patient_form = None if patient else wf.PatientForm(data, prefix="patient")
+    med_formset = wf.MedicationFormSet(data, prefix="med")
+    surgery_form = wf.SurgeryFieldsForm(data, clinic=clinic, surgeons=surgeons, prefix="surgery")
+    preview: list[tuple[str, list[ChecklistItem]]] | None = None
+    if request.method == "POST":
+        forms_ok = all(
+            [patient_form is None or patient_form.is_valid(), med_formset.is_valid(), surgery_form.is_valid()]
+        )
+        if forms_ok:
+            action = _booking_action(user, clinic, patient, patient_form, med_formset, surgery_form)
+            if request.POST.get("action") == "save":
+                try:
+                    surgery = action()
+                except ValidationError as exc:
+                    _booking_errors(exc, patient_form, surgery_form)
+                else:
+                    messages.success(request, f"Surgery booked for {surgery.patient.full_name}.")
+                    return redirect("workspace:surgery", uuid=surgery.uuid)
+            else:
+                planned, items, error = services.booking_dry_run(action=action)
+                if error is not None:
+                    _booking_errors(error, patient_form, surgery_form)
+                else:
+                    preview = _preview_rows(planned, items)
+    status = 400 if request.method == "POST" and preview is None else 200
+    context = {
+        "patient": patient,
+        "patient_form": patient_form,
+        "med_formset": med_formset,
+        "surgery_form": surgery_form,
+        "search": search,
+        "matches": matches,
+        "preview": preview,
+        "clinic": clinic,
+        "nav": "book",
+    }
+    return render(request, "workspace/booking.html", context, status=status)
+
+
+def _booking_action(
+    user: User, clinic: Any, patient: Patient | None, patient_form: Any, med_formset: Any, surgery_form: Any
+) -> Callable[[], Surgery]:
+    def action() -> Surgery:
+        from django.db import transaction
+
+        with transaction.atomic():
+            target = patient or patient_services.patient_create(clinic=clinic, by=user, **patient_form.cleaned_data)
+            for med in med_formset.forms:
+                if med.is_filled:
+                    data = med.cleaned_data
+                    patient_services.medication_add(
+                        patient=target, by=user, name=data.get("name") or "", drug=data.get("drug"),
+                        indication=data.get("indication") or "", dose=data.get("dose") or "",
+                        is_blood_thinner=bool(data.get("is_blood_thinner")),
+                    )  # fmt: skip
+            return patient_services.surgery_book(patient=target, by=user, **surgery_form.service_kwargs())
+
+    return action
+
+
+def _booking_errors(exc: ValidationError, patient_form: Any, surgery_form: Any) -> None:
+    patient_fields = set(wf.PATIENT_FORM_FIELDS) - {"birth_date"}
+    for name, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+        if patient_form is not None and name in patient_fields:
+            patient_form.add_error(name, errors)
+        else:
+            target = wf.SURGERY_ERROR_FIELDS.get(name, name)
+            if patient_form is not None and name == "birth_date":
+                patient_form.add_error("birth_date", errors)
+                continue
+            surgery_form.add_error(target if target in surgery_form.fields else None, errors)
+
+
+def _surgery_for_change(request: HttpRequest, uuid: str) -> Surgery:
+    return surgery_get_for_user(
+        user=request.user, uuid=uuid, qs=Surgery.objects.select_related("patient__clinic", "procedure", "surgeon")
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_view
+def surgery_edit(request: HttpRequest, uuid: str) -> HttpResponse:
+    """Reschedule or change a booking: first a review of what will move, then the change."""
+    surgery = _surgery_for_change(request, uuid)
+    if not surgery.is_active:
+        messages.warning(request, "A cancelled or finished surgery cannot be changed.")
+        return redirect("workspace:surgery", uuid=surgery.uuid)
+    surgeons = selectors.clinic_surgeons(clinic=request.user.clinic)
+    data = request.POST if request.method == "POST" else None
+    form = wf.SurgeryFieldsForm(data, initial=wf.surgery_initial(surgery), clinic=request.user.clinic,
+                                surgeons=surgeons)  # fmt: skip
+    dry = None
+    if request.method == "POST" and form.is_valid():
+        initial = wf.surgery_initial(surgery)
+        changes = {k: v for k, v in form.service_kwargs().items() if k == "start_at" or v != initial.get(k)}
+        if changes.get("start_at") == surgery.start_at:
+            del changes["start_at"]
+        if not changes:
+            messages.info(request, "Nothing was changed.")
+            return redirect("workspace:surgery", uuid=surgery.uuid)
+
+        def action() -> Surgery:
+            return patient_services.surgery_update(surgery=surgery, by=request.user, reason="booking changed by staff",
+                                                   **changes)  # fmt: skip
+
+        if request.POST.get("action") == "confirm":
+            try:
+                action()
+            except ValidationError as exc:
+                wf.add_service_errors(form, exc, rename=wf.SURGERY_ERROR_FIELDS)
+            else:
+                messages.success(request, "The booking was changed and the checklist re-planned.")
+                return redirect("workspace:surgery", uuid=surgery.uuid)
+        else:
+            dry = services.change_dry_run(surgeries=[surgery], action=action)
+            if dry.error is not None:
+                wf.add_service_errors(form, dry.error, rename=wf.SURGERY_ERROR_FIELDS)
+                dry = None
+    status = 400 if request.method == "POST" and (form.errors or dry is None) else 200
+    return render(request, "workspace/surgery_edit.html", {"surgery": surgery, "form": form, "dry": dry}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_view
+def surgery_cancel(request: HttpRequest, uuid: str) -> HttpResponse:
+    surgery = _surgery_for_change(request, uuid)
+    if not surgery.is_active:
+        messages.warning(request, "This surgery is already cancelled or finished.")
+        return redirect("workspace:surgery", uuid=surgery.uuid)
+    form = wf.CancelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient_services.surgery_cancel(surgery=surgery, by=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            wf.add_service_errors(form, exc)
+        else:
+            messages.success(request, "The surgery was cancelled; its pending reminders will not be sent.")
+            return redirect("workspace:surgery", uuid=surgery.uuid)
+    open_items = ChecklistItem.objects.filter(checklist__surgery=surgery, status__in=("open", "patient_confirmed"))
+    context = {"surgery": surgery, "form": form, "open_count": open_items.count()}
+    return render(request, "workspace/surgery_cancel.html", context, status=400 if form.errors else 200)
+
+
+def _active_surgeries(patient: Patient) -> QuerySet[Surgery]:
+    return patient.surgeries.filter(status__in=selectors.ACTIVE_SURGERY).select_related("procedure")
+
+
+@require_http_methods(["GET", "POST"])
+@staff_view
+def medication_add(request: HttpRequest, uuid: str) -> HttpResponse:
+    patient = patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
+    form = wf.MedicationForm(request.POST or None)
+    surgeries = list(_active_surgeries(patient))
+    dry = None
+    if request.method == "POST" and form.is_valid():
+        if not form.is_filled:
+            form.add_error("drug", "Choose a drug from the list or type its name.")
+        else:
+            data = form.cleaned_data
+
+            def action() -> Medication:
+                return patient_services.medication_add(
+                    patient=patient, by=request.user, name=data.get("name") or "", drug=data.get("drug"),
+                    indication=data.get("indication") or "", dose=data.get("dose") or "",
+                    is_blood_thinner=bool(data.get("is_blood_thinner")),
+                )  # fmt: skip
+
+            if request.POST.get("action") == "confirm":
+                try:
+                    action()
+                except ValidationError as exc:
+                    wf.add_service_errors(form, exc)
+                else:
+                    messages.success(request, "Medication added; the checklist was updated.")
+                    return _back_to_patient(patient, surgeries)
+            else:
+                dry = services.change_dry_run(surgeries=surgeries, action=action)
+                if dry.error is not None:
+                    wf.add_service_errors(form, dry.error)
+                    dry = None
+    context = {"patient": patient, "form": form, "dry": dry, "surgeries": surgeries}
+    return render(request, "workspace/medication_add.html", context, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_view
+def medication_stop(request: HttpRequest, uuid: str, medication_uuid: str) -> HttpResponse:
+    patient = patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
+    try:
+        medication = patient.medications.get(uuid=medication_uuid, stopped_at__isnull=True)
+    except (Medication.DoesNotExist, ValidationError):
+        raise Http404("No such medication.") from None
+    surgeries = list(_active_surgeries(patient))
+
+    def action() -> Medication:
+        return patient_services.medication_stop(medication=medication, by=request.user)
+
+    if request.method == "POST":
+        action()
+        messages.success(request, f"{medication.name} is recorded as stopped; the checklist was updated.")
+        return _back_to_patient(patient, surgeries)
+    dry = services.change_dry_run(surgeries=surgeries, action=action)
+    return render(
+        request,
+        "workspace/medication_stop.html",
+        {"patient": patient, "medication": medication, "dry": dry, "surgeries": surgeries},
+    )
+
+
+def _back_to_patient(patient: Patient, surgeries: list[Surgery]) -> HttpResponse:
+    if surgeries:
+        return redirect("workspace:surgery", uuid=surgeries[0].uuid)
+    return redirect("workspace:patient", uuid=patient.uuid)
