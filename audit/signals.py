@@ -26,3 +26,15 @@ def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs:
     # Only the identifier typed, never the password (Django already masks it in ``credentials``).
     email = str(credentials.get("username") or credentials.get("email") or "")
     access_log_record(request=request, action="auth login failed", allowed=False, email=email)
+
+
+try:
+    from axes.signals import user_locked_out
+except ImportError:  # pragma: no cover - axes is in requirements
+    user_locked_out = None
+
+if user_locked_out is not None:
+
+    @receiver(user_locked_out)
+    def _locked_out(sender: Any, request: Any = None, username: str = "", ip_address: str = "", **kwargs: Any) -> None:
+        access_log_record(request=request, action="auth lockout", allowed=False, email=str(username or ""))

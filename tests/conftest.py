@@ -117,3 +117,23 @@ def book(catalogue, clinic, nurse):
         )  # fmt: skip
 
     return _book
+
+
+@pytest.fixture
+def login():
+    """login(client, user): a staff session as after password and, where the role needs it, 2FA."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def _login(client, user):
+        client.force_login(user, backend=settings.AUTHENTICATION_BACKENDS[-1])
+        device, _ = TOTPDevice.objects.get_or_create(user=user, defaults={"name": "test", "confirmed": True})
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        assert session[BACKEND_SESSION_KEY]
+        session.save()
+        return client
+
+    return _login

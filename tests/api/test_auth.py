@@ -102,8 +102,8 @@ def test_management_command_prints_the_token_once(clinic):
         call_command("api_token_create", "--clinic", "nope", "--name", "x", stdout=out, stderr=err)
 
 
-def test_token_endpoints_for_clinic_admins_only(client, clinic_admin, nurse, api, outsider_nurse):
-    client.force_login(clinic_admin)
+def test_token_endpoints_for_clinic_admins_only(client, clinic_admin, nurse, api, outsider_nurse, login):
+    login(client, clinic_admin)
     r = client.post("/api/v1/tokens/", {"name": "Lab interface"}, content_type="application/json")
     assert r.status_code == 201
     created = r.json()
@@ -122,15 +122,15 @@ def test_token_endpoints_for_clinic_admins_only(client, clinic_admin, nurse, api
     from tests.factories import UserFactory
 
     other_admin = UserFactory(clinic=outsider_nurse.clinic, role="clinic_admin")
-    client.force_login(other_admin)
+    login(client, other_admin)
     assert client.post(f"/api/v1/tokens/{listed[-1]['id']}/revoke/").status_code == 404
 
 
-def test_admin_creates_and_revokes(client, clinic, clinic_admin):
+def test_admin_creates_and_revokes(client, clinic, clinic_admin, login):
     from accounts.models import User
 
     superuser = User.objects.create_superuser(email="root@example.org", password="x" * 16, clinic=clinic)
-    client.force_login(superuser)
+    login(client, superuser)
     r = client.post("/admin/api/apitoken/add/", {"clinic": clinic.pk, "name": "Admin-made"}, follow=True)
     assert r.status_code == 200
     shown = [str(m) for m in r.context["messages"]]

@@ -117,7 +117,7 @@ def shows_nothing(response, world: World) -> bool:
 
 
 @pytest.fixture
-def clients(clinic, nurse, surgeon, clinic_admin, outsider_nurse, other_clinic, token, other_token, book):
+def clients(clinic, nurse, surgeon, clinic_admin, outsider_nurse, other_clinic, token, other_token, book, login):
     from api.models import ApiToken
     from api.services import api_token_create, api_token_revoke
     from tests.factories import PatientFactory, UserFactory
@@ -131,7 +131,7 @@ def clients(clinic, nurse, surgeon, clinic_admin, outsider_nurse, other_clinic, 
         users = {"nurse": nurse, "surgeon": surgeon, "clinic_admin": clinic_admin, "nurse_other": outsider_nurse,
                  "admin_other": other_admin}  # fmt: skip
         if role in users:
-            client.force_login(users[role])
+            login(client, users[role])
         elif role.startswith("token"):
             raw = {"token": token, "token_revoked": revoked_raw, "token_other": other_token}[role]
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")

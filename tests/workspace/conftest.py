@@ -5,13 +5,13 @@ from django.test import Client
 
 
 @pytest.fixture
-def client_for(db):
-    """client_for(user) -> a Client signed in as that user (None: anonymous)."""
+def client_for(db, login):
+    """client_for(user) -> a Client signed in as that user (None: anonymous), two-factor verified."""
 
     def _client(user) -> Client:
         client = Client()
         if user is not None:
-            client.force_login(user)
+            login(client, user)
         return client
 
     return _client

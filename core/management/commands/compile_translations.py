@@ -68,7 +68,9 @@ class Command(BaseCommand):
             compiled = compile_all(force=options["force"])
         except (OSError, ValueError) as exc:
             raise CommandError(f"Could not compile the translations: {exc}") from exc
+        base = Path(settings.BASE_DIR)
         for path in compiled:
-            self.stdout.write(f"compiled {path.relative_to(settings.BASE_DIR)}")
+            shown = path.relative_to(base) if base in path.parents else path
+            self.stdout.write(f"compiled {shown}")
         if not compiled and options["verbosity"] > 1:
             self.stdout.write("translations already up to date")
