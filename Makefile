@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# Production-like settings for `check --deploy` (never used to serve anything).
+DEPLOY_ENV := env -u DATABASE_URL DEBUG=0 ALLOWED_HOSTS=preop.example.org VAR_DIR=$(CURDIR)/var/deploy-check \
+	SECRET_KEY=deploy-check-$(shell cksum Makefile | cut -d' ' -f1)-0123456789abcdefghijklmnopqrstuvwxyz0123456789
+# The project's own code, for bandit (tests use assert and fixed test passwords by design).
+SOURCES := config core audit accounts patients prep reminders workspace portal api
 
 .PHONY: run test lint format bench install clean
 
@@ -18,6 +23,7 @@ run: $(STAMP)
 	@mkdir -p var
 	@export DEBUG=$${DEBUG-1}; \
 	  $(PY) manage.py migrate --noinput && \
+	  $(PY) manage.py compile_translations && \
 	  $(PY) manage.py load_catalogue && \
 	  $(PY) manage.py load_demo && \
 	  $(PY) manage.py collectstatic --noinput -v 0 && \
@@ -28,6 +34,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit -q -r $(SOURCES) -x '*/migrations/*' --severity-level medium
+	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+	$(PY) manage.py compile_translations
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint:
