@@ -36,7 +36,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/bandit -q -r $(SOURCES) -x '*/migrations/*' --severity-level medium
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
-	$(PY) manage.py compile_translations
+	$(PY) manage.py compile_translations --settings=config.test_settings
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint:

@@ -46,6 +46,7 @@ class AccessLogMiddleware:
                 clinic_id = Patient.objects.filter(pk=patient_id).values_list("clinic_id", flat=True).first()
             access_log_record(
                 request=request,
+                path=_redacted_path(request),
                 action=f"{request.method} {view}",
                 allowed=allowed,
                 user=user,
@@ -56,6 +57,15 @@ class AccessLogMiddleware:
                 status_code=response.status_code,
             )
         return response
+
+
+def _redacted_path(request: HttpRequest) -> str:
+    """The path without secrets: a portal sign-in token must not outlive its single use here."""
+    path = request.path
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.kwargs.get("token"):
+        path = path.replace(str(match.kwargs["token"]), "<token>")
+    return path
 
 
 def _is_login_redirect(response: HttpResponse) -> bool:

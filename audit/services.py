@@ -23,6 +23,7 @@ def access_log_record(
     patients_count: int = 0,
     status_code: int | None = None,
     email: str = "",
+    path: str | None = None,
 ) -> AccessLog:
     if user is not None and getattr(user, "is_authenticated", False):
         email = email or user.email
@@ -39,7 +40,7 @@ def access_log_record(
         patient_id=patient_id,
         patients_count=patients_count,
         action=action[:120],
-        path=(request.path if request is not None else "")[:300],
+        path=(path if path is not None else (request.path if request is not None else ""))[:300],
         ip=client_ip(request) if request is not None else None,
         allowed=allowed,
         status_code=status_code,

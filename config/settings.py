@@ -211,6 +211,17 @@ CELERY_BEAT_SCHEDULE = {
 }
 HEARTBEAT_MAX_AGE = _cfg["heartbeat_max_age"]
 
+# Shared by every web worker (rate limits of the portal); per-process memory when there is no Redis.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+# --- Patient portal ------------------------------------------------------------------------
+try:
+    PORTAL_LINK_TTL_HOURS = env.integer("PORTAL_LINK_TTL_HOURS", 72, minimum=1)
+    PORTAL_IDLE_MINUTES = env.integer("PORTAL_IDLE_MINUTES", 30, minimum=1)
+except ConfigError as exc:
+    sys.exit(f"Configuration error: {exc}")
+
 # --- Email and SMS ------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Pre-op Tracker <no-reply@localhost>")
 if os.environ.get("EMAIL_HOST"):

@@ -126,3 +126,14 @@ def test_only_clinic_admins_see_the_log(client: Client, request, who: str) -> No
 def test_anonymous_is_sent_to_login(client: Client) -> None:
     response = client.get("/audit/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_sign_in_token_never_reaches_the_log(client: Client, book) -> None:
+    from portal.services import signin_link_create
+
+    surgery = book("lumbar-facet-rf")
+    _, token = signin_link_create(patient=surgery.patient, channel="email", by=None)
+    client.get(f"/p/in/{token}")
+    paths = list(AccessLog.objects.values_list("path", flat=True))
+    assert any(p.endswith("/p/in/<token>") for p in paths), paths
+    assert not any(str(token) in p for p in paths)

@@ -1,0 +1,370 @@
+"""Reads for the patient portal: what one patient sees, in their language and time zone.
+
+Every function takes the signed-in patient and reads only through them: there is no way to ask
+for another patient's rows. What is shown is built here as plain data (``PortalItem``), so the
+templates never reach staff-only fields (internal reasons, notes, who ticked what).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid as uuid_lib
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from patients.models import Clinic, Patient, Surgery, SurgeryStatus
+from portal.formatting import local_when
+from prep.models import ChecklistItem, ItemStatus
+from prep.planning import APPROVAL_PREFIX, HOLD_PREFIX
+
+ACTIVE_SURGERY = (SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)
+DONE_STATUSES = (ItemStatus.DONE, ItemStatus.ACCEPTED, ItemStatus.PATIENT_CONFIRMED)
+# Items whose clock time matters to the patient; the others show their day only (a test's 08:00
+# is only the surgery's hour carried over, not an appointment).
+TIMED_CODES = ("fasting_solids", "fasting_clear_liquids", "arrival")
+# Fasting can be confirmed from the day before; before that there is nothing to confirm yet.
+FASTING_CONFIRM_FROM = dt.timedelta(hours=24)
+
+
+def confirm_kind(item: ChecklistItem) -> str:
+    """Which evidence the patient gives to confirm this item (see ``portal.forms.CONFIRM_FORMS``)."""
+    if item.code.startswith(HOLD_PREFIX):
+        return "last_dose"
+    return {"fasting_solids": "last_meal", "fasting_clear_liquids": "last_drink", "arrival": "ride"}.get(
+        item.code, "done"
+    )
+
+
+def item_confirmable(item: ChecklistItem, *, now: dt.datetime | None = None) -> bool:
+    if item.assignee != "patient" or item.locked or item.status != ItemStatus.OPEN:
+        return False
+    if item.code.startswith("fasting_"):
+        return (now or timezone.now()) >= item.due_at - FASTING_CONFIRM_FROM
+    return True
+
+
+@dataclass
+class PortalTime:
+    label: str
+    text: str
+
+
+@dataclass
+class PortalItem:
+    key: str
+    title: str
+    instructions: str = ""
+    why: str = ""
+    times: list[PortalTime] = field(default_factory=list)
+    state: str = "todo"  # todo | clinic | confirmed | done | pending_decision | keep_taking
+    state_label: str = ""
+    uuid: str | None = None  # set only when the patient can confirm it
+    sort_at: dt.datetime | None = None
+
+
+@dataclass
+class Preparation:
+    patient: Patient
+    clinic: Clinic
+    surgery: Surgery | None
+    procedure_name: str = ""
+    surgery_date: str = ""
+    surgery_time: str = ""
+    arrival_time: str = ""
+    place: str = ""
+    surgeon_name: str = ""
+    today: list[PortalItem] = field(default_factory=list)
+    upcoming: list[PortalItem] = field(default_factory=list)
+    done: list[PortalItem] = field(default_factory=list)
+    tz_name: str = ""
+
+
+def portal_surgery_current(*, patient: Patient, now: dt.datetime | None = None) -> Surgery | None:
+    """The booking the portal is about: the next active one, else the latest active one."""
+    now = now or timezone.now()
+    surgeries = list(
+        Surgery.objects.filter(patient=patient, status__in=ACTIVE_SURGERY, checklist__isnull=False)
+        .select_related("procedure", "surgeon")
+        .order_by("start_at")
+    )
+    upcoming = [s for s in surgeries if s.start_at >= now - dt.timedelta(hours=12)]
+    if upcoming:
+        return upcoming[0]
+    return surgeries[-1] if surgeries else None
+
+
+def _language(patient: Patient, language: str | None) -> str:
+    lang = language or patient.language or "en"
+    return lang if lang in ("en", "es") else "en"
+
+
+def _text(item: ChecklistItem, name: str, language: str) -> str:
+    ti = item.template_item
+    if ti is None:
+        return item.title if name == "patient_title" else ""
+    return getattr(ti, f"{name}_{language}", "") or getattr(ti, f"{name}_en", "")
+
+
+def _drug_name(item: ChecklistItem, language: str) -> str:
+    """The drug as the patient reads it: the catalogue's Spanish name when the item uses the catalogue's."""
+    drug = item.drug
+    if language == "es" and drug is not None and drug.name_es and item.drug_name == drug.name:
+        return drug.name_es
+    return item.drug_name or _("your medicine")
+
+
+def _fill(text: str, item: ChecklistItem, *, tz: zoneinfo.ZoneInfo, language: str) -> str:
+    drug = _drug_name(item, language)
+    values = {
+        "{drug}": drug,
+        "{last_dose}": local_when(item.last_dose_at, tz=tz, language=language) if item.last_dose_at else "—",
+        "{restart}": local_when(item.restart_at, tz=tz, language=language) if item.restart_at else "—",
+    }
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def _times(item: ChecklistItem, *, tz: zoneinfo.ZoneInfo, language: str) -> list[PortalTime]:
+    def when(value: dt.datetime, style: str = "datetime") -> str:
+        return local_when(value, tz=tz, language=language, style=style)
+
+    if item.code.startswith(HOLD_PREFIX):
+        times = []
+        if item.last_dose_at:
+            times.append(PortalTime(_("Last dose"), when(item.last_dose_at)))
+        if item.restart_at:
+            times.append(PortalTime(_("Restart from"), when(item.restart_at)))
+        return times
+    labels = {
+        "fasting_solids": _("Last solid food"),
+        "fasting_clear_liquids": _("Last clear drink"),
+        "arrival": _("Arrive by"),
+    }
+    label = labels.get(item.code, _("Date"))
+    style = "datetime" if item.code in TIMED_CODES else "date"
+    return [PortalTime(label, when(item.due_at, style))]
+
+
+def _state(item: ChecklistItem) -> tuple[str, str]:
+    if item.status == ItemStatus.PATIENT_CONFIRMED:
+        return "confirmed", _("You confirmed this. The clinic will check it.")
+    if item.status in (ItemStatus.DONE, ItemStatus.ACCEPTED):
+        return "done", _("Done")
+    if item.assignee == "patient":
+        return "todo", _("To do")
+    return "clinic", _("The clinic arranges this")
+
+
+def _drug_key(code: str) -> str:
+    return code.removeprefix(APPROVAL_PREFIX).removeprefix(HOLD_PREFIX)
+
+
+def _section(entry: PortalItem, item: ChecklistItem, *, now: dt.datetime, today: dt.date, tz: zoneinfo.ZoneInfo) -> str:
+    if entry.state in ("done", "confirmed", "keep_taking"):
+        return "done"
+    if entry.state == "pending_decision" or item.due_at <= now or item.due_at.astimezone(tz).date() == today:
+        return "today"
+    return "upcoming"
+
+
+def portal_preparation(*, patient: Patient, language: str | None = None, now: dt.datetime | None = None) -> Preparation:
+    """The patient's preparation page: surgery facts and items split into today / next / done.
+
+    Blood-thinner holds waiting for the prescriber show no dates at all, only that the clinic will
+    confirm; a declined hold says to keep taking the drug. Items that no longer apply are left out.
+    """
+    now = now or timezone.now()
+    lang = _language(patient, language)
+    tz = patient.tz
+    prep = Preparation(patient=patient, clinic=patient.clinic, surgery=None, tz_name=str(tz))
+    surgery = portal_surgery_current(patient=patient, now=now)
+    if surgery is None:
+        return prep
+    items = list(ChecklistItem.objects.filter(checklist__surgery=surgery).select_related("template_item", "drug"))
+    prep.surgery = surgery
+    proc = surgery.procedure
+    prep.procedure_name = (proc.name_es if lang == "es" and proc.name_es else proc.name) if proc else ""
+    prep.surgery_date = local_when(surgery.start_at, tz=tz, language=lang, style="long_date")
+    prep.surgery_time = local_when(surgery.start_at, tz=tz, language=lang, style="time")
+    prep.place = surgery.place
+    prep.surgeon_name = surgery.surgeon.get_full_name() if surgery.surgeon else ""
+    arrival = next((i for i in items if i.code == "arrival" and i.status != ItemStatus.NOT_APPLICABLE), None)
+    if arrival is not None:
+        prep.arrival_time = local_when(arrival.due_at, tz=tz, language=lang, style="time")
+
+    holds = {_drug_key(i.code): i for i in items if i.code.startswith(HOLD_PREFIX)}
+    approvals = {_drug_key(i.code): i for i in items if i.code.startswith(APPROVAL_PREFIX)}
+    today = now.astimezone(tz).date()
+    for item in items:
+        entry = _entry(item, holds=holds, approvals=approvals, tz=tz, lang=lang)
+        if entry is None:
+            continue
+        section = _section(entry, item, now=now, today=today, tz=tz)
+        {"today": prep.today, "upcoming": prep.upcoming, "done": prep.done}[section].append(entry)
+    # The patient's own to-dos first, then what waits for their doctor, then what the clinic arranges.
+    rank = {"todo": 0, "pending_decision": 1}
+    for rows in (prep.today, prep.upcoming):
+        rows.sort(key=lambda e: (rank.get(e.state, 2), e.sort_at or now))
+    prep.done.sort(key=lambda e: e.sort_at or now)
+    return prep
+
+
+def _entry(
+    item: ChecklistItem,
+    *,
+    holds: dict[str, ChecklistItem],
+    approvals: dict[str, ChecklistItem],
+    tz: zoneinfo.ZoneInfo,
+    lang: str,
+) -> PortalItem | None:
+    """What the patient sees of one item, or None when it is not theirs to see."""
+    drug = _drug_name(item, lang)
+    if item.code.startswith(APPROVAL_PREFIX):
+        key = _drug_key(item.code)
+        if item.status == ItemStatus.OPEN:
+            # Waiting for the prescriber: one entry per drug, without any date.
+            return PortalItem(
+                key=f"pending:{key}",
+                title=drug,
+                instructions=_("The clinic will confirm what to do with %(drug)s.") % {"drug": drug}
+                + " "
+                + _("Keep taking it as usual until the clinic tells you otherwise. Do not stop it on your own."),
+                state="pending_decision",
+                state_label=_("Waiting for your doctor"),
+                sort_at=item.due_at,
+            )
+        if item.result_value == "decline" and key not in holds:
+            return _keep_taking(item, drug)
+        return None  # the decision itself is staff work; the hold item carries the instructions
+    if item.code.startswith(HOLD_PREFIX):
+        key = _drug_key(item.code)
+        approval = approvals.get(key)
+        if item.locked or (approval is not None and approval.status == ItemStatus.OPEN):
+            if approval is None:
+                return PortalItem(
+                    key=f"pending:{key}",
+                    title=drug,
+                    instructions=_("The clinic will confirm what to do with %(drug)s.") % {"drug": drug},
+                    state="pending_decision",
+                    state_label=_("Waiting for your doctor"),
+                    sort_at=item.due_at,
+                )
+            return None  # shown once, through its approval item above
+        if item.status == ItemStatus.NOT_APPLICABLE:
+            return _keep_taking(item, drug) if approval is not None and approval.result_value == "decline" else None
+    elif item.status == ItemStatus.NOT_APPLICABLE:
+        return None
+    state, label = _state(item)
+    return PortalItem(
+        key=str(item.uuid),
+        title=_fill(_text(item, "patient_title", lang), item, tz=tz, language=lang),
+        instructions=_fill(_text(item, "instructions", lang), item, tz=tz, language=lang),
+        why=_fill(_text(item, "why", lang), item, tz=tz, language=lang),
+        times=_times(item, tz=tz, language=lang),
+        state=state,
+        state_label=label,
+        uuid=str(item.uuid) if item_confirmable(item) else None,
+        sort_at=item.due_at,
+    )
+
+
+def _keep_taking(item: ChecklistItem, drug: str) -> PortalItem:
+    return PortalItem(
+        key=f"keep:{_drug_key(item.code)}",
+        title=_("Keep taking %(drug)s") % {"drug": drug},
+        instructions=_("Your doctor decided that you do not need to stop %(drug)s before your procedure.")
+        % {"drug": drug},
+        state="keep_taking",
+        state_label=_("Decided by your doctor"),
+        sort_at=item.due_at,
+    )
+
+
+def portal_item_get(*, patient: Patient, uuid: object) -> ChecklistItem:
+    """One of this patient's own items; anything else (another patient's, a bad id) is a 404."""
+    try:
+        value = uuid_lib.UUID(str(uuid))
+    except (TypeError, ValueError):
+        raise Http404("No such item.") from None
+    item = (
+        ChecklistItem.objects.select_related("template_item", "drug", "checklist__surgery__patient__clinic")
+        .filter(checklist__surgery__patient=patient, checklist__surgery__status__in=ACTIVE_SURGERY, uuid=value)
+        .first()
+    )
+    if item is None:
+        raise Http404("No such item.")
+    return item
+
+
+def portal_item_view(*, item: ChecklistItem, patient: Patient, language: str) -> PortalItem:
+    """The patient-facing texts of one confirmable item (for its confirmation page)."""
+    lang = _language(patient, language)
+    tz = patient.tz
+    return PortalItem(
+        key=str(item.uuid),
+        title=_fill(_text(item, "patient_title", lang), item, tz=tz, language=lang),
+        instructions=_fill(_text(item, "instructions", lang), item, tz=tz, language=lang),
+        why=_fill(_text(item, "why", lang), item, tz=tz, language=lang),
+        times=_times(item, tz=tz, language=lang),
+        uuid=str(item.uuid),
+        sort_at=item.due_at,
+    )
+
+
+@dataclass
+class CalendarEvent:
+    uid: str
+    summary: str
+    description: str
+    start: dt.datetime
+    minutes: int
+
+
+def portal_calendar_events(*, patient: Patient, language: str | None = None) -> list[CalendarEvent]:
+    """Timed events for the calendar file: approved holds' last doses, fasting, arrival, surgery, follow-up."""
+    lang = _language(patient, language)
+    surgery = portal_surgery_current(patient=patient)
+    if surgery is None:
+        return []
+    clinic = patient.clinic
+    items = list(
+        ChecklistItem.objects.filter(checklist__surgery=surgery)
+        .exclude(status=ItemStatus.NOT_APPLICABLE)
+        .select_related("template_item", "drug")
+    )
+    approvals = {_drug_key(i.code): i for i in items if i.code.startswith(APPROVAL_PREFIX)}
+    follow = _("Follow your preparation instructions. Questions: %(phone)s") % {"phone": clinic.phone or clinic.name}
+    titles = {
+        "fasting_solids": (_("Stop eating (no solid food from now)"), 15),
+        "fasting_clear_liquids": (_("Stop drinking (nothing from now)"), 15),
+        "arrival": (_("Arrive at %(clinic)s") % {"clinic": clinic.name}, 30),
+        "follow_up": (_("Follow-up after your procedure"), 30),
+    }
+    events: list[CalendarEvent] = []
+    for item in items:
+        code = item.code
+        if code.startswith(HOLD_PREFIX):
+            approval = approvals.get(_drug_key(code))
+            approved = not item.locked and (approval is None or approval.status != ItemStatus.OPEN)
+            if approved and item.last_dose_at:
+                summary = _("Last dose of %(drug)s before your procedure") % {"drug": _drug_name(item, lang)}
+                events.append(CalendarEvent(f"{item.uuid}-last-dose", summary, follow, item.last_dose_at, 15))
+        elif code in titles:
+            summary, minutes = titles[code]
+            events.append(CalendarEvent(str(item.uuid), summary, follow, item.due_at, minutes))
+    events.append(
+        CalendarEvent(
+            f"{surgery.uuid}-surgery",
+            _("Your procedure at %(clinic)s") % {"clinic": clinic.name},
+            (surgery.place + "\n" if surgery.place else "") + follow,
+            surgery.start_at,
+            60,
+        )
+    )
+    events.sort(key=lambda e: e.start)
+    return events
