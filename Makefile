@@ -22,7 +22,7 @@ install: $(STAMP)
 run: $(STAMP)
 	@mkdir -p var
 	@export DEBUG=$${DEBUG-1}; \
-	  $(PY) manage.py migrate --noinput && \
+	  $(PY) manage.py migrate --noinput -v 0 && \
 	  $(PY) manage.py compile_translations && \
 	  $(PY) manage.py load_catalogue && \
 	  $(PY) manage.py load_demo && \

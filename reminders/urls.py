@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from reminders import views
 
 app_name = "reminders"
-urlpatterns: list = []
+urlpatterns = [
+    path("outbox/", views.outbox, name="outbox"),
+    path("twilio/status/", views.twilio_status, name="twilio-status"),
+    path("twilio/inbound/", views.twilio_inbound, name="twilio-inbound"),
+]

@@ -129,7 +129,8 @@ class MedicationForm(forms.Form):
         return bool(data.get("drug") or (data.get("name") or "").strip())
 
 
-MedicationFormSet = forms.formset_factory(MedicationForm, extra=3, max_num=10)
+# absolute_max: a posted TOTAL_FORMS of 1000 would otherwise build and render 1000 forms (seconds of CPU, megabytes).
+MedicationFormSet = forms.formset_factory(MedicationForm, extra=3, max_num=10, absolute_max=10)
 
 
 class SurgeryFieldsForm(forms.Form):

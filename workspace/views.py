@@ -24,6 +24,7 @@ from patients.models import Medication, Patient, Surgery
 from prep import services as prep_services
 from prep.models import ChecklistItem
 from prep.selectors import PHASES, item_phase
+from reminders.selectors import reminders_for_surgery
 from workspace import forms as wf
 from workspace import selectors, services
 
@@ -134,6 +135,7 @@ def _surgery_context(request: HttpRequest, uuid: object, bound: dict[str, Any] |
         "can_decide": user.is_surgeon or user.is_clinic_admin,
         "go_form": wf.GoDecisionForm(initial={"decision": page.surgery.go_decision or None}),
         "note_form": wf.NoteForm(),
+        "reminders": reminders_for_surgery(surgery=page.surgery),
     }
 
 
@@ -484,7 +486,10 @@ def surgery_edit(request: HttpRequest, uuid: str) -> HttpResponse:
     dry = None
     if request.method == "POST" and form.is_valid():
         initial = wf.surgery_initial(surgery)
-        changes = {k: v for k, v in form.service_kwargs().items() if k == "start_at" or v != initial.get(k)}
+        values = form.service_kwargs()
+        # The form's blank choice is "the procedure's default", as when booking (the service wants a value).
+        values["anaesthesia"] = values["anaesthesia"] or values["procedure"].default_anaesthesia
+        changes = {k: v for k, v in values.items() if k == "start_at" or v != initial.get(k)}
         if changes.get("start_at") == surgery.start_at:
             del changes["start_at"]
         if not changes:

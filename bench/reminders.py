@@ -1,0 +1,261 @@
+"""Reminder benchmark (not a test): throughput through the dispatcher and 2 Celery workers, and the
+claim query's time with 1,000,000 future pending rows on PostgreSQL.
+
+    .venv/bin/python bench/reminders.py [--reminders 10000] [--future 1000000] [--workers 2]
+
+Needs PostgreSQL and redis-server. It creates (and drops) its own database, ``BENCH_DATABASE_URL``
+(default postgres://postgres@127.0.0.1:5432/preop_bench_reminders_<pid>), and starts its own
+redis-server on a free port unless ``BENCH_REDIS_URL`` is given. The SMTP and SMS servers are the
+local fakes of the test suite (aiosmtpd and a Twilio-like HTTP server) running in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# A database and a Redis of its own per run: concurrent runs and the test suites never share them.
+DB_URL = os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/preop_bench_reminders_{os.getpid()}")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "")
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}"')
+
+
+def setup_django() -> None:
+    os.environ["DATABASE_URL"] = DB_URL
+    os.environ["CELERY_BROKER_URL"] = REDIS_URL
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("VAR_DIR", str(ROOT / "var" / "bench"))
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+
+
+def make_surgeries(count: int):
+    from django.core.management import call_command
+
+    from patients.models import Clinic
+    from patients.services import patient_create, surgery_book
+    from prep.models import ProcedureVariant
+    from tests.factories import in_days
+    from tests.reminders.helpers import open_all_hours
+
+    call_command("migrate", verbosity=0)
+    call_command("load_catalogue", verbosity=0)
+    clinic = Clinic.objects.create(name="Bench Spine Center", slug="bench", phone="+13105550100")
+    open_all_hours(clinic)
+    procedure = ProcedureVariant.objects.get(slug="lumbar-facet-rf")
+    surgeries = []
+    for n in range(count):
+        patient = patient_create(
+            clinic=clinic, by=None, mrn=f"B{n:05d}", first_name="Bench", last_name=f"Patient{n}",
+            birth_date="1960-01-01", email=f"bench{n}@example.org", mobile=f"+1310555{n:04d}",
+            channel_sms=True, sms_consent=True,
+        )  # fmt: skip
+        surgeries.append(surgery_book(patient=patient, procedure=procedure, start_at=in_days(25), by=None))
+    return surgeries
+
+
+def throughput(total: int, workers: int, concurrency: int) -> dict:
+    import redis
+    from django.db import transaction
+
+    from reminders.models import Channel, Reminder, Status
+    from reminders.services import reminders_claim
+    from reminders.tasks import send_reminder
+    from tests.reminders.fakes import FakeTwilio, SmtpServer, provider_env
+    from tests.reminders.helpers import due_reminders
+    from tests.services import celery_worker
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    surgeries = make_surgeries(20)
+    per = total // len(surgeries)
+    for i, surgery in enumerate(surgeries):
+        due_reminders(surgery, per, channel=Channel.EMAIL if i % 2 else Channel.SMS, prefix="bench")
+    smtp, sms = SmtpServer().start(), FakeTwilio().start()
+    env = {**provider_env(smtp, sms), "DATABASE_URL": DB_URL, "LOG_LEVEL": "WARNING"}
+    started = []
+    try:
+        from contextlib import ExitStack
+
+        with ExitStack() as stack:
+            for w in range(workers):
+                started.append(
+                    stack.enter_context(
+                        celery_worker(broker_url=REDIS_URL, concurrency=concurrency, extra_env=env, name=f"bench{w}")
+                    )
+                )
+            time.sleep(4)  # let the workers connect before the clock starts
+            t0 = time.perf_counter()
+            claimed = 0
+            while claimed < total:
+                # The beat task's body, run here in a loop instead of every 30 s.
+                with transaction.atomic():
+                    batch = reminders_claim()
+                    for pk, token in batch:
+                        transaction.on_commit(lambda pk=pk, token=token: send_reminder.delay(pk, token))
+                claimed += len(batch)
+            t_claimed = time.perf_counter() - t0
+            while Reminder.objects.filter(key__startswith="bench", status=Status.SENT).count() < total:
+                time.sleep(0.2)
+                if time.perf_counter() - t0 > 900:
+                    raise SystemExit("bench: not all reminders were sent within 15 minutes")
+            elapsed = time.perf_counter() - t0
+    finally:
+        smtp.stop()
+        sms.stop()
+    return {
+        "reminders": total,
+        "seconds": elapsed,
+        "per_second": total / elapsed,
+        "claim_seconds": t_claimed,
+        "emails_received": len(smtp.handler.reminder_ids()),
+        "texts_received": len(sms.references()),
+    }
+
+
+def claim_time(future: int, due: int = 500, runs: int = 15) -> dict:
+    from django.db import connection, transaction
+
+    from reminders.models import Reminder
+    from reminders.services import reminders_claim
+
+    table = Reminder._meta.db_table
+    template = Reminder.objects.filter(key__startswith="bench").first()
+    with connection.cursor() as cursor:
+        # 1,000,000 pending rows due in the next 60 days, written by the database itself.
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (uuid, clinic_id, patient_id, surgery_id, surgery_version, item_id, covers, kind,
+                channel, recipient, key, planned_at, due_at, not_after, next_attempt_at, status, status_reason,
+                attempts, needs_reconcile, provider_id, provider_status, last_error, body, created_at, updated_at)
+            SELECT gen_random_uuid(), %s, %s, %s, 1, %s, '[]'::jsonb, 'tests', 'email', '', 'future:' || g,
+                now() + (g %% 86400 || ' minutes')::interval, now() + (g %% 86400 || ' minutes')::interval,
+                now() + interval '90 days', now() + (1 + g %% 86400 || ' minutes')::interval, 'pending', '',
+                0, false, '', '', '', '', now(), now()
+            FROM generate_series(1, %s) AS g
+            """,  # noqa: S608
+            [template.clinic_id, template.patient_id, template.surgery_id, template.item_id, future],
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (uuid, clinic_id, patient_id, surgery_id, surgery_version, item_id, covers, kind,
+                channel, recipient, key, planned_at, due_at, not_after, next_attempt_at, status, status_reason,
+                attempts, needs_reconcile, provider_id, provider_status, last_error, body, created_at, updated_at)
+            SELECT gen_random_uuid(), %s, %s, %s, 1, %s, '[]'::jsonb, 'tests', 'email', '', 'due:' || g,
+                now(), now(), now() + interval '1 day', now() - interval '1 minute', 'pending', '', 0, false,
+                '', '', '', '', now(), now()
+            FROM generate_series(1, %s) AS g
+            """,  # noqa: S608
+            [template.clinic_id, template.patient_id, template.surgery_id, template.item_id, due],
+        )
+        cursor.execute(f"ANALYZE {table}")
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE status = 'pending'")  # noqa: S608
+        pending = cursor.fetchone()[0]
+        cursor.execute(
+            f"EXPLAIN SELECT id FROM {table} WHERE status = 'pending' AND next_attempt_at <= now() "  # noqa: S608
+            "ORDER BY next_attempt_at LIMIT 500 FOR UPDATE SKIP LOCKED"
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    class Undo(Exception):
+        pass
+
+    def measure(limit: int) -> list[float]:
+        timings = []
+        for _ in range(runs):
+            try:
+                with transaction.atomic():
+                    t0 = time.perf_counter()
+                    claimed = reminders_claim(limit=limit)
+                    timings.append((time.perf_counter() - t0) * 1000)
+                    assert len(claimed) == min(limit, due), len(claimed)
+                    raise Undo
+            except Undo:
+                pass
+        return timings
+
+    batch = measure(due)
+    small = measure(50)
+    return {
+        "pending_rows": pending,
+        "due_rows": due,
+        "median_ms": statistics.median(batch),
+        "max_ms": max(batch),
+        "median_50_ms": statistics.median(small),
+        "plan": plan,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reminders", type=int, default=10_000)
+    parser.add_argument("--future", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=1, help="pool size of each worker")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    args = parser.parse_args()
+    global REDIS_URL
+    own_redis = None
+    if not REDIS_URL:
+        from tests.reliability.procs import OwnRedis
+
+        own_redis = OwnRedis().start()
+        REDIS_URL = own_redis.url
+    recreate_database(DB_URL)
+    setup_django()
+    try:
+        result = throughput(args.reminders, args.workers, args.concurrency)
+        print(
+            f"throughput: {result['reminders']} reminders in {result['seconds']:.1f} s = "
+            f"{result['per_second']:.0f} reminders/s with {args.workers} worker processes x {args.concurrency} "
+            f"(claimed and enqueued in {result['claim_seconds']:.1f} s; received: {result['emails_received']} "
+            f"emails, {result['texts_received']} texts; {os.cpu_count()} CPUs)"
+        )
+        claim = claim_time(args.future)
+        print(
+            f"claim query: {claim['due_rows']} due rows among {claim['pending_rows']:,} pending: median "
+            f"{claim['median_ms']:.1f} ms, max {claim['max_ms']:.1f} ms to claim all {claim['due_rows']}; "
+            f"median {claim['median_50_ms']:.1f} ms to claim a batch of 50"
+        )
+        print("plan:\n" + claim["plan"])
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            drop_database(DB_URL)
+        if own_redis is not None:
+            own_redis.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""What reminders say: SMS texts and emails rendered from templates, in the patient's language.
+
+Clinical reference section 7: previews stay minimal (clinic, date/time, "follow your preparation
+instructions", the portal link, a phone number). No diagnosis, procedure or drug name in a text
+unless the patient opted in to detailed texts (``Patient.sms_detailed``), at most 160 characters,
+the clinic named, and every reminder text ends with how to stop. Texts are kept in the GSM-7
+alphabet (accents that it lacks are dropped) so that 160 characters is one SMS segment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+import zoneinfo
+from collections.abc import Sequence
+
+from babel.dates import format_datetime
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from patients.models import Clinic, Patient
+from prep.models import ChecklistItem
+
+SMS_MAX = 160
+LANGUAGES = ("en", "es")
+SMS_KINDS = ("tests", "hold", "fasting", "arrival", "task", "several")
+SMS_REPLY_KINDS = ("stop", "start", "help")
+EMAIL_KINDS = ("tests", "hold", "fasting", "arrival", "task")
+CLINIC_NAME_MAX = 40
+
+_GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
+    "abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+def gsm7(text: str) -> str:
+    """Replace characters outside the GSM-7 alphabet by their unaccented letter (á -> a)."""
+    out = []
+    for ch in text:
+        if ch in _GSM7:
+            out.append(ch)
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        out.append(base if base and all(c in _GSM7 for c in base) else "?")
+    return "".join(out)
+
+
+def language_of(patient: Patient) -> str:
+    return patient.language if patient.language in LANGUAGES else "en"
+
+
+def when_text(value: dt.datetime, tz: zoneinfo.ZoneInfo, language: str) -> str:
+    pattern = "EEE MMM d, h:mm a" if language == "en" else "EEE d MMM, HH:mm"
+    return format_datetime(value.astimezone(tz), pattern, locale="en_US" if language == "en" else "es")
+
+
+def portal_link() -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + "/p/"
+
+
+def item_title(item: ChecklistItem, language: str) -> str:
+    template = item.template_item
+    title = (template.patient_title_es if language == "es" else template.patient_title_en) if template else item.title
+    return title.replace("{drug}", item.drug_name or "")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def sms_render(*, kind: str, clinic: Clinic, patient: Patient, items: Sequence[ChecklistItem]) -> str:
+    """The text of a reminder SMS, at most 160 GSM-7 characters."""
+    language = language_of(patient)
+    tz = patient.tz
+    first = min(items, key=lambda i: i.due_at) if items else None
+    detailed = patient.sms_detailed
+    context = {
+        "clinic": clinic.name[:CLINIC_NAME_MAX].strip(),
+        "when": when_text(first.due_at, tz, language) if first else "",
+        "count": len(items),
+        "detailed": detailed,
+        "drug": (first.drug_name if first and detailed else ""),
+        "titles": ", ".join(item_title(i, language) for i in items) if detailed else "",
+        "link": portal_link(),
+    }
+    name = f"reminders/sms/{kind}.{language}.txt"
+    # Shorten in steps that keep what matters: drop details, then the link, then shorten the name.
+    attempts = [context, {**context, "detailed": False, "drug": "", "titles": ""}]
+    attempts.append({**attempts[-1], "link": ""})
+    attempts.append({**attempts[-1], "clinic": clinic.name[:20].strip()})
+    for ctx in attempts:
+        text = gsm7(_squash(render_to_string(name, ctx)))
+        if len(text) <= SMS_MAX:
+            return text
+    return text[: SMS_MAX - 1] + "."  # pragma: no cover - the shortest form fits (a test renders them all)
+
+
+def sms_reply_render(*, kind: str, clinic: Clinic | None, language: str = "en") -> str:
+    """Replies to STOP (the one confirmation), START and HELP."""
+    language = language if language in LANGUAGES else "en"
+    context = {
+        "clinic": clinic.name[:CLINIC_NAME_MAX].strip() if clinic else "Pre-op reminders",
+        "phone": clinic.phone if clinic else "",
+    }
+    text = gsm7(_squash(render_to_string(f"reminders/sms/{kind}.{language}.txt", context)))
+    return text[:SMS_MAX]
+
+
+def email_render(
+    *,
+    kind: str,
+    clinic: Clinic,
+    patient: Patient,
+    items: Sequence[ChecklistItem],
+    reference: str,
+) -> EmailMultiAlternatives:
+    """Subject, text and HTML from ``templates/emails/<kind>/``, with the ``Reminder-Id`` header."""
+    language = language_of(patient)
+    tz = patient.tz
+    first = min(items, key=lambda i: i.due_at) if items else None
+    context = {
+        "clinic": clinic,
+        "patient_first_name": patient.first_name,
+        "when": when_text(first.due_at, tz, language) if first else "",
+        "detailed": patient.sms_detailed,
+        "titles": [item_title(i, language) for i in items],
+        "link": portal_link(),
+        "language": language,
+    }
+    base = f"emails/{kind}"
+    subject = _squash(render_to_string(f"{base}/subject.{language}.txt", context))
+    text = render_to_string(f"{base}/body.{language}.txt", context)
+    html = render_to_string(f"{base}/body.{language}.html", context)
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip("> ") or "preop.local"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[patient.email],
+        headers={
+            "Reminder-Id": reference,
+            # The same Message-ID on a resend lets receiving systems drop a duplicate.
+            "Message-ID": f"<reminder-{reference}@{domain}>",
+            "Auto-Submitted": "auto-generated",
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    return message

@@ -1,0 +1,141 @@
+"""The reminder outbox: the database, not the broker, is the source of truth.
+
+A ``Reminder`` row is written by the planner in the transaction of the checklist change, claimed
+by the dispatcher with a conditional UPDATE and a lease, and sent by a short task that re-checks
+under a row lock that it is still wanted. Rows are never deleted: a plan that changes cancels.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.models import PublicIdModel
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class Kind(models.TextChoices):
+    TESTS = "tests", "Tests to attend"
+    HOLD = "hold", "Blood-thinner hold"
+    FASTING = "fasting", "Fasting"
+    ARRIVAL = "arrival", "Arrival"
+    TASK = "task", "Preparation task"
+    SEVERAL = "several", "Several reminders (one text a day)"
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    SUPPRESSED = "suppressed", "Suppressed"
+
+
+# The planner may still rewrite or cancel these; the others are history.
+LIVE_STATUSES = (Status.PENDING, Status.SENDING)
+
+
+class Reminder(PublicIdModel):
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="reminders")
+    surgery = models.ForeignKey("patients.Surgery", on_delete=models.PROTECT, related_name="reminders")
+    surgery_version = models.PositiveIntegerField()
+    # The first item covered (null for none); ``covers`` lists every item id a merged text speaks for.
+    item = models.ForeignKey("prep.ChecklistItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    covers = models.JSONField(default=list, blank=True, help_text="Checklist item ids this message reminds of.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    channel = models.CharField(max_length=5, choices=Channel.choices)
+    recipient = models.CharField(max_length=254, blank=True, help_text="Filled when sent (address or number).")
+    # Unique: the same reminder cannot exist twice for the same surgery version.
+    key = models.CharField(max_length=160, unique=True)
+    planned_at = models.DateTimeField(help_text="When the catalogue offset puts it, before quiet hours.")
+    due_at = models.DateTimeField(help_text="When it should go (UTC), after quiet hours.")
+    not_after = models.DateTimeField(help_text="Past this it is marked expired instead of sent.")
+    # The claim column: due_at at first, later the time of the next retry.
+    next_attempt_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status_reason = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    claim_token = models.UUIDField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    first_claimed_at = models.DateTimeField(null=True, blank=True, help_text="Reconciliation looks from here.")
+    # Set when an earlier claim may have reached the provider (lease ran out, timeout): ask before sending.
+    needs_reconcile = models.BooleanField(default=False)
+    provider_id = models.CharField(max_length=200, blank=True)
+    provider_status = models.CharField(max_length=20, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True, help_text="The text as sent (SMS) or the subject (email).")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            # The claim reads only due pending rows: its cost follows them, not the table.
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="reminder_due_pending"),
+            models.Index(fields=["claimed_until"], condition=Q(status="sending"), name="reminder_lease_sending"),
+            models.Index(fields=["surgery", "status"], name="reminder_surgery_status"),
+            models.Index(fields=["clinic", "status"], name="reminder_clinic_status"),
+            models.Index(fields=["patient", "channel", "sent_at"], name="reminder_patient_sent"),
+            models.Index(fields=["provider_id"], name="reminder_provider_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.channel} {self.status} due {self.due_at:%Y-%m-%d %H:%M}Z"
+
+    @property
+    def reference(self) -> str:
+        """The id given to providers and put in the ``Reminder-Id`` header: the public UUID."""
+        return str(self.uuid)
+
+
+class SmsEvent(models.Model):
+    """Inbound texts and opt-out changes, kept as evidence of consent (no message body for others)."""
+
+    class Action(models.TextChoices):
+        STOP = "stop", "Opted out"
+        START = "start", "Opted in again"
+        HELP = "help", "Asked for help"
+        OTHER = "other", "Other reply"
+
+    clinic = models.ForeignKey("patients.Clinic", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="sms_events"
+    )
+    from_number = models.CharField(max_length=20)
+    provider_id = models.CharField(max_length=64, unique=True, help_text="Twilio's MessageSid: one row per message.")
+    action = models.CharField(max_length=6, choices=Action.choices)
+    reply_sid = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.action} from {self.from_number[-4:]}"
+
+
+class NurseDigest(models.Model):
+    """One row per nurse and clinic-local day: the digest can never go twice in a day."""
+
+    nurse = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    local_date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
+    surgeries = models.PositiveIntegerField(default=0)
+    provider_id = models.CharField(max_length=200, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["nurse", "local_date"], name="nurse_digest_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"digest {self.local_date} for {self.nurse_id}"

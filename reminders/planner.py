@@ -1,0 +1,293 @@
+"""The planner: which reminders a checklist should have now, written in the checklist's transaction.
+
+Registered on ``prep.hooks.CHECKLIST_CHANGED`` (see ``apps.py``). What gets a reminder is catalogue
+data (``TemplateItem.reminder_offsets_hours``); the patient's channels and consent, the clinic's
+quiet hours in the patient's own time zone and the daily SMS limit shape it. Rows are keyed by
+surgery version so that a plan for an old date can never send, and are cancelled, never deleted.
+
+Offsets that are whole days (24, 72 h) are calendar days in the patient's zone (same wall-clock
+time, across daylight-saving changes); other offsets are elapsed hours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.utils import timezone
+
+from patients.models import Clinic, Patient, Surgery
+from prep.models import Category, Checklist, ChecklistItem, ChecklistStatus, ItemStatus
+from prep.planning import HOLD_PREFIX, local_to_utc
+from reminders.models import LIVE_STATUSES, Channel, Kind, Reminder, Status
+
+UTC = dt.UTC
+# Moving a reminder back before the quiet hours (when after them is too late) leaves this margin.
+QUIET_MARGIN = dt.timedelta(minutes=15)
+# Patient-facing categories: the tests and imaging the patient has to attend, even when a nurse records them.
+ATTEND_CATEGORIES = (Category.TESTS, Category.IMAGING)
+
+
+@dataclass
+class Planned:
+    key: str
+    channel: str
+    kind: str
+    items: list[ChecklistItem]
+    planned_at: dt.datetime
+    due_at: dt.datetime
+    not_after: dt.datetime
+    covers: list[int] = field(default_factory=list)
+
+
+def item_kind(item: ChecklistItem) -> str:
+    if item.code.startswith(HOLD_PREFIX):
+        return Kind.HOLD
+    if item.category == Category.FASTING:
+        return Kind.FASTING
+    if item.code == "arrival":
+        return Kind.ARRIVAL
+    if item.category in ATTEND_CATEGORIES:
+        return Kind.TESTS
+    return Kind.TASK
+
+
+def item_wants_patient_reminder(item: ChecklistItem) -> bool:
+    """Open, approved, and something the patient does or attends."""
+    if item.status != ItemStatus.OPEN or item.locked or item.template_item is None:
+        return False
+    if not item.template_item.reminder_offsets_hours:
+        return False
+    return item.assignee == "patient" or item.category in ATTEND_CATEGORIES
+
+
+def offset_time(due_at: dt.datetime, hours: int, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+    if hours % 24 == 0:
+        local = due_at.astimezone(tz).replace(tzinfo=None) - dt.timedelta(days=hours // 24)
+        return local_to_utc(local, tz)
+    return due_at - dt.timedelta(hours=hours)
+
+
+def in_quiet_hours(local: dt.time, start: dt.time, end: dt.time) -> bool:
+    if start == end:
+        return False
+    if start > end:  # over midnight, e.g. 21:00 -> 08:00
+        return local >= start or local < end
+    return start <= local < end
+
+
+def quiet_end_after(when: dt.datetime, clinic: Clinic, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The end of the quiet period ``when`` falls in (``when`` must be inside it)."""
+    local = when.astimezone(tz)
+    day = local.date()
+    if clinic.quiet_hours_start > clinic.quiet_hours_end and local.time() >= clinic.quiet_hours_start:
+        day += dt.timedelta(days=1)
+    return local_to_utc(dt.datetime.combine(day, clinic.quiet_hours_end), tz)
+
+
+def quiet_start_before(when: dt.datetime, clinic: Clinic, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The start of the quiet period ``when`` falls in."""
+    local = when.astimezone(tz)
+    day = local.date()
+    if clinic.quiet_hours_start > clinic.quiet_hours_end and local.time() < clinic.quiet_hours_end:
+        day -= dt.timedelta(days=1)
+    return local_to_utc(dt.datetime.combine(day, clinic.quiet_hours_start), tz)
+
+
+def outside_quiet_hours(
+    when: dt.datetime, *, clinic: Clinic, tz: zoneinfo.ZoneInfo, not_after: dt.datetime, now: dt.datetime
+) -> dt.datetime | None:
+    """When to send instead of ``when``: unchanged outside quiet hours, else the end of the quiet
+    period, or (if that is past the deadline) just before it started; None if neither is possible."""
+    if not in_quiet_hours(when.astimezone(tz).time(), clinic.quiet_hours_start, clinic.quiet_hours_end):
+        return when
+    after = quiet_end_after(when, clinic, tz)
+    if after <= not_after:
+        return after
+    before = quiet_start_before(when, clinic, tz) - QUIET_MARGIN
+    if before >= now:
+        return before
+    return None
+
+
+def _candidates(
+    item: ChecklistItem, *, patient: Patient, clinic: Clinic, now: dt.datetime
+) -> tuple[list[tuple[int, dt.datetime, dt.datetime]], set[int]]:
+    """(offset, planned_at, due_at) to create, and every offset that may keep an existing row."""
+    tz = patient.tz
+    not_after = item.due_at
+    offsets = sorted(set(item.template_item.reminder_offsets_hours), reverse=True)
+    timed = [(h, offset_time(item.due_at, h, tz)) for h in offsets]
+    future = [(h, at) for h, at in timed if at > now]
+    past = [(h, at) for h, at in timed if at <= now]
+    create: list[tuple[int, dt.datetime, dt.datetime]] = []
+    for h, at in future:
+        due = outside_quiet_hours(at, clinic=clinic, tz=tz, not_after=not_after, now=now)
+        if due is not None:
+            create.append((h, at, due))
+    if past and not future and now < not_after:
+        # Booked late: the latest missed reminder goes now (once), the earlier ones are skipped.
+        h, at = past[-1]
+        due = outside_quiet_hours(now, clinic=clinic, tz=tz, not_after=not_after, now=now)
+        if due is not None:
+            create.append((h, at, due))
+    return create, {h for h, _ in timed}
+
+
+def reminders_wanted(*, surgery: Surgery, items: list[ChecklistItem], now: dt.datetime) -> list[Planned]:
+    """The reminders this booking should have (nothing is saved). ``surgery`` has patient and clinic."""
+    patient, clinic = surgery.patient, surgery.patient.clinic
+    use_email = patient.channel_email and bool(patient.email)
+    use_sms = patient.can_receive_sms
+    if not (use_email or use_sms):
+        return []
+    tz = patient.tz
+    wanted: list[Planned] = []
+    Entry = tuple[dt.datetime, dt.datetime, dt.datetime, ChecklistItem]
+    email_by_day: dict[tuple[dt.date, str], list[Entry]] = defaultdict(list)
+    sms_by_day: dict[dt.date, list[Entry]] = defaultdict(list)
+    for item in items:
+        if not item_wants_patient_reminder(item):
+            continue
+        create, _ = _candidates(item, patient=patient, clinic=clinic, now=now)
+        for _hours, planned_at, due_at in create:
+            entry = (due_at, planned_at, item.due_at, item)
+            if use_email:
+                email_by_day[(due_at.astimezone(tz).date(), item_kind(item))].append(entry)
+            if use_sms:
+                sms_by_day[due_at.astimezone(tz).date()].append(entry)
+    # Email: one message per day and kind (five blood tests due together make one email).
+    for (day, kind), entries in sorted(email_by_day.items()):
+        group_items = list({e[3].pk: e[3] for e in entries}.values())
+        wanted.append(
+            Planned(
+                key=f"s{surgery.pk}:v{surgery.version}:email:d{day.isoformat()}:{kind}",
+                channel=Channel.EMAIL,
+                kind=kind,
+                items=group_items,
+                planned_at=min(e[1] for e in entries),
+                due_at=min(e[0] for e in entries),
+                not_after=max(e[2] for e in entries),
+                covers=sorted(i.pk for i in group_items),
+            )
+        )
+    limit = max(clinic.sms_daily_limit, 1)
+    for day, entries in sorted(sms_by_day.items()):
+        entries.sort(key=lambda e: (e[0], e[3].sort_order))
+        # With a limit of N texts a day, the first N-1 go alone and the rest share the last text.
+        groups = [[e] for e in entries[: limit - 1]] + ([entries[limit - 1 :]] if len(entries) >= limit else [])
+        for slot, group in enumerate(groups):
+            group_items = list({e[3].pk: e[3] for e in group}.values())
+            kinds = {item_kind(i) for i in group_items}
+            wanted.append(
+                Planned(
+                    key=f"s{surgery.pk}:v{surgery.version}:sms:d{day.isoformat()}:{slot}",
+                    channel=Channel.SMS,
+                    kind=kinds.pop() if len(kinds) == 1 else Kind.SEVERAL,
+                    items=group_items,
+                    planned_at=min(e[1] for e in group),
+                    due_at=min(e[0] for e in group),
+                    not_after=max(e[2] for e in group),
+                    covers=sorted(i.pk for i in group_items),
+                )
+            )
+    return wanted
+
+
+def reminders_replan(*, checklist: Checklist, now: dt.datetime | None = None) -> dict[str, int]:
+    """Bring the reminder rows of ``checklist``'s surgery in line with what is wanted now.
+
+    Runs inside the caller's transaction. Cancels live rows of older surgery versions and rows no
+    longer wanted; creates missing rows (a unique key: a concurrent plan cannot double them);
+    rewrites pending rows whose time or content changed; revives cancelled rows wanted again.
+    Conditional UPDATEs only: a row a send task holds is waited for, and once sent it is history.
+    """
+    now = now or timezone.now()
+    surgery = Surgery.objects.select_related("patient__clinic").get(pk=checklist.surgery_id)
+    active = surgery.is_active and checklist.status == ChecklistStatus.ACTIVE
+    items = list(ChecklistItem.objects.filter(checklist_id=checklist.pk).select_related("template_item"))
+    wanted = reminders_wanted(surgery=surgery, items=items, now=now) if active else []
+    by_key = {p.key: p for p in wanted}
+    counts = {"created": 0, "cancelled": 0, "updated": 0}
+
+    live = Reminder.objects.filter(surgery=surgery, status__in=LIVE_STATUSES)
+    counts["cancelled"] += live.filter(~Q(surgery_version=surgery.version)).update(
+        status=Status.CANCELLED,
+        status_reason="Surgery moved or cancelled" if surgery.version > 1 or not active else "Plan changed",
+        claim_token=None,
+        updated_at=now,
+    )
+    existing = {
+        r.key: r
+        for r in Reminder.objects.filter(surgery=surgery, surgery_version=surgery.version).only(
+            "id", "key", "status", "due_at", "not_after", "covers", "kind", "planned_at"
+        )
+    }
+    # A row already due stays while an item it covers still wants reminding: the send step
+    # re-checks it. Cancelling it because its time has passed would lose it.
+    still_wanted = {i.pk for i in items if item_wants_patient_reminder(i)} if active else set()
+    stale_ids = [
+        r.pk
+        for k, r in existing.items()
+        if k not in by_key
+        and r.status in LIVE_STATUSES
+        and not (r.due_at <= now and still_wanted.intersection(r.covers))
+    ]
+    if stale_ids:
+        reason = "Checklist closed" if not active else "No longer needed (item done, changed or on hold)"
+        counts["cancelled"] += Reminder.objects.filter(pk__in=stale_ids, status__in=LIVE_STATUSES).update(
+            status=Status.CANCELLED, status_reason=reason, claim_token=None, updated_at=now
+        )
+    new: list[Reminder] = []
+    for key, plan in by_key.items():
+        row = existing.get(key)
+        values = {
+            "kind": plan.kind,
+            "covers": plan.covers,
+            "item_id": plan.items[0].pk,
+            "planned_at": plan.planned_at,
+            "due_at": plan.due_at,
+            "next_attempt_at": plan.due_at,
+            "not_after": plan.not_after,
+        }
+        if row is None:
+            new.append(
+                Reminder(
+                    clinic_id=surgery.patient.clinic_id,
+                    patient_id=surgery.patient_id,
+                    surgery_id=surgery.pk,
+                    surgery_version=surgery.version,
+                    key=key,
+                    channel=plan.channel,
+                    status=Status.PENDING,
+                    **values,
+                )
+            )
+            continue
+        unchanged = (row.due_at, row.not_after, list(row.covers), row.kind) == (
+            plan.due_at,
+            plan.not_after,
+            plan.covers,
+            plan.kind,
+        )
+        if row.status == Status.PENDING and not unchanged:
+            counts["updated"] += Reminder.objects.filter(pk=row.pk, status=Status.PENDING).update(
+                **values, updated_at=now
+            )
+        elif row.status == Status.CANCELLED:
+            # Wanted again (an item reopened): the same row comes back rather than a second one.
+            counts["updated"] += Reminder.objects.filter(pk=row.pk, status=Status.CANCELLED).update(
+                **values, status=Status.PENDING, status_reason="Planned again", updated_at=now
+            )
+    if new:
+        Reminder.objects.bulk_create(new, ignore_conflicts=True)
+        counts["created"] = len(new)
+    return counts
+
+
+def checklist_changed(*, checklist: Checklist) -> None:
+    """The ``prep.hooks.CHECKLIST_CHANGED`` callback."""
+    reminders_replan(checklist=checklist)

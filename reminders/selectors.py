@@ -1,0 +1,46 @@
+"""Reads on reminders for staff pages, scoped to the user's clinic."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+from django.http import Http404
+
+from accounts.models import User
+from patients.models import Surgery
+from reminders.models import Reminder, Status
+
+
+def reminders_for_surgery(*, surgery: Surgery) -> list[Reminder]:
+    """Every reminder of a surgery (all versions), oldest due first, in one query.
+
+    Each row gets ``due_local``: its due time in the clinic's zone, for display.
+    """
+    rows = list(Reminder.objects.filter(surgery_id=surgery.pk).select_related("clinic").order_by("due_at", "id"))
+    for row in rows:
+        row.due_local = row.due_at.astimezone(row.clinic.tz)
+    return rows
+
+
+def reminders_for_user(*, user: User) -> QuerySet[Reminder]:
+    """The reminders of the user's clinic; outsiders get a 404 (core.access style)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active or user.clinic_id is None:
+        raise Http404("No such record.")
+    return Reminder.objects.filter(clinic_id=user.clinic_id)
+
+
+def outbox_summary(*, user: User, failures: int = 50) -> dict[str, object]:
+    """Counts by status and the latest failures of the user's clinic (two queries)."""
+    qs = reminders_for_user(user=user)
+    counts = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
+    rows = list(
+        qs.filter(status=Status.FAILED)
+        .select_related("patient", "surgery", "clinic")
+        .order_by("-updated_at")[:failures]
+    )
+    for row in rows:
+        row.due_local = row.due_at.astimezone(row.clinic.tz)
+    return {
+        "counts": [(value, label, counts.get(value, 0)) for value, label in Status.choices],
+        "total": sum(counts.values()),
+        "failures": rows,
+    }

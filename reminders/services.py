@@ -1,0 +1,558 @@
+"""Writes on reminders: claim, send, reconcile, provider callbacks, opt-outs and the nurse digest.
+
+The claim is a conditional UPDATE (``... WHERE status = 'pending' AND next_attempt_at <= now``,
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL) that sets a lease and a claim token; the send step takes
+the row lock, checks the token (a stale or redelivered task does nothing), re-checks that the
+reminder is still wanted, sends with a timeout and stores the provider id in the same transaction.
+The row lock is held during the send, so a reschedule or cancel waits for it (bounded by the send
+timeout) instead of racing it: either the text left before the change, or it never leaves.
+
+A claim whose lease ran out (worker killed, broker lost the task) is claimed again with
+``needs_reconcile``: for SMS the provider is asked whether it already has the text and it is sent
+only if not. SMTP cannot be asked: the residual window is a worker killed after the SMTP server
+accepted the message and before our commit (a few milliseconds); the email is then sent again with
+the same ``Message-ID`` and ``Reminder-Id``, which receiving systems may use to drop it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from patients.models import Clinic, Patient, Surgery
+from prep.models import ChecklistItem, ChecklistStatus
+from reminders import messages
+from reminders.models import Channel, Kind, NurseDigest, Reminder, SmsEvent, Status
+from reminders.planner import in_quiet_hours, item_kind, item_wants_patient_reminder, quiet_end_after
+from reminders.transports import (
+    TWILIO_UNSUBSCRIBED,
+    EmailTransport,
+    SmsTransport,
+    TransportError,
+    email_transport,
+    sms_transport,
+)
+
+logger = logging.getLogger(__name__)
+# Clock skew allowed between us and the provider when reconciling.
+RECONCILE_MARGIN = dt.timedelta(minutes=1)
+
+
+# --- Claiming ---------------------------------------------------------------------------------
+
+
+def _db(field_name: str, value: object) -> object:
+    """A value as the database stores it (UUIDs are hex text on SQLite, datetimes naive text)."""
+    return Reminder._meta.get_field(field_name).get_db_prep_value(value, connection, prepared=False)
+
+
+def _claim(*, where: str, params: list[object], order: str, set_extra: str, now: dt.datetime, limit: int) -> list[int]:
+    table = Reminder._meta.db_table
+    token = uuid.uuid4()
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    # SQLite takes the database write lock for the whole (IMMEDIATE) transaction instead.
+    # The interpolated pieces are constants of this module (table, column names, fixed clauses);
+    # every value goes through parameters.
+    sql = (
+        f"UPDATE {table} SET status = %s, claim_token = %s, claimed_until = %s, attempts = attempts + 1, "  # noqa: S608  # nosec B608
+        f"first_claimed_at = COALESCE(first_claimed_at, %s), updated_at = %s{set_extra} "
+        f"WHERE id IN (SELECT id FROM {table} WHERE {where} ORDER BY {order} LIMIT %s{lock}) AND {where} "
+        f"RETURNING id"
+    )
+    lease = now + dt.timedelta(seconds=settings.REMINDERS_LEASE_SECONDS)
+    head = [
+        _db("status", Status.SENDING),
+        _db("claim_token", token),
+        _db("claimed_until", lease),
+        _db("first_claimed_at", now),
+        _db("updated_at", now),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*head, *params, limit, *params])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def reminders_claim(*, now: dt.datetime | None = None, limit: int | None = None) -> list[tuple[int, str]]:
+    """Claim due rows and rows whose lease ran out; return ``(id, claim token)`` pairs.
+
+    Must run inside a transaction; the caller enqueues the sends on commit.
+    """
+    now = now or timezone.now()
+    limit = limit or settings.REMINDERS_BATCH_SIZE
+    expired = _claim(
+        where="status = %s AND claimed_until < %s",
+        params=[_db("status", Status.SENDING), _db("claimed_until", now)],
+        order="claimed_until",
+        set_extra=", needs_reconcile = %s" % ("TRUE" if connection.vendor == "postgresql" else "1"),
+        now=now,
+        limit=limit,
+    )
+    remaining = limit - len(expired)
+    due = (
+        _claim(
+            where="status = %s AND next_attempt_at <= %s",
+            params=[_db("status", Status.PENDING), _db("next_attempt_at", now)],
+            order="next_attempt_at",
+            set_extra="",
+            now=now,
+            limit=remaining,
+        )
+        if remaining > 0
+        else []
+    )
+    ids = expired + due
+    tokens = dict(Reminder.objects.filter(pk__in=ids).values_list("pk", "claim_token"))
+    return [(pk, str(tokens[pk])) for pk in ids]
+
+
+def reminders_dispatch(*, enqueue: Callable[[int, str], None], now: dt.datetime | None = None) -> int:
+    """The beat task's body: claim a batch and hand each id to a send task once the claim commits."""
+    with transaction.atomic():
+        claimed = reminders_claim(now=now)
+        for pk, token in claimed:
+            transaction.on_commit(lambda pk=pk, token=token: enqueue(pk, token))
+    return len(claimed)
+
+
+# --- Sending ----------------------------------------------------------------------------------
+
+
+SURGERY_FIELDS = (
+    "id", "version", "status", "start_at",
+    "patient__id", "patient__first_name", "patient__language", "patient__time_zone", "patient__email",
+    "patient__mobile", "patient__channel_email", "patient__channel_sms", "patient__sms_consent",
+    "patient__sms_opted_out_at", "patient__sms_detailed",
+    "patient__clinic__id", "patient__clinic__name", "patient__clinic__phone", "patient__clinic__time_zone",
+    "patient__clinic__quiet_hours_start", "patient__clinic__quiet_hours_end", "patient__clinic__sms_daily_limit",
+    "checklist__id", "checklist__status",
+)  # fmt: skip
+ITEM_FIELDS = (
+    "id", "code", "category", "assignee", "status", "locked", "due_at", "drug_name", "title", "sort_order",
+    "template_item__id", "template_item__reminder_offsets_hours", "template_item__patient_title_en",
+    "template_item__patient_title_es",
+)  # fmt: skip
+REMINDER_FIELDS = (
+    "id", "uuid", "patient_id", "surgery_id", "surgery_version", "covers", "kind", "channel", "status",
+    "status_reason", "attempts", "claim_token", "claimed_until", "first_claimed_at", "needs_reconcile",
+    "not_after", "due_at", "next_attempt_at", "provider_id", "recipient", "body", "sent_at", "last_error",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    status: str
+    detail: str = ""
+
+
+@dataclass
+class _Context:
+    surgery: Surgery
+    patient: Patient
+    clinic: Clinic
+    items: list[ChecklistItem] = field(default_factory=list)
+
+
+def _context(reminder: Reminder) -> _Context:
+    # A separate statement after the row lock: it reads what committed before we got the lock.
+    # Only the columns the checks and texts need: the wide catalogue texts stay in the database.
+    surgery = (
+        Surgery.objects.select_related("patient__clinic", "checklist").only(*SURGERY_FIELDS).get(pk=reminder.surgery_id)
+    )
+    items = list(
+        ChecklistItem.objects.filter(pk__in=reminder.covers).select_related("template_item").only(*ITEM_FIELDS)
+    )
+    return _Context(surgery=surgery, patient=surgery.patient, clinic=surgery.patient.clinic, items=items)
+
+
+def _not_wanted(reminder: Reminder, ctx: _Context, now: dt.datetime) -> tuple[str, str] | None:
+    """(status, reason) when the reminder must not go, else None."""
+    surgery = ctx.surgery
+    if surgery.version != reminder.surgery_version or not surgery.is_active:
+        return Status.CANCELLED, "Surgery moved or cancelled"
+    checklist = getattr(surgery, "checklist", None)
+    if checklist is None or checklist.status != ChecklistStatus.ACTIVE:
+        return Status.CANCELLED, "Checklist closed"
+    if now > reminder.not_after:
+        return Status.EXPIRED, "Past its deadline"
+    if not ctx.items:
+        return Status.CANCELLED, "No longer needed (item done, changed or on hold)"
+    patient = ctx.patient
+    if reminder.channel == Channel.SMS and not patient.can_receive_sms:
+        return Status.SUPPRESSED, "Patient opted out of texts or has no consent"
+    if reminder.channel == Channel.EMAIL and not (patient.channel_email and patient.email):
+        return Status.SUPPRESSED, "Patient does not receive email reminders"
+    return None
+
+
+def _finish(reminder: Reminder, status: str, reason: str, now: dt.datetime, **extra: object) -> Outcome:
+    reminder.status = status
+    reminder.status_reason = reason[:200]
+    reminder.claim_token = None
+    reminder.claimed_until = None
+    fields = ["status", "status_reason", "claim_token", "claimed_until", "needs_reconcile", "updated_at", *extra]
+    for name, value in extra.items():
+        setattr(reminder, name, value)
+    reminder.save(update_fields=fields)
+    return Outcome(status, reason)
+
+
+def _postpone(reminder: Reminder, until: dt.datetime, reason: str, now: dt.datetime) -> Outcome:
+    if until > reminder.not_after:
+        return _finish(reminder, Status.EXPIRED, f"{reason}; the next allowed time is past its deadline", now)
+    reminder.next_attempt_at = until
+    reminder.due_at = until
+    # A postponement is not an attempt: give back the one the claim counted.
+    reminder.attempts = max(reminder.attempts - 1, 0)
+    return _finish(
+        reminder, Status.PENDING, reason, now, next_attempt_at=until, due_at=until, attempts=reminder.attempts
+    )
+
+
+def _sms_sent_today(reminder: Reminder, ctx: _Context, now: dt.datetime) -> int:
+    tz = ctx.patient.tz
+    local = now.astimezone(tz)
+    day_start = dt.datetime.combine(local.date(), dt.time(0, 0), tzinfo=tz)
+    return (
+        Reminder.objects.filter(
+            patient_id=reminder.patient_id,
+            channel=Channel.SMS,
+            sent_at__gte=day_start,
+            status__in=(Status.SENT, Status.DELIVERED),
+        )
+        .exclude(pk=reminder.pk)
+        .count()
+    )
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    seconds = settings.REMINDERS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return dt.timedelta(seconds=min(seconds, settings.REMINDERS_RETRY_MAX_SECONDS))
+
+
+def reminder_send(
+    *,
+    reminder_id: int,
+    token: str,
+    now: dt.datetime | None = None,
+    sms: SmsTransport | None = None,
+    email: EmailTransport | None = None,
+) -> Outcome:
+    """Send one claimed reminder if it is still wanted. Safe to call twice with the same token.
+
+    Before anything else a durable mark says "a run with this token started" (its own commit): a
+    second run with the same token (a task redelivered after its worker process died mid-send)
+    finds the mark and reconciles with the provider instead of sending blindly.
+    """
+    first_run = Reminder.objects.filter(
+        pk=reminder_id, claim_token=token, status=Status.SENDING, needs_reconcile=False
+    ).update(needs_reconcile=True)
+    with transaction.atomic():
+        reminder = Reminder.objects.select_for_update().filter(pk=reminder_id).only(*REMINDER_FIELDS)
+        reminder = next(iter(reminder), None)
+        if reminder is None or reminder.status != Status.SENDING or str(reminder.claim_token) != token:
+            return Outcome("stale", "not claimed by this task (already handled, or claimed again)")
+        # What is really unknown: an earlier run (this token's, or an expired claim's) may have sent it.
+        reminder.needs_reconcile = not first_run
+        now = now or timezone.now()
+        ctx = _context(reminder)
+        ctx.items = [i for i in ctx.items if item_wants_patient_reminder(i)]
+        refusal = _not_wanted(reminder, ctx, now)
+        if refusal:
+            return _finish(reminder, refusal[0], refusal[1], now)
+        clinic, patient = ctx.clinic, ctx.patient
+        tz = patient.tz
+        if in_quiet_hours(now.astimezone(tz).time(), clinic.quiet_hours_start, clinic.quiet_hours_end):
+            return _postpone(reminder, quiet_end_after(now, clinic, tz), "Quiet hours", now)
+        if reminder.channel == Channel.SMS and _sms_sent_today(reminder, ctx, now) >= max(clinic.sms_daily_limit, 1):
+            tomorrow = now.astimezone(tz).date() + dt.timedelta(days=1)
+            next_day = dt.datetime.combine(tomorrow, clinic.quiet_hours_end, tzinfo=tz).astimezone(dt.UTC)
+            return _postpone(reminder, next_day, "Daily text limit reached", now)
+        return _deliver(reminder, ctx, now, sms=sms, email=email)
+
+
+def _deliver(
+    reminder: Reminder, ctx: _Context, now: dt.datetime, *, sms: SmsTransport | None, email: EmailTransport | None
+) -> Outcome:
+    clinic, patient = ctx.clinic, ctx.patient
+    kind = reminder.kind
+    if kind == Kind.SEVERAL and len(ctx.items) == 1:
+        kind = item_kind(ctx.items[0])
+    try:
+        if reminder.channel == Channel.SMS:
+            body = messages.sms_render(kind=kind, clinic=clinic, patient=patient, items=ctx.items)
+            transport = sms or sms_transport()
+            provider_id = None
+            if reminder.needs_reconcile:
+                # Only texts since this reminder's first claim can be its own (an earlier reminder of the
+                # same item may have had the same words).
+                since = (reminder.first_claimed_at or now) - RECONCILE_MARGIN
+                try:
+                    provider_id = transport.find(to=patient.mobile, body=body, since=since)
+                except TransportError as exc:
+                    exc.maybe_sent = True  # nothing learnt: the next attempt must ask again
+                    raise
+                if provider_id:
+                    return _finish(
+                        reminder, Status.SENT, "Found at the provider after an interrupted send", now,
+                        provider_id=provider_id, recipient=patient.mobile, body=body, sent_at=now,
+                        needs_reconcile=False, last_error="",
+                    )  # fmt: skip
+            provider_id = transport.send(to=patient.mobile, body=body, reference=reminder.reference)
+            recipient = patient.mobile
+        else:
+            message = messages.email_render(
+                kind=kind if kind in messages.EMAIL_KINDS else Kind.TASK,
+                clinic=clinic,
+                patient=patient,
+                items=ctx.items,
+                reference=reminder.reference,
+            )
+            body = message.subject
+            provider_id = (email or email_transport()).send(message)
+            recipient = patient.email
+    except TransportError as exc:
+        return _failed(reminder, ctx, exc, now)
+    return _finish(
+        reminder, Status.SENT, "", now, provider_id=provider_id[:200], recipient=recipient, body=body,
+        sent_at=now, needs_reconcile=False, last_error="",
+    )  # fmt: skip
+
+
+def _failed(reminder: Reminder, ctx: _Context, exc: TransportError, now: dt.datetime) -> Outcome:
+    error = str(exc)[:300]
+    if exc.code == TWILIO_UNSUBSCRIBED and reminder.channel == Channel.SMS:
+        # The carrier holds a STOP for this number: record it so that no other text is tried.
+        Patient.objects.filter(mobile=ctx.patient.mobile, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
+        error = f"{error} (the number replied STOP)"
+    if exc.permanent:
+        return _finish(reminder, Status.FAILED, "Permanent error: not retried", now, last_error=error)
+    if reminder.attempts >= settings.REMINDERS_MAX_ATTEMPTS:
+        return _finish(
+            reminder, Status.FAILED, f"Gave up after {reminder.attempts} attempts", now, last_error=error
+        )  # fmt: skip
+    retry_at = now + _backoff(reminder.attempts)
+    if retry_at > reminder.not_after:
+        return _finish(reminder, Status.EXPIRED, "Temporary error and no time left to retry", now, last_error=error)
+    return _finish(
+        reminder, Status.PENDING, f"Temporary error: retry {reminder.attempts + 1}", now, last_error=error,
+        next_attempt_at=retry_at, needs_reconcile=exc.maybe_sent,
+    )  # fmt: skip
+
+
+@dataclass
+class RunCounts:
+    sent: int = 0
+    failed: int = 0
+    expired: int = 0
+    skipped: int = 0
+    retrying: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.status == Status.SENT:
+            self.sent += 1
+        elif outcome.status == Status.FAILED:
+            self.failed += 1
+        elif outcome.status == Status.EXPIRED:
+            self.expired += 1
+        elif outcome.status == Status.PENDING and outcome.detail.startswith("Temporary"):
+            self.retrying += 1
+        else:
+            self.skipped += 1
+
+
+def reminders_run_once(*, now: dt.datetime | None = None, max_rounds: int = 1000) -> RunCounts:
+    """Claim and send everything due now in this process (``dispatch_reminders --once``)."""
+    counts = RunCounts()
+    sms, email = sms_transport(), email_transport()
+    for _ in range(max_rounds):
+        with transaction.atomic():
+            claimed = reminders_claim(now=now)
+        if not claimed:
+            break
+        for pk, token in claimed:
+            counts.add(reminder_send(reminder_id=pk, token=token, now=now, sms=sms, email=email))
+    return counts
+
+
+# --- Provider callbacks and inbound texts -----------------------------------------------------
+
+TWILIO_STATUS = {
+    "accepted": Status.SENT,
+    "queued": Status.SENT,
+    "sending": Status.SENT,
+    "sent": Status.SENT,
+    "delivered": Status.DELIVERED,
+    "undelivered": Status.FAILED,
+    "failed": Status.FAILED,
+}
+
+
+def reminder_status_record(*, reference: str, provider_id: str, provider_status: str, error_code: str = "") -> bool:
+    """A delivery callback. Statuses only move forward; True when the row changed."""
+    new = TWILIO_STATUS.get(provider_status.lower())
+    if new is None or new == Status.SENT:
+        return False  # our own send recorded "sent"; "queued"/"sent" callbacks add nothing
+    try:
+        ref = uuid.UUID(reference)
+    except ValueError:
+        return False
+    now = timezone.now()
+    values: dict[str, object] = {"status": new, "provider_status": provider_status[:20], "updated_at": now}
+    if new == Status.DELIVERED:
+        values["delivered_at"] = now
+    else:
+        values["last_error"] = f"Twilio {provider_status} error {error_code or '-'}"
+        values["status_reason"] = "The carrier did not deliver the text"
+    if provider_id:
+        # A callback for a send whose commit was lost also settles it: no reconciliation needed.
+        values.update(provider_id=provider_id[:200], claim_token=None, claimed_until=None)
+    # Delivered and undelivered are both final: only rows still sending or sent move, forward.
+    qs = Reminder.objects.filter(uuid=ref, channel=Channel.SMS, status__in=(Status.SENDING, Status.SENT))
+    if provider_id:
+        qs = qs.filter(provider_id__in=(provider_id, ""))
+    changed = qs.update(**values)
+    if changed and new == Status.FAILED and error_code == str(TWILIO_UNSUBSCRIBED):
+        mobile = Reminder.objects.filter(uuid=ref).values_list("patient__mobile", flat=True).first()
+        if mobile:
+            Patient.objects.filter(mobile=mobile, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
+    return bool(changed)
+
+
+OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+OPT_IN_WORDS = {"START", "UNSTOP", "SUBSCRIBE"}
+HELP_WORDS = {"HELP", "INFO"}
+
+
+def inbound_action(body: str) -> str:
+    """STOP wins over everything (any reasonable manner), then START, then HELP."""
+    text = re.sub(r"\bOPT[\s\-_]*OUT\b", " OPTOUT ", body.upper())
+    words = set(re.findall(r"[A-Z]+", text))
+    if words & OPT_OUT_WORDS:
+        return SmsEvent.Action.STOP
+    if words & OPT_IN_WORDS:
+        return SmsEvent.Action.START
+    if words & HELP_WORDS:
+        return SmsEvent.Action.HELP
+    return SmsEvent.Action.OTHER
+
+
+@dataclass
+class InboundResult:
+    action: str
+    reply: str  # empty: send nothing (a duplicate delivery, or a reply we do not answer)
+
+
+@transaction.atomic
+def sms_inbound_record(*, from_number: str, body: str, message_sid: str) -> InboundResult:
+    """An inbound text: opt out or in at once, one reply per inbound message (duplicates get none)."""
+    action = inbound_action(body)
+    patients = list(Patient.objects.select_related("clinic").filter(mobile=from_number).order_by("-updated_at"))
+    patient = patients[0] if patients else None
+    try:
+        with transaction.atomic():
+            SmsEvent.objects.create(
+                clinic=patient.clinic if patient else None,
+                patient=patient,
+                from_number=from_number[:20],
+                provider_id=message_sid[:64],
+                action=action,
+            )
+    except IntegrityError:
+        return InboundResult(action, "")  # Twilio retried the webhook: already handled
+    now = timezone.now()
+    if action == SmsEvent.Action.STOP:
+        # Every patient with this number: the opt-out is the number's, whatever the clinic.
+        Patient.objects.filter(mobile=from_number, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
+        Reminder.objects.filter(
+            patient__mobile=from_number, channel=Channel.SMS, status=Status.PENDING
+        ).update(status=Status.SUPPRESSED, status_reason="Patient replied STOP", updated_at=now)  # fmt: skip
+    elif action == SmsEvent.Action.START:
+        Patient.objects.filter(mobile=from_number).update(sms_opted_out_at=None)
+    if action == SmsEvent.Action.OTHER:
+        return InboundResult(action, "")
+    language = patient.language if patient else "en"
+    reply = messages.sms_reply_render(kind=action, clinic=patient.clinic if patient else None, language=language)
+    return InboundResult(action, reply)
+
+
+# --- Nurse digest -----------------------------------------------------------------------------
+
+
+def nurse_digests_send(*, now: dt.datetime | None = None, days: int = 7) -> int:
+    """One digest per nurse per clinic-local day, from the clinic's ``digest_hour``.
+
+    A unique row per nurse and local date is inserted before sending: a second beat run (or a
+    second beat) cannot send it again. Returns the number sent.
+    """
+    from accounts.models import Role, User
+    from prep.selectors import Readiness, readiness_compute, surgeries_upcoming
+
+    now = now or timezone.now()
+    sent = 0
+    for clinic in Clinic.objects.all():
+        local = now.astimezone(clinic.tz)
+        if local.hour < clinic.digest_hour:
+            continue
+        nurses = list(User.objects.filter(clinic=clinic, role=Role.NURSE, is_active=True).exclude(email=""))
+        if not nurses:
+            continue
+        done = set(
+            NurseDigest.objects.filter(nurse__in=nurses, local_date=local.date()).values_list("nurse_id", flat=True)
+        )
+        todo = [n for n in nurses if n.pk not in done]
+        if not todo:
+            continue
+        flagged = list(
+            surgeries_upcoming(clinic=clinic, days=days, now=now)
+            .filter(readiness_rank__in=(Readiness.RANK[Readiness.NOT_READY], Readiness.RANK[Readiness.AT_RISK]))
+            .select_related("patient", "procedure")
+            .prefetch_related("checklist__items")
+        )
+        rows = []
+        for surgery in flagged:
+            items = list(surgery.checklist.items.all()) if hasattr(surgery, "checklist") else []
+            report = readiness_compute(surgery=surgery, items=items, clinic=clinic, now=now)
+            start = surgery.start_at.astimezone(clinic.tz)  # pre-formatted: templates would show UTC
+            rows.append({"surgery": surgery, "report": report, "start": f"{start:%a %d %b %H:%M}"})
+        for nurse in todo:
+            sent += _digest_send_one(nurse=nurse, clinic=clinic, local_date=local.date(), rows=rows, days=days)
+    return sent
+
+
+def _digest_send_one(*, nurse: object, clinic: Clinic, local_date: dt.date, rows: list[dict], days: int) -> int:
+    from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
+
+    try:
+        with transaction.atomic():
+            digest = NurseDigest.objects.create(nurse=nurse, local_date=local_date, surgeries=len(rows))
+    except IntegrityError:
+        return 0  # another run got there first
+    context = {"clinic": clinic, "nurse": nurse, "rows": rows, "date": local_date, "days": days,
+               "link": settings.PUBLIC_BASE_URL.rstrip("/") + "/"}  # fmt: skip
+    message = EmailMultiAlternatives(
+        subject=" ".join(render_to_string("emails/digest/subject.en.txt", context).split()),
+        body=render_to_string("emails/digest/body.en.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[nurse.email],
+        headers={"Auto-Submitted": "auto-generated", "Digest-Id": f"{nurse.pk}-{local_date.isoformat()}"},
+    )
+    message.attach_alternative(render_to_string("emails/digest/body.en.html", context), "text/html")
+    try:
+        provider_id = email_transport().send(message)
+    except TransportError as exc:
+        # Not retried today: a digest is a convenience, and "never twice" matters more.
+        NurseDigest.objects.filter(pk=digest.pk).update(status=Status.FAILED, last_error=str(exc)[:300])
+        logger.warning("nurse digest failed digest=%s error=%s", digest.pk, exc)
+        return 0
+    NurseDigest.objects.filter(pk=digest.pk).update(status=Status.SENT, provider_id=provider_id, sent_at=timezone.now())
+    return 1
