@@ -35,6 +35,7 @@ def _clean(obj: Any, exclude: tuple[str, ...] = ()) -> None:
     obj.full_clean(exclude=list(exclude), validate_constraints=False)
 
 
+BOOKING_HORIZON_DAYS = 730
 MRN_TAKEN = "A patient with this record number already exists in this clinic."
 
 
@@ -140,6 +141,9 @@ def _validate_booking(*, patient: Patient, start_at: dt.datetime, anaesthesia: s
         errors["start_at"] = "The surgery time needs a time zone."
     elif start_at <= now:
         errors["start_at"] = "The surgery time is in the past."
+    elif start_at > now + dt.timedelta(days=BOOKING_HORIZON_DAYS):
+        # Also keeps every derived date (follow-up, reminders) inside the calendar.
+        errors["start_at"] = f"The surgery time is more than {BOOKING_HORIZON_DAYS // 365} years away: check the year."
     elif patient.birth_date >= start_at.astimezone(patient.clinic.tz).date():
         errors["start_at"] = "The surgery date must be after the patient's birth date."
     if anaesthesia not in Anaesthesia.values:

@@ -143,6 +143,15 @@ def plan_items(
     facts: BookingFacts, template_items: Sequence[TemplateItem], drugs: Sequence[Drug] = ()
 ) -> list[PlannedItem]:
     """The checklist for one booking, sorted by due time. Deterministic for equal inputs."""
+    try:
+        return _plan_items(facts, template_items, drugs)
+    except OverflowError:
+        raise PlanningError("start_at", "The surgery date is too far from today to plan around.") from None
+
+
+def _plan_items(
+    facts: BookingFacts, template_items: Sequence[TemplateItem], drugs: Sequence[Drug]
+) -> list[PlannedItem]:
     local_day = facts.start_at.astimezone(facts.tz).date()
     if facts.birth_date >= local_day:
         raise PlanningError("birth_date", "The birth date must be before the surgery date.")

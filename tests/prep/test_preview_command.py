@@ -82,3 +82,12 @@ def test_bad_input_exits_2_with_one_line(catalogue: None, args: list[str], messa
     assert info.value.code == 2
     lines = err.getvalue().strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_a_date_beyond_the_calendar_exits_2(catalogue: None) -> None:
+    err = StringIO()
+    with pytest.raises(SystemExit) as info:
+        call_command("preview_checklist", "--procedure", "trigeminal-rf", "--surgery-at", "9999-12-31T08:00",
+                     stdout=StringIO(), stderr=err)  # fmt: skip
+    assert info.value.code == 2
+    assert "too far from today" in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1

@@ -30,8 +30,8 @@ PUBLIC = {
     "portal:sign_out",
     "api:schema",  # the OpenAPI description of the API: no data
     "api:docs",
-    "reminders:twilio_status",  # Twilio webhooks: their own signature check answers 403
-    "reminders:twilio_inbound",
+    "reminders:twilio-status",  # Twilio webhooks: their own signature check answers 403
+    "reminders:twilio-inbound",
 }
 REFUSED = {301, 302, 401, 403, 404, 405}
 SAMPLE = {"uuid": "00000000-0000-4000-8000-000000000000", "token": "A" * 43}
