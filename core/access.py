@@ -8,6 +8,7 @@ clinic cannot even be confirmed to exist. Each fetch notes what it touched for t
 from __future__ import annotations
 
 import uuid as uuid_lib
+from typing import Any
 
 from django.db.models import F, QuerySet
 from django.http import Http404
@@ -50,41 +51,33 @@ def items_for_user(user: User) -> QuerySet[ChecklistItem]:
     return ChecklistItem.objects.filter(checklist__surgery__patient__clinic_id=user.clinic_id)
 
 
-def patient_get_for_user(*, user: User, uuid: object, qs: QuerySet[Patient] | None = None) -> Patient:
-    _require_staff(user, "patient")
-    base = qs if qs is not None else Patient.objects.all()
+def _fetch(*, user: User, uuid: object, qs: QuerySet, kind: str, clinic_path: str, patient_path: str) -> Any:
+    """The one row ``uuid`` names among those of the user's clinic, or a 404 (noted as denied)."""
+    _require_staff(user, kind)
     try:
-        patient = base.filter(clinic_id=user.clinic_id).get(uuid=_uuid(uuid, "patient"))
-    except Patient.DoesNotExist:
-        audit.note_denied(kind="patient")
-        raise Http404("No such patient.") from None
-    audit.note(kind="patient", patient_id=patient.pk)
-    return patient
+        row = (
+            qs.filter(**{clinic_path: user.clinic_id})
+            .annotate(audit_patient_id=F(patient_path))
+            .get(uuid=_uuid(uuid, kind))
+        )
+    except qs.model.DoesNotExist:
+        audit.note_denied(kind=kind)
+        raise Http404(f"No such {kind}.") from None
+    audit.note(kind=kind, patient_id=row.audit_patient_id)
+    return row
+
+
+def patient_get_for_user(*, user: User, uuid: object, qs: QuerySet[Patient] | None = None) -> Patient:
+    return _fetch(user=user, uuid=uuid, qs=qs if qs is not None else Patient.objects.all(), kind="patient",
+                  clinic_path="clinic_id", patient_path="pk")  # fmt: skip
 
 
 def surgery_get_for_user(*, user: User, uuid: object, qs: QuerySet[Surgery] | None = None) -> Surgery:
-    _require_staff(user, "surgery")
-    base = qs if qs is not None else Surgery.objects.all()
-    try:
-        surgery = base.filter(patient__clinic_id=user.clinic_id).get(uuid=_uuid(uuid, "surgery"))
-    except Surgery.DoesNotExist:
-        audit.note_denied(kind="surgery")
-        raise Http404("No such surgery.") from None
-    audit.note(kind="surgery", patient_id=surgery.patient_id)
-    return surgery
+    return _fetch(user=user, uuid=uuid, qs=qs if qs is not None else Surgery.objects.all(), kind="surgery",
+                  clinic_path="patient__clinic_id", patient_path="patient_id")  # fmt: skip
 
 
 def item_get_for_user(*, user: User, uuid: object, qs: QuerySet[ChecklistItem] | None = None) -> ChecklistItem:
-    _require_staff(user, "item")
-    base = qs if qs is not None else ChecklistItem.objects.all()
-    try:
-        item = (
-            base.filter(checklist__surgery__patient__clinic_id=user.clinic_id)
-            .annotate(audit_patient_id=F("checklist__surgery__patient_id"))
-            .get(uuid=_uuid(uuid, "item"))
-        )
-    except ChecklistItem.DoesNotExist:
-        audit.note_denied(kind="item")
-        raise Http404("No such item.") from None
-    audit.note(kind="item", patient_id=item.audit_patient_id)
-    return item
+    return _fetch(user=user, uuid=uuid, qs=qs if qs is not None else ChecklistItem.objects.all(), kind="item",
+                  clinic_path="checklist__surgery__patient__clinic_id",
+                  patient_path="checklist__surgery__patient_id")  # fmt: skip
