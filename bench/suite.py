@@ -1,0 +1,559 @@
+"""`make bench`: every benchmark, one table, written to bench/results.md.
+
+Runs on the engine of ``DATABASE_URL`` (SQLite by default) in a throwaway database created and
+destroyed here (``bench_<name>`` on PostgreSQL, ``$VAR_DIR/bench-suite.sqlite3`` on SQLite), never
+the user's database. Timings are medians and 95th percentiles; the machine's core count is printed
+with the table. See bench/README.md for what each figure means and how the comparison is kept fair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import datetime as dt
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.md"
+
+
+@dataclasses.dataclass
+class Row:
+    measure: str
+    median: str = ""
+    p95: str = ""
+    value: str = ""
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return "" if self.met is None else ("yes" if self.met else "**no**")
+
+
+@dataclasses.dataclass
+class Suite:
+    quick: bool
+    rows: list[Row] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    extra: list[str] = dataclasses.field(default_factory=list)
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+    logdir: Path = dataclasses.field(
+        default_factory=lambda: Path(os.environ.get("VAR_DIR", ROOT / "var")) / "bench-logs"
+    )
+
+    def log(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.started:6.0f} s] {message}", flush=True)
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        self.log(f"  -> {row.measure}: {row.median or row.value} {('p95 ' + row.p95) if row.p95 else ''}")
+
+
+def _ms(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _setup_django(logdir: Path) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.compare.settings")
+    import django
+    from django.conf import settings
+
+    django.setup()
+    from django.db import connections
+
+    db = connections["default"].settings_dict
+    db.setdefault("TEST", {})
+    if db["ENGINE"].endswith("sqlite3"):
+        db["TEST"]["NAME"] = str(Path(settings.VAR_DIR) / "bench-suite.sqlite3")
+    else:
+        db["TEST"]["NAME"] = f"bench_{db['NAME']}"
+    logdir.mkdir(parents=True, exist_ok=True)
+
+
+# --- seeding and page speed -------------------------------------------------------------------
+
+
+def step_seed(suite: Suite, *, patients: int, clinics: int, label: str) -> None:
+    from prep.seeding import seed_scale
+
+    report = seed_scale(clinics=clinics, patients=patients, days=35, nurses_per_clinic=50, seed=len(suite.rows) + 1)
+    rows = report.patients + report.surgeries + report.checklists + report.items + report.history_rows
+    rows += report.reminders
+    suite.add(
+        Row(
+            f"seed_scale {label}",
+            value=f"{report.seconds:.1f} s ({rows:,} rows, {report.items:,} items, {report.reminders:,} reminders)",
+            target="< 60 s per 10,000 patients",
+            met=report.seconds / (patients / 10_000) < 60,
+        )
+    )
+
+
+def _nurse_client():
+    from django.test import Client
+
+    from accounts.models import User
+
+    nurse = User.objects.get(email="nurse1@scale-1.bench.test")
+    client = Client()
+    client.force_login(nurse)
+    return client, nurse
+
+
+def step_pages(suite: Suite, *, label: str, requests: int) -> tuple[float, float]:
+    """Median server time of the board's first page and of patient pages, in-process (no network)."""
+    from django.utils import timezone
+
+    from patients.models import Surgery, SurgeryStatus
+
+    client, nurse = _nurse_client()
+    for _ in range(3):
+        assert client.get("/").status_code == 200
+    board = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = client.get("/")
+        board.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    now = timezone.now()
+    uuids = list(
+        Surgery.objects.filter(
+            patient__clinic=nurse.clinic,
+            status=SurgeryStatus.BOOKED,
+            start_at__gte=now,
+            start_at__lt=now + dt.timedelta(days=14),
+        ).values_list("uuid", flat=True)[:2000]
+    )
+    sample = random.Random(7).sample(uuids, min(requests, len(uuids)))
+    client.get(f"/surgeries/{sample[0]}/")
+    pages = []
+    for uuid in sample:
+        started = time.perf_counter()
+        response = client.get(f"/surgeries/{uuid}/")
+        pages.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    board_median, board_p95 = _ms(board)
+    page_median, page_p95 = _ms(pages)
+    suite.add(
+        Row(
+            f"board first page, {label}",
+            f"{board_median:.1f} ms",
+            f"{board_p95:.1f} ms",
+            target="median < 100 ms",
+            met=board_median < 100,
+        )
+    )
+    suite.add(
+        Row(
+            f"patient page, {label}",
+            f"{page_median:.1f} ms",
+            f"{page_p95:.1f} ms",
+            target="median < 100 ms",
+            met=page_median < 100,
+        )
+    )
+    return board_median, page_median
+
+
+# --- checklist generation -------------------------------------------------------------------
+
+
+def step_generation(suite: Suite, *, count: int) -> list:
+    """1,000 bookings through patients.services.surgery_book (the real path), then the bulk seeding path."""
+    import zoneinfo
+
+    from django.utils import timezone
+
+    from accounts.models import Role, User
+    from patients import services
+    from patients.models import Clinic, Surgery
+    from prep import planning
+    from prep.models import Drug, ProcedureVariant
+    from prep.seeding import seed_scale
+
+    # No quiet hours: the comparison that reuses these bookings sends at any hour.
+    clinic = Clinic.objects.create(
+        name="Bench Generation Clinic",
+        slug="bench-gen",
+        time_zone="America/Los_Angeles",
+        quiet_hours_start=dt.time(0, 0),
+        quiet_hours_end=dt.time(0, 0),
+    )
+    nurse = User.objects.create_user(email="nurse@bench-gen.bench.test", password=None, clinic=clinic, role=Role.NURSE)
+    procedures = list(ProcedureVariant.objects.filter(active=True))
+    drugs = {d.slug: d for d in Drug.objects.all()}
+    rng = random.Random(11)
+    tz = zoneinfo.ZoneInfo(clinic.time_zone)
+    today = timezone.now().astimezone(tz).date()
+    patients = []
+    for i in range(count):
+        patient = services.patient_create(
+            clinic=clinic,
+            by=nurse,
+            mrn=f"G{i:06d}",
+            first_name="Gen",
+            last_name=f"Patient{i}",
+            birth_date=dt.date(1950 + i % 40, 1 + i % 12, 1 + i % 28),
+            email=f"gen{i}@example.test",
+        )
+        if i % 3 == 0:
+            slug = rng.choice(("clopidogrel", "aspirin-primary", "warfarin", "apixaban", "ibuprofen"))
+            services.medication_add(patient=patient, by=nurse, name="", drug=drugs[slug])
+        patients.append(patient)
+    started = time.perf_counter()
+    for i, patient in enumerate(patients):
+        day = today + dt.timedelta(days=10 + i % 20)
+        services.surgery_book(
+            patient=patient,
+            procedure=procedures[i % len(procedures)],
+            by=nurse,
+            start_at=planning.local_to_utc(dt.datetime.combine(day, dt.time(9, 0)), tz),
+        )
+    elapsed = time.perf_counter() - started
+    suite.add(
+        Row(
+            f"checklist generation, {count:,} bookings via surgery_book",
+            value=f"{count / elapsed:.0f} checklists/s ({elapsed:.1f} s, reminders planned in the same transactions)",
+        )
+    )
+    report = seed_scale(clinics=1, patients=count, days=35, nurses_per_clinic=2, seed=99)
+    suite.add(
+        Row(
+            f"checklist generation, {count:,} via bulk seeding",
+            value=f"{count / report.seconds:.0f} checklists/s "
+            f"({report.seconds:.1f} s including patients, history and reminders)",
+        )
+    )
+    return list(
+        Surgery.objects.filter(patient__clinic=clinic)
+        .select_related("patient")
+        .prefetch_related("checklist__items__template_item")
+    )
+
+
+# --- load test ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def step_load(suite: Suite, *, run_time: str, users: int) -> None:
+    """locust (headless) against gunicorn on 127.0.0.1, on the 10,000-patient data set."""
+    import urllib.request
+
+    from bench.compare.harness import Processes, database_url
+    from prep.seeding import BENCH_PASSWORD
+
+    port = _free_port()
+    cores = os.cpu_count() or 1
+    workers = 2 * cores + 1  # gunicorn's documented starting point
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.compare.settings",
+        DATABASE_URL=database_url(),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+    procs = Processes(suite.logdir)
+    bindir = Path(sys.executable).parent
+    try:
+        procs.start(
+            "gunicorn",
+            [
+                str(bindir / "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--access-logfile",
+                "-",
+            ],
+            env,
+        )
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        nurses = ",".join(f"nurse{i}@scale-1.bench.test" for i in range(1, users + 1))
+        prefix = suite.logdir / "locust"
+        locust_env = {**env, "BENCH_NURSES": nurses, "BENCH_PASSWORD": BENCH_PASSWORD}
+        proc = procs.start(
+            "locust",
+            [
+                str(bindir / "locust"),
+                "-f",
+                str(ROOT / "bench" / "load" / "locustfile.py"),
+                "--headless",
+                "-u",
+                str(users),
+                "-r",
+                "10",
+                "--run-time",
+                run_time,
+                "--host",
+                f"http://127.0.0.1:{port}",
+                "--csv",
+                str(prefix),
+                "--only-summary",
+                "--stop-timeout",
+                "5",
+            ],
+            locust_env,
+        )
+        proc.wait(timeout=_seconds(run_time) + 120)
+        with open(f"{prefix}_stats.csv", encoding="utf-8") as handle:
+            stats = list(csv.DictReader(handle))
+    finally:
+        procs.stop_all()
+    total = next(r for r in stats if r["Name"] == "Aggregated")
+    failures = int(total["Failure Count"])
+    p95 = float(total["95%"])
+    by_name = {r["Name"]: r for r in stats}
+    detail = ", ".join(
+        f"{name} p95 {by_name[name]['95%']} ms" for name in ("board", "patient page", "tick item") if name in by_name
+    )
+    suite.add(
+        Row(
+            f"load: {users} nurses for {run_time}, gunicorn {workers} workers",
+            value=(
+                f"{float(total['Requests/s']):.1f} req/s, {int(total['Request Count']):,} requests, "
+                f"{failures} errors; {detail}"
+            ),
+            median=f"{float(total['50%']):.0f} ms",
+            p95=f"{p95:.0f} ms",
+            target="p95 < 300 ms, 0 errors",
+            met=p95 < 300 and failures == 0,
+        )
+    )
+
+
+def _seconds(run_time: str) -> int:
+    unit = run_time[-1]
+    return int(run_time[:-1]) * {"s": 1, "m": 60, "h": 3600}.get(unit, 1)
+
+
+# --- other engineers' benchmark modules -----------------------------------------------------
+
+
+def step_module(suite: Suite, module: str, *, timeout: int) -> None:
+    """Run a benchmark module of its own (bench/reminders.py ...) and keep its printed figures."""
+    if not (ROOT / "bench" / f"{module}.py").exists():
+        suite.notes.append(f"`bench/{module}.py` does not exist yet: its figures are missing from this run.")
+        return
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    # Scratch places of this run rather than the module's defaults (another engineer may be running it).
+    env.setdefault("BENCH_REDIS_URL", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9")
+    env.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/preop_B_bench_reminders")
+    started = time.perf_counter()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", f"bench.{module}"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        text = (out.stdout + ("\n" + out.stderr[-2000:] if out.returncode else "")).strip()
+    except subprocess.TimeoutExpired:
+        text = f"(stopped after {timeout} s)"
+    suite.extra.append(f"### bench/{module}.py ({time.perf_counter() - started:.0f} s)\n\n```\n{text}\n```")
+    suite.log(f"  -> bench.{module} done")
+
+
+# --- the comparison -------------------------------------------------------------------------
+
+
+def step_compare(suite: Suite, *, surgeries: list, count: int) -> None:
+    from bench.compare.harness import Timeline, compare_run
+    from reminders.models import Reminder, Status
+
+    # Seeded rows "in flight" would be reclaimed by the dispatcher of way (a) and add load to it.
+    Reminder.objects.filter(status=Status.SENDING).update(status=Status.SENT, claim_token=None, claimed_until=None)
+    timeline = Timeline() if not suite.quick else Timeline(due_from=10, due_to=30, kill_at=20, deadline=90)
+    clinic_id = surgeries[0].patient.clinic_id
+    results = compare_run(
+        surgeries=surgeries, clinic_id=clinic_id, logdir=suite.logdir, log=suite.log, count=count, timeline=timeline
+    )
+    suite.compare = (results, timeline, count)  # type: ignore[attr-defined]
+
+
+def _fmt(value: float | None, unit: str = "s", digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f} {unit}".strip()
+
+
+def _ratio(b: float | None, a: float | None) -> str:
+    if b is None or a is None:
+        return "—"
+    if a == 0:
+        return "∞" if b else "1.0×"
+    return f"{b / a:.1f}×"
+
+
+def compare_table(results: list, timeline: object, count: int) -> list[str]:
+    by = {r.key: r for r in results}
+    a = by.get("a")
+    cancelled = results[0].cancelled if results else 0
+    wanted = count - cancelled
+    lines = [
+        f"{count:,} reminders due uniformly from t+{timeline.due_from:.0f} s to t+{timeline.due_to:.0f} s after "
+        f"scheduling starts; {cancelled:,} of them (those of {cancelled // 10:,} surgeries) cancelled right after "
+        "scheduling; the worker "
+        "killed with SIGKILL at t+"
+        + "/".join(f"{r.killed_at:.0f}" for r in results)
+        + " s (a/b/c: mid-window, or just after scheduling when that ended later) and started again 1 s later; "
+        "counted once every wanted reminder had arrived, or at the end of the run (at most "
+        f"t+{timeline.deadline:.0f} s): t+" + "/".join(f"{r.ended_at:.0f}" for r in results) + " s.",
+        "",
+        "| | " + " | ".join(r.label for r in results) + " | (b)/(a) | (c)/(a) |",
+        "|---|" + "---|" * (len(results) + 2),
+    ]
+
+    def line(name: str, get: Callable, fmt: Callable, ratio: bool = True) -> None:
+        cells = [fmt(get(r)) if get(r) is not None else "—" for r in results]
+        ratios = []
+        for key in ("b", "c"):
+            other = by.get(key)
+            ok = ratio and a and other
+            ratios.append(_ratio(get(other), get(a)) if ok else "—")
+        lines.append(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+
+    line(f"time to schedule {count:,}", lambda r: r.schedule_seconds, lambda v: _fmt(v, "s", 2))
+    line("worker memory (peak RSS, all processes)", lambda r: r.worker_rss_mb, lambda v: _fmt(v, "MB", 0))
+    line("beat memory (peak RSS)", lambda r: r.beat_rss_mb, lambda v: _fmt(v, "MB", 0))
+    line("delivery lag, median", lambda r: r.lag_median, lambda v: _fmt(v, "s", 1))
+    line("delivery lag, p95", lambda r: r.lag_p95, lambda v: _fmt(v, "s", 1))
+    line("delivery lag, max", lambda r: r.lag_max, lambda v: _fmt(v, "s", 1))
+    line(
+        f"delivered (of {wanted:,} wanted)", lambda r: r.delivered - r.cancelled_fired, lambda v: f"{v:,}", ratio=False
+    )
+    line("duplicates", lambda r: r.duplicates, lambda v: f"{v:,}", ratio=False)
+    line("not delivered by the end of the run", lambda r: r.lost, lambda v: f"{v:,}", ratio=False)
+    line(
+        "… still waiting then (outbox rows; broker messages; beat entries not yet sent)",
+        lambda r: r.queued,
+        lambda v: f"{v:,}",
+        ratio=False,
+    )
+    line(f"cancel {cancelled:,}: time", lambda r: r.cancel_seconds, lambda v: _fmt(v, "s", 2))
+    line("cancelled ones sent after the cancel", lambda r: r.cancelled_fired, lambda v: f"{v:,}", ratio=False)
+    lines.append("")
+    for r in results:
+        lines.append(f"- {r.label}: {r.settings}." + (f" **{r.error}**" if r.error else ""))
+    return lines
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def render(suite: Suite, *, engine: str, broker: str, total: float) -> str:
+    cores = os.cpu_count()
+    out = [
+        "# Benchmark results",
+        "",
+        f"`make bench` on {engine}, broker {broker}; {cores} cores ({platform.machine()}, Python "
+        f"{platform.python_version()}); {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; whole run {total / 60:.1f} min"
+        + (" (quick mode: smaller sizes)" if suite.quick else "")
+        + ".",
+        "",
+        "| measure | median | p95 | value | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in suite.rows:
+        out.append(f"| {r.measure} | {r.median} | {r.p95} | {r.value} | {r.target} | {r.verdict} |")
+    compare = getattr(suite, "compare", None)
+    if compare:
+        out += ["", "## Side by side: three ways to deliver reminders", "", *compare_table(*compare)]
+    if suite.notes:
+        out += ["", "## Notes", "", *[f"- {n}" for n in suite.notes]]
+    if suite.extra:
+        out += ["", "## Benchmark modules of the other issues", "", *suite.extra]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="Small sizes (a smoke run of every step, ~3 min).")
+    parser.add_argument(
+        "--skip", default="", help="Comma-separated steps to skip: seed,load,generation,big,modules,compare"
+    )
+    parser.add_argument("--output", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    suite = Suite(quick=args.quick)
+    _setup_django(suite.logdir)
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_databases, setup_test_environment, teardown_databases
+
+    from prep.loader import catalogue_load
+
+    small, big = (2_000, 20_000) if args.quick else (10_000, 100_000)
+    requests = 15 if args.quick else 40
+    setup_test_environment()
+    suite.log(f"throwaway database on {connection.vendor}; logs in {suite.logdir}")
+    old = setup_databases(verbosity=0, interactive=False)
+    try:
+        catalogue_load()
+        step_seed(suite, patients=small, clinics=1, label=f"{small:,} patients, 1 clinic")
+        base = step_pages(suite, label=f"{small:,} patients", requests=requests)
+        if "load" not in skip:
+            step_load(suite, run_time="30s" if args.quick else "2m", users=50)
+        surgeries = []
+        if "generation" not in skip:
+            surgeries = step_generation(suite, count=200 if args.quick else 1_000)
+        if "big" not in skip:
+            clinics = (big - small) // small
+            step_seed(
+                suite, patients=big - small, clinics=clinics, label=f"+{big - small:,} patients, {clinics} more clinics"
+            )
+            grown = step_pages(suite, label=f"{big:,} patients (10 clinics)", requests=requests)
+            for name, before, after in (("board", base[0], grown[0]), ("patient page", base[1], grown[1])):
+                suite.add(
+                    Row(
+                        f"{name}: {big:,} vs {small:,} patients",
+                        value=f"{after / before:.2f}×",
+                        target="≤ 1.5×",
+                        met=after / before <= 1.5,
+                    )
+                )
+        if "modules" not in skip:
+            step_module(suite, "reminders", timeout=300)
+        if "compare" not in skip and surgeries:
+            step_compare(suite, surgeries=surgeries, count=2_000 if args.quick else 10_000)
+    finally:
+        teardown_databases(old, verbosity=0)
+    engine = "PostgreSQL" if connection.vendor == "postgresql" else "SQLite"
+    broker = "Redis" if settings.CELERY_BROKER_URL.startswith("redis") else settings.CELERY_BROKER_URL.split(":")[0]
+    text = render(suite, engine=engine, broker=broker, total=time.perf_counter() - suite.started)
+    Path(args.output).write_text(text, encoding="utf-8")
+    print()
+    print(text)
+    print(f"Written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""seed_scale writes realistic data in bulk: every item and reminder state, history, valid checklists."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from patients.models import Surgery, SurgeryStatus
+from prep import planning
+from prep.models import ChecklistItem, ItemStatus
+from prep.seeding import BENCH_PASSWORD, seed_scale
+from prep.services import checklist_plan
+
+
+@pytest.fixture
+def seeded(catalogue):
+    return seed_scale(clinics=2, patients=200, days=20, seed=3)
+
+
+def test_every_item_and_surgery_state(seeded):
+    assert seeded.patients == 200 and seeded.surgeries == 200 and seeded.checklists == 200
+    assert set(seeded.item_states) == set(ItemStatus.values)
+    statuses = set(Surgery.objects.values_list("status", flat=True))
+    assert {SurgeryStatus.BOOKED, SurgeryStatus.DONE, SurgeryStatus.CANCELLED} <= statuses
+    assert ChecklistItem.objects.count() == seeded.items
+    now = timezone.now()
+    starts = list(Surgery.objects.values_list("start_at", flat=True))
+    assert min(starts) < now < max(starts) <= now + dt.timedelta(days=21)
+
+
+def test_history_rows_follow_the_items(seeded):
+    history = ChecklistItem.history.model.objects
+    changed = ChecklistItem.objects.exclude(status=ItemStatus.OPEN).count()
+    assert history.filter(history_type="+").count() == seeded.items
+    assert history.filter(history_type="~").count() == changed
+    item = ChecklistItem.objects.filter(status=ItemStatus.DONE).first()
+    assert [h.status for h in item.history.order_by("history_date")] == [ItemStatus.OPEN, ItemStatus.DONE]
+
+
+def test_reminders_in_every_status(seeded):
+    from reminders.models import Reminder, Status
+
+    assert seeded.reminders == Reminder.objects.count() > 0
+    expected = {
+        Status.PENDING,
+        Status.SENT,
+        Status.DELIVERED,
+        Status.FAILED,
+        Status.CANCELLED,
+        Status.EXPIRED,
+        Status.SUPPRESSED,
+    }
+    assert expected <= set(seeded.reminder_states)
+
+
+def test_items_match_the_planner_for_the_booking(seeded):
+    """Shifting a reference plan gives the due times planning would compute for the surgery itself."""
+    surgery = Surgery.objects.filter(status=SurgeryStatus.BOOKED).select_related("patient__clinic").first()
+    planned = {p.code: p for p in checklist_plan(surgery=surgery)}
+    items = {i.code: i for i in ChecklistItem.objects.filter(checklist__surgery=surgery)}
+    assert set(items) == set(planned)
+    for code, item in items.items():
+        if not code.startswith(planning.APPROVAL_PREFIX):  # approvals may be pulled earlier by a hold
+            assert item.due_at == planned[code].due_at, code
+
+
+def test_holds_stay_locked_until_approved(seeded):
+    for hold in ChecklistItem.objects.filter(code__startswith=planning.HOLD_PREFIX).select_related("checklist"):
+        approval = ChecklistItem.objects.get(
+            checklist=hold.checklist, code=hold.code.replace(planning.HOLD_PREFIX, planning.APPROVAL_PREFIX, 1)
+        )
+        assert hold.locked == (approval.status != ItemStatus.DONE)
+
+
+def test_seeded_nurse_can_sign_in_and_see_the_board(seeded, client):
+    # Through the login form, as the load test signs in.
+    response = client.post("/accounts/login/", {"username": "nurse1@scale-1.bench.test", "password": BENCH_PASSWORD})
+    assert response.status_code == 302
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"/surgeries/" in response.content
+
+
+def test_command(catalogue, capsys):
+    call_command("seed_scale", "--patients", "30", "--days", "5", "--clinics", "1")
+    out = capsys.readouterr().out
+    assert "Seeded 30 patients" in out and "Item states" in out
+
+
+def test_command_refuses_an_empty_catalogue(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="catalogue"):
+        call_command("seed_scale", "--patients", "10")
