@@ -124,6 +124,8 @@ TEMPLATES = [
 
 DATABASES = {"default": _cfg["database"]}
 DATABASES["default"].setdefault("CONN_MAX_AGE", 60 if not DEBUG else 0)
+# A persistent connection that broke (database restarted) is dropped at the next request or task.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file-backed test database lets a Celery worker subprocess share it with the tests.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
@@ -201,6 +203,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
+# Celery's Django fix-up closes every database connection before and after each task unless this
+# is set: a new PostgreSQL backend per reminder cost more CPU than the send itself. Connections
+# are recycled by CONN_MAX_AGE and health checks instead (config/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -316,6 +322,10 @@ LOGGING = {
 try:
     REMINDERS_DISPATCH_INTERVAL = env.integer("REMINDERS_DISPATCH_INTERVAL", 30, minimum=1)
     REMINDERS_BATCH_SIZE = env.integer("REMINDERS_BATCH_SIZE", 500, minimum=1)
+    # Claimed per dispatcher run at most (in batches): about what 2 workers send in one interval.
+    REMINDERS_DISPATCH_MAX = env.integer("REMINDERS_DISPATCH_MAX", 6000, minimum=1)
+    # Reminder ids per send task: fewer broker round trips; each is still locked and committed alone.
+    REMINDERS_SEND_CHUNK = env.integer("REMINDERS_SEND_CHUNK", 10, minimum=1)
     # A claim not finished within the lease is reconciled (asked of the provider), resent only if needed.
     REMINDERS_LEASE_SECONDS = env.integer("REMINDERS_LEASE_SECONDS", 300, minimum=2)
     REMINDERS_SEND_TIMEOUT = env.integer("REMINDERS_SEND_TIMEOUT", 10, minimum=1)
@@ -325,6 +335,9 @@ try:
     REMINDERS_DIGEST_INTERVAL = env.integer("REMINDERS_DIGEST_INTERVAL", 600, minimum=10)
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
+# A send task hands back what it has not started once this has passed, well before Celery's soft
+# time limit (one reminder can take two provider timeouts: a reconciliation and a send).
+REMINDERS_TASK_BUDGET_SECONDS = max(CELERY_TASK_SOFT_TIME_LIMIT - 3 * REMINDERS_SEND_TIMEOUT, 1)
 # Twilio signs webhooks for the public URL it called, so the URLs are built from PUBLIC_BASE_URL.
 REMINDERS_TWILIO_STATUS_CALLBACK = os.environ.get(
     "REMINDERS_TWILIO_STATUS_CALLBACK", PUBLIC_BASE_URL.rstrip("/") + "/reminders/twilio/status/"

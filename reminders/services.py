@@ -19,12 +19,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from patients.models import Clinic, Patient, Surgery
@@ -113,37 +116,63 @@ def reminders_claim(*, now: dt.datetime | None = None, limit: int | None = None)
     return [(pk, str(tokens[pk])) for pk in ids]
 
 
-def reminders_dispatch(*, enqueue: Callable[[int, str], None], now: dt.datetime | None = None) -> int:
-    """The beat task's body: claim a batch and hand each id to a send task once the claim commits."""
-    with transaction.atomic():
-        claimed = reminders_claim(now=now)
-        for pk, token in claimed:
-            transaction.on_commit(lambda pk=pk, token=token: enqueue(pk, token))
-    return len(claimed)
+def reminders_dispatch(
+    *, enqueue: Callable[[list[int], str], None], now: dt.datetime | None = None, limit: int | None = None
+) -> int:
+    """The beat task's body: claim due rows and hand them to send tasks once each claim commits.
+
+    Claims batches until one comes back short (nothing more is due) or ``limit`` rows
+    (``REMINDERS_DISPATCH_MAX``) were claimed: a single batch per 30 s tick would cap sending at
+    batch/30 a second, while claiming without a limit could claim more than the workers send
+    within a lease. Each task gets up to ``REMINDERS_SEND_CHUNK`` ids of one claim.
+    """
+    limit = limit or settings.REMINDERS_DISPATCH_MAX
+    batch = settings.REMINDERS_BATCH_SIZE
+    total = 0
+    while total < limit:
+        size = min(batch, limit - total)
+        with transaction.atomic():
+            claimed = reminders_claim(now=now, limit=size)
+            for token, ids in _chunks(claimed, settings.REMINDERS_SEND_CHUNK):
+                transaction.on_commit(lambda ids=ids, token=token: enqueue(ids, token))
+        total += len(claimed)
+        if len(claimed) < size:
+            break
+    return total
+
+
+def _chunks(claimed: list[tuple[int, str]], size: int) -> list[tuple[str, list[int]]]:
+    """Consecutive ids of the same claim token, at most ``size`` at a time."""
+    out: list[tuple[str, list[int]]] = []
+    for pk, token in claimed:
+        if out and out[-1][0] == token and len(out[-1][1]) < size:
+            out[-1][1].append(pk)
+        else:
+            out.append((token, [pk]))
+    return out
 
 
 # --- Sending ----------------------------------------------------------------------------------
 
-
-SURGERY_FIELDS = (
-    "id", "version", "status", "start_at",
+# Fetched with the reminder in one statement that locks only the reminder row: what the checks and
+# texts need, not the wide catalogue texts.
+LOAD_FIELDS = (
+    "id", "uuid", "patient_id", "surgery_id", "surgery_version", "covers", "kind", "channel", "status",
+    "status_reason", "attempts", "claim_token", "claimed_until", "first_claimed_at", "needs_reconcile",
+    "not_after", "due_at", "next_attempt_at", "provider_id", "recipient", "body", "sent_at", "last_error",
+    "created_at", "updated_at",
+    "surgery__id", "surgery__version", "surgery__status", "surgery__start_at",
+    "surgery__checklist__id", "surgery__checklist__status",
     "patient__id", "patient__first_name", "patient__language", "patient__time_zone", "patient__email",
     "patient__mobile", "patient__channel_email", "patient__channel_sms", "patient__sms_consent",
     "patient__sms_opted_out_at", "patient__sms_detailed",
     "patient__clinic__id", "patient__clinic__name", "patient__clinic__phone", "patient__clinic__time_zone",
     "patient__clinic__quiet_hours_start", "patient__clinic__quiet_hours_end", "patient__clinic__sms_daily_limit",
-    "checklist__id", "checklist__status",
 )  # fmt: skip
 ITEM_FIELDS = (
     "id", "code", "category", "assignee", "status", "locked", "due_at", "drug_name", "title", "sort_order",
     "template_item__id", "template_item__reminder_offsets_hours", "template_item__patient_title_en",
     "template_item__patient_title_es",
-)  # fmt: skip
-REMINDER_FIELDS = (
-    "id", "uuid", "patient_id", "surgery_id", "surgery_version", "covers", "kind", "channel", "status",
-    "status_reason", "attempts", "claim_token", "claimed_until", "first_claimed_at", "needs_reconcile",
-    "not_after", "due_at", "next_attempt_at", "provider_id", "recipient", "body", "sent_at", "last_error",
-    "created_at", "updated_at",
 )  # fmt: skip
 
 
@@ -161,16 +190,27 @@ class _Context:
     items: list[ChecklistItem] = field(default_factory=list)
 
 
-def _context(reminder: Reminder) -> _Context:
-    # A separate statement after the row lock: it reads what committed before we got the lock.
-    # Only the columns the checks and texts need: the wide catalogue texts stay in the database.
-    surgery = (
-        Surgery.objects.select_related("patient__clinic", "checklist").only(*SURGERY_FIELDS).get(pk=reminder.surgery_id)
+def _lock_and_load(reminder_id: int) -> Reminder | None:
+    """The reminder under its row lock, with its surgery, checklist, patient and clinic.
+
+    ``FOR UPDATE OF`` the reminder only: the planner cancels or rewrites a reminder row in the same
+    transaction as any change to its surgery, checklist or items, so holding this lock is enough
+    to make that change wait for the send, or the send see the change.
+    """
+    queryset = (
+        Reminder.objects.select_for_update(of=("self",))
+        .select_related("surgery__checklist", "patient__clinic")
+        .only(*LOAD_FIELDS)
+        .filter(pk=reminder_id)
+        .order_by()
     )
-    items = list(
-        ChecklistItem.objects.filter(pk__in=reminder.covers).select_related("template_item").only(*ITEM_FIELDS)
-    )
-    return _Context(surgery=surgery, patient=surgery.patient, clinic=surgery.patient.clinic, items=items)
+    return next(iter(queryset), None)
+
+
+def _items(reminder: Reminder) -> list[ChecklistItem]:
+    # A statement of its own, after the lock: it reads the item states committed before we got it.
+    items = ChecklistItem.objects.filter(pk__in=reminder.covers).select_related("template_item").only(*ITEM_FIELDS)
+    return list(items.order_by())
 
 
 def _not_wanted(reminder: Reminder, ctx: _Context, now: dt.datetime) -> tuple[str, str] | None:
@@ -238,6 +278,75 @@ def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(seconds, settings.REMINDERS_RETRY_MAX_SECONDS))
 
 
+def _mark_started(reminder_ids: Sequence[int], token: str) -> set[int]:
+    """Durably note "a run with this token started" (its own commit); return the ids marked now.
+
+    A second run with the same token (the task redelivered after its worker process died
+    mid-send) finds the mark and reconciles with the provider instead of sending blindly.
+    """
+    table = Reminder._meta.db_table
+    marks = ", ".join(["%s"] * len(reminder_ids))
+    # Constants of this module and one placeholder per id; every value goes through parameters.
+    sql = (
+        f"UPDATE {table} SET needs_reconcile = %s WHERE id IN ({marks}) AND claim_token = %s "  # noqa: S608  # nosec B608
+        f"AND status = %s AND needs_reconcile = %s RETURNING id"
+    )
+    params = [
+        _db("needs_reconcile", True), *reminder_ids, _db("claim_token", uuid.UUID(token)),
+        _db("status", Status.SENDING), _db("needs_reconcile", False),
+    ]  # fmt: skip
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _hand_back(reminder_ids: Sequence[int], token: str, started: set[int]) -> None:
+    """Return claimed rows this run did not get to (its time ran out) to the queue, due now.
+
+    Rows this run marked are unmarked: it never tried them. A row an earlier run marked keeps its
+    mark, since that run may have been sending it when it died.
+    """
+    now = timezone.now()
+    mine = Reminder.objects.filter(pk__in=reminder_ids, claim_token=token, status=Status.SENDING)
+    with transaction.atomic():
+        mine.filter(pk__in=started).update(needs_reconcile=False)
+        mine.update(
+            status=Status.PENDING, claim_token=None, claimed_until=None, next_attempt_at=now,
+            attempts=Greatest(F("attempts") - 1, 0), updated_at=now,
+        )  # fmt: skip
+
+
+def reminders_send(
+    *,
+    reminder_ids: Sequence[int],
+    token: str,
+    now: dt.datetime | None = None,
+    sms: SmsTransport | None = None,
+    email: EmailTransport | None = None,
+    budget_seconds: float | None = None,
+) -> list[Outcome]:
+    """Send reminders claimed together (one claim token) if they are still wanted.
+
+    Each one is locked, re-checked, sent and committed on its own, so a worker killed mid-way
+    loses at most the one in flight, which the next run reconciles. Rows left when
+    ``budget_seconds`` has passed are handed back rather than run into the task's time limit.
+    Safe to call twice with the same token: what the first call finished is skipped as stale.
+    """
+    started = _mark_started(reminder_ids, token)
+    sms = sms or sms_transport()
+    email = email or email_transport()
+    deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
+    outcomes: list[Outcome] = []
+    for n, pk in enumerate(reminder_ids):
+        if deadline is not None and n and time.monotonic() > deadline:
+            rest = reminder_ids[n:]
+            _hand_back(rest, token, started)
+            outcomes.extend(Outcome("handed back", "the task's time ran out before this one") for _ in rest)
+            break
+        outcomes.append(_send_one(pk, token, first_run=pk in started, now=now, sms=sms, email=email))
+    return outcomes
+
+
 def reminder_send(
     *,
     reminder_id: int,
@@ -246,29 +355,27 @@ def reminder_send(
     sms: SmsTransport | None = None,
     email: EmailTransport | None = None,
 ) -> Outcome:
-    """Send one claimed reminder if it is still wanted. Safe to call twice with the same token.
+    """Send one claimed reminder if it is still wanted (``reminders_send`` for a single id)."""
+    return reminders_send(reminder_ids=[reminder_id], token=token, now=now, sms=sms, email=email)[0]
 
-    Before anything else a durable mark says "a run with this token started" (its own commit): a
-    second run with the same token (a task redelivered after its worker process died mid-send)
-    finds the mark and reconciles with the provider instead of sending blindly.
-    """
-    first_run = Reminder.objects.filter(
-        pk=reminder_id, claim_token=token, status=Status.SENDING, needs_reconcile=False
-    ).update(needs_reconcile=True)
+
+def _send_one(
+    reminder_id: int, token: str, *, first_run: bool, now: dt.datetime | None, sms: SmsTransport, email: EmailTransport
+) -> Outcome:
     with transaction.atomic():
-        reminder = Reminder.objects.select_for_update().filter(pk=reminder_id).only(*REMINDER_FIELDS)
-        reminder = next(iter(reminder), None)
+        reminder = _lock_and_load(reminder_id)
         if reminder is None or reminder.status != Status.SENDING or str(reminder.claim_token) != token:
             return Outcome("stale", "not claimed by this task (already handled, or claimed again)")
         # What is really unknown: an earlier run (this token's, or an expired claim's) may have sent it.
         reminder.needs_reconcile = not first_run
         now = now or timezone.now()
-        ctx = _context(reminder)
-        ctx.items = [i for i in ctx.items if item_wants_patient_reminder(i)]
+        patient = reminder.patient
+        ctx = _Context(surgery=reminder.surgery, patient=patient, clinic=patient.clinic)
+        ctx.items = [i for i in _items(reminder) if item_wants_patient_reminder(i)]
         refusal = _not_wanted(reminder, ctx, now)
         if refusal:
             return _finish(reminder, refusal[0], refusal[1], now)
-        clinic, patient = ctx.clinic, ctx.patient
+        clinic = ctx.clinic
         tz = patient.tz
         if in_quiet_hours(now.astimezone(tz).time(), clinic.quiet_hours_start, clinic.quiet_hours_end):
             return _postpone(reminder, quiet_end_after(now, clinic, tz), "Quiet hours", now)
@@ -280,7 +387,7 @@ def reminder_send(
 
 
 def _deliver(
-    reminder: Reminder, ctx: _Context, now: dt.datetime, *, sms: SmsTransport | None, email: EmailTransport | None
+    reminder: Reminder, ctx: _Context, now: dt.datetime, *, sms: SmsTransport, email: EmailTransport
 ) -> Outcome:
     clinic, patient = ctx.clinic, ctx.patient
     kind = reminder.kind
@@ -289,7 +396,7 @@ def _deliver(
     try:
         if reminder.channel == Channel.SMS:
             body = messages.sms_render(kind=kind, clinic=clinic, patient=patient, items=ctx.items)
-            transport = sms or sms_transport()
+            transport = sms
             provider_id = None
             if reminder.needs_reconcile:
                 # Only texts since this reminder's first claim can be its own (an earlier reminder of the
@@ -317,7 +424,7 @@ def _deliver(
                 reference=reminder.reference,
             )
             body = message.subject
-            provider_id = (email or email_transport()).send(message)
+            provider_id = email.send(message)
             recipient = patient.email
     except TransportError as exc:
         return _failed(reminder, ctx, exc, now)
@@ -378,8 +485,9 @@ def reminders_run_once(*, now: dt.datetime | None = None, max_rounds: int = 1000
             claimed = reminders_claim(now=now)
         if not claimed:
             break
-        for pk, token in claimed:
-            counts.add(reminder_send(reminder_id=pk, token=token, now=now, sms=sms, email=email))
+        for token, ids in _chunks(claimed, len(claimed)):
+            for outcome in reminders_send(reminder_ids=ids, token=token, now=now, sms=sms, email=email):
+                counts.add(outcome)
     return counts
 
 

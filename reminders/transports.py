@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import smtplib
 import threading
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ _local = threading.local()
 # unknown or landline destination.
 TWILIO_PERMANENT_CODES = frozenset({21211, 21408, 21610, 21612, 21614, 30004, 30005, 30006})
 TWILIO_UNSUBSCRIBED = 21610
+_CA_BUNDLE_VARS = frozenset({"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"})
 
 
 class TransportError(Exception):
@@ -106,7 +109,12 @@ class TwilioSmsTransport:
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
-        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
+        http_client = TwilioHttpClient(timeout=timeout)
+        if not urllib.request.getproxies() and not _CA_BUNDLE_VARS.intersection(os.environ):
+            # Nothing in the environment for requests to honour (no proxy, no CA bundle): spare
+            # it the scan of the environment it otherwise does on every message.
+            http_client.session.trust_env = False
+        self.client = Client(account_sid, auth_token, http_client=http_client)
         # Every REST domain object builds its URLs from ``base_url``; the Messages API lives on ``api``.
         self.client.api.base_url = api_base.rstrip("/")
         self.from_number = from_number

@@ -87,14 +87,20 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 @contextmanager
 def celery_worker(
-    *, broker_url: str, concurrency: int = 1, extra_env: dict[str, str] | None = None, name: str = "test"
+    *,
+    broker_url: str,
+    concurrency: int = 1,
+    extra_env: dict[str, str] | None = None,
+    name: str = "test",
+    pool: str = "prefork",
+    loglevel: str = "INFO",
 ) -> Iterator[subprocess.Popen]:
     """A real Celery worker process on ``broker_url``; killed on exit."""
     env = subprocess_env(CELERY_BROKER_URL=broker_url, **(extra_env or {}))
     celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
     log = open(ROOT / "var" / f"worker-{name}-{os.getpid()}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [celery, "-A", "config", "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=prefork",
+        [celery, "-A", "config", "worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}", f"--pool={pool}",
          "--without-gossip", "--without-mingle", "--without-heartbeat", f"--hostname={name}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

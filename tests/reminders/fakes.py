@@ -135,6 +135,8 @@ def _resource(message: dict) -> dict:
 
 class _TwilioHandler(BaseHTTPRequestHandler):
     server: FakeTwilio
+    # Keep-alive, as Twilio's API: a client reuses its connection instead of one per message.
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format, *args):
         pass
