@@ -44,9 +44,11 @@ LIVE_STATUSES = (Status.PENDING, Status.SENDING)
 
 
 class Reminder(PublicIdModel):
-    clinic = models.ForeignKey("patients.Clinic", on_delete=models.PROTECT, related_name="+")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="reminders")
-    surgery = models.ForeignKey("patients.Surgery", on_delete=models.PROTECT, related_name="reminders")
+    # No single-column indexes on these: the composite indexes below start with each of them, and
+    # every index is written again when the dispatcher claims a row (see bench/reminders.py).
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="reminders", db_index=False)
+    surgery = models.ForeignKey("patients.Surgery", on_delete=models.PROTECT, related_name="reminders", db_index=False)
     surgery_version = models.PositiveIntegerField()
     # The first item covered (null for none); ``covers`` lists every item id a merged text speaks for.
     item = models.ForeignKey("prep.ChecklistItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -87,7 +89,6 @@ class Reminder(PublicIdModel):
             models.Index(fields=["surgery", "status"], name="reminder_surgery_status"),
             models.Index(fields=["clinic", "status"], name="reminder_clinic_status"),
             models.Index(fields=["patient", "channel", "sent_at"], name="reminder_patient_sent"),
-            models.Index(fields=["provider_id"], name="reminder_provider_id"),
         ]
 
     def __str__(self) -> str:

@@ -57,18 +57,26 @@ def _db(field_name: str, value: object) -> object:
     return Reminder._meta.get_field(field_name).get_db_prep_value(value, connection, prepared=False)
 
 
-def _claim(*, where: str, params: list[object], order: str, set_extra: str, now: dt.datetime, limit: int) -> list[int]:
+def _claim(
+    *, where: str, params: list[object], order: str, set_extra: str, now: dt.datetime, limit: int
+) -> list[tuple[int, str]]:
     table = Reminder._meta.db_table
     token = uuid.uuid4()
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    # SQLite takes the database write lock for the whole (IMMEDIATE) transaction instead.
     # The interpolated pieces are constants of this module (table, column names, fixed clauses);
     # every value goes through parameters.
+    pick = f"SELECT id FROM {table} WHERE {where} ORDER BY {order} LIMIT %s"  # noqa: S608  # nosec B608
+    if connection.vendor == "postgresql":
+        # A materialized CTE runs once. As a plain ``IN (subquery)`` PostgreSQL may rescan the
+        # subquery, whose SKIP LOCKED then passes over the rows this UPDATE already changed and
+        # picks more: a batch of 3 claimed 7 rows in a test.
+        head_sql, pick_from = f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED) ", "picked"
+    else:
+        # SQLite takes the database write lock for the whole (IMMEDIATE) transaction instead.
+        head_sql, pick_from = "", f"({pick})"
     sql = (
-        f"UPDATE {table} SET status = %s, claim_token = %s, claimed_until = %s, attempts = attempts + 1, "  # noqa: S608  # nosec B608
-        f"first_claimed_at = COALESCE(first_claimed_at, %s), updated_at = %s{set_extra} "
-        f"WHERE id IN (SELECT id FROM {table} WHERE {where} ORDER BY {order} LIMIT %s{lock}) AND {where} "
-        f"RETURNING id"
+        f"{head_sql}UPDATE {table} SET status = %s, claim_token = %s, claimed_until = %s, "  # noqa: S608  # nosec B608
+        f"attempts = attempts + 1, first_claimed_at = COALESCE(first_claimed_at, %s), updated_at = %s{set_extra} "
+        f"WHERE id IN (SELECT id FROM {pick_from}) AND {where} RETURNING id"
     )
     lease = now + dt.timedelta(seconds=settings.REMINDERS_LEASE_SECONDS)
     head = [
@@ -78,9 +86,11 @@ def _claim(*, where: str, params: list[object], order: str, set_extra: str, now:
         _db("first_claimed_at", now),
         _db("updated_at", now),
     ]
+    picked = [*params, limit]
+    values = [*picked, *head, *params] if connection.vendor == "postgresql" else [*head, *picked, *params]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*head, *params, limit, *params])
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(sql, values)
+        return [(row[0], str(token)) for row in cursor.fetchall()]
 
 
 def reminders_claim(*, now: dt.datetime | None = None, limit: int | None = None) -> list[tuple[int, str]]:
@@ -111,9 +121,7 @@ def reminders_claim(*, now: dt.datetime | None = None, limit: int | None = None)
         if remaining > 0
         else []
     )
-    ids = expired + due
-    tokens = dict(Reminder.objects.filter(pk__in=ids).values_list("pk", "claim_token"))
-    return [(pk, str(tokens[pk])) for pk in ids]
+    return expired + due
 
 
 def reminders_dispatch(

@@ -369,7 +369,7 @@ def run_way(
     sampler.start()
     try:
         if key == "a":
-            env = _env(base, REMINDERS_BATCH_SIZE="10000", REMINDERS_LEASE_SECONDS="20")
+            env = _env(base, REMINDERS_BATCH_SIZE="10000", REMINDERS_DISPATCH_MAX="10000", REMINDERS_LEASE_SECONDS="20")
             result.settings = (
                 "product defaults (beat every 30 s, acks_late, prefetch 1, visibility 600 s) except batch 10,000 "
                 "and lease 20 s (scaled to the compressed run)"
