@@ -22,7 +22,13 @@ from patients.models import (
 from patients.validators import normalize_mobile
 from prep.models import ProcedureVariant
 from prep.planning import PlanningError
-from prep.services import HISTORY_REASON_MAX, checklist_close, checklist_generate, checklist_refresh
+from prep.services import (
+    HISTORY_REASON_MAX,
+    checklist_close,
+    checklist_generate,
+    checklist_patient_changed,
+    checklist_refresh,
+)
 
 PATIENT_FIELDS = (
     "mrn", "first_name", "last_name", "birth_date", "sex", "language", "time_zone", "email", "mobile",
@@ -82,6 +88,7 @@ def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patie
     values = _patient_values(values)
     flags_before = patient.flags
     birth_before = patient.birth_date
+    contact_before = _contact(patient)
     for name, value in values.items():
         setattr(patient, name, value)
     if values.get("sms_consent") and not patient.sms_consent_at:
@@ -97,7 +104,21 @@ def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patie
     if patient.flags != flags_before or patient.birth_date != birth_before:
         for surgery in _active_surgeries(patient):
             checklist_refresh(surgery=surgery, by=by, reason="patient details changed")
+    elif _contact(patient) != contact_before:
+        # Reminders are planned from these: texts turned on get planned, email turned off is cancelled.
+        for surgery in _active_surgeries(patient):
+            checklist_patient_changed(surgery=surgery)
     return patient
+
+
+# What the reminder plan reads from the patient (see reminders.planner.reminders_wanted).
+CONTACT_FIELDS = (
+    "email", "mobile", "channel_email", "channel_sms", "sms_consent", "sms_opted_out_at", "time_zone",
+)  # fmt: skip
+
+
+def _contact(patient: Patient) -> tuple[Any, ...]:
+    return tuple(getattr(patient, name) for name in CONTACT_FIELDS)
 
 
 def _active_surgeries(patient: Patient) -> list[Surgery]:

@@ -114,6 +114,15 @@ def checklist_generate(*, surgery: Surgery, by: User | None = None) -> Checklist
     return checklist
 
 
+@transaction.atomic
+def checklist_patient_changed(*, surgery: Surgery) -> None:
+    """The patient's contact details, channels or consent changed, not the items: what hangs on
+    the checklist (the reminder plan) follows, in the caller's transaction."""
+    checklist = Checklist.objects.select_for_update().filter(surgery=surgery).first()
+    if checklist is not None:
+        _after_change(checklist)
+
+
 def _after_change(checklist: Checklist) -> None:
     """Hook for what follows every checklist change (the reminder planner plugs in here)."""
     from prep import hooks

@@ -277,9 +277,10 @@ def reminders_replan(*, checklist: Checklist, now: dt.datetime | None = None) ->
             counts["updated"] += Reminder.objects.filter(pk=row.pk, status=Status.PENDING).update(
                 **values, updated_at=now
             )
-        elif row.status == Status.CANCELLED:
-            # Wanted again (an item reopened): the same row comes back rather than a second one.
-            counts["updated"] += Reminder.objects.filter(pk=row.pk, status=Status.CANCELLED).update(
+        elif row.status in (Status.CANCELLED, Status.SUPPRESSED):
+            # Wanted again (an item reopened, texts turned back on): the same row comes back rather
+            # than a second one.
+            counts["updated"] += Reminder.objects.filter(pk=row.pk, status=row.status).update(
                 **values, status=Status.PENDING, status_reason="Planned again", updated_at=now
             )
     if new:

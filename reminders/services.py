@@ -30,11 +30,17 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from patients.models import Clinic, Patient, Surgery
-from prep.models import ChecklistItem, ChecklistStatus
+from patients.models import Clinic, Patient, Surgery, SurgeryStatus
+from prep.models import Checklist, ChecklistItem, ChecklistStatus
 from reminders import messages
 from reminders.models import Channel, Kind, NurseDigest, Reminder, SmsEvent, Status
-from reminders.planner import in_quiet_hours, item_kind, item_wants_patient_reminder, quiet_end_after
+from reminders.planner import (
+    in_quiet_hours,
+    item_kind,
+    item_wants_patient_reminder,
+    quiet_end_after,
+    reminders_replan,
+)
 from reminders.transports import (
     TWILIO_UNSUBSCRIBED,
     EmailTransport,
@@ -593,6 +599,14 @@ def sms_inbound_record(*, from_number: str, body: str, message_sid: str) -> Inbo
         ).update(status=Status.SUPPRESSED, status_reason="Patient replied STOP", updated_at=now)  # fmt: skip
     elif action == SmsEvent.Action.START:
         Patient.objects.filter(mobile=from_number).update(sms_opted_out_at=None)
+        # Texts planned before the STOP (and still ahead) come back.
+        checklists = Checklist.objects.filter(
+            surgery__patient__mobile=from_number,
+            surgery__status__in=(SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED),
+            status=ChecklistStatus.ACTIVE,
+        )
+        for checklist in checklists.select_for_update(of=("self",)):
+            reminders_replan(checklist=checklist, now=now)
     if action == SmsEvent.Action.OTHER:
         return InboundResult(action, "")
     language = patient.language if patient else "en"

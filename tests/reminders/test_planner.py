@@ -7,6 +7,8 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from patients.services import patient_update, surgery_cancel, surgery_update
 from prep.models import ChecklistItem
@@ -208,3 +210,25 @@ def test_late_booking_sends_the_latest_missed_reminder_once(book):
         surgery2 = book(start_at=aware("2026-02-22T09:00"), anaesthesia="local", mrn="LATE2")
         arrival = rows(surgery2, kind=Kind.ARRIVAL)
         assert len(arrival) == 1 and local(arrival[0].due_at) == aware("2026-02-21T10:00")
+
+
+def test_turning_texts_on_after_booking_plans_them_and_turning_email_off_cancels_it(book, frozen):
+    surgery = book(start_at=aware("2026-02-20T09:00"), anaesthesia="local", mobile="+13105550142")
+    assert not rows(surgery, channel=Channel.SMS), "no consent at booking: no texts"
+    patient = surgery.patient
+    patient_update(patient=patient, by=None, channel_sms=True, sms_consent=True)
+    texts = rows(surgery, channel=Channel.SMS, status=Status.PENDING)
+    assert texts, "consent given later: the texts are planned at once"
+    patient_update(patient=patient, by=None, channel_email=False)
+    assert rows(surgery, channel=Channel.EMAIL, status=Status.PENDING) == []
+    assert {r.status for r in rows(surgery, channel=Channel.EMAIL)} == {Status.CANCELLED}
+    assert len(rows(surgery, channel=Channel.SMS, status=Status.PENDING)) == len(texts)
+
+
+def test_a_patient_change_that_touches_no_channel_replans_nothing(book, frozen):
+    surgery = book(start_at=aware("2026-02-20T09:00"), anaesthesia="local", **sms_fields())
+    before = {(r.key, r.status, r.due_at) for r in rows(surgery)}
+    with CaptureQueriesContext(connection) as ctx:
+        patient_update(patient=surgery.patient, by=None, first_name="Renamed")
+    assert not [q for q in ctx.captured_queries if Reminder._meta.db_table in q["sql"]]
+    assert {(r.key, r.status, r.due_at) for r in rows(surgery)} == before

@@ -112,12 +112,17 @@ def test_opt_out_words_stop_texts_at_once_with_one_confirmation(client, webhook_
 def test_start_resubscribes_and_help_answers_with_clinic_and_phone(client, webhook_settings, book, clinic):
     surgery = book(**sms_fields(78, language="es"))
     patient = surgery.patient
+    planned = set(Reminder.objects.filter(surgery=surgery, channel=Channel.SMS).values_list("pk", flat=True))
+    assert planned
     post(client, "/reminders/twilio/inbound/", {"From": patient.mobile, "Body": "STOP", "MessageSid": "SM1"})
+    texts = Reminder.objects.filter(pk__in=planned)
+    assert set(texts.values_list("status", flat=True)) == {Status.SUPPRESSED}
     response = post(
         client, "/reminders/twilio/inbound/", {"From": patient.mobile, "Body": "start", "MessageSid": "SM2"}
     )
     patient.refresh_from_db()
     assert patient.sms_opted_out_at is None and patient.can_receive_sms
+    assert set(texts.values_list("status", flat=True)) == {Status.PENDING}, "the texts still ahead come back"
     assert "<Message>" in response.content.decode()
     help_reply = post(
         client, "/reminders/twilio/inbound/", {"From": patient.mobile, "Body": "Help?", "MessageSid": "SM3"}
