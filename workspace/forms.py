@@ -100,6 +100,20 @@ class PatientForm(forms.Form):
         return value
 
 
+class PatientEditForm(PatientForm):
+    """The patient's details after booking, with the version the nurse read (no lost update)."""
+
+    seen = forms.CharField(widget=forms.HiddenInput)
+
+
+def patient_initial(patient: Patient) -> dict[str, Any]:
+    return {**{name: getattr(patient, name) for name in PATIENT_FORM_FIELDS}, "seen": patient_version(patient)}
+
+
+def patient_version(patient: Patient) -> str:
+    return patient.updated_at.isoformat()
+
+
 class MedicationForm(forms.Form):
     drug = forms.ModelChoiceField(
         label="Catalogue drug",

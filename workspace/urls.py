@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.board, name="board"),
     path("book/", views.booking_new, name="book"),
     path("patients/<uuid:uuid>/", views.patient_detail, name="patient"),
+    path("patients/<uuid:uuid>/edit/", views.patient_edit, name="patient_edit"),
     path("patients/<uuid:uuid>/medications/add/", views.medication_add, name="medication_add"),
     path(
         "patients/<uuid:uuid>/medications/<uuid:medication_uuid>/stop/",

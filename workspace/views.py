@@ -163,6 +163,41 @@ def patient_detail(request: HttpRequest, uuid: str) -> HttpResponse:
     return render(request, "workspace/patient.html", {"patient": patient, "medications": medications})
 
 
+@require_http_methods(["GET", "POST"])
+@staff_view
+def patient_edit(request: HttpRequest, uuid: str) -> HttpResponse:
+    """Contact details, reminder channels and consent, clinical flags: what the booking form asked."""
+    patient = patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
+    initial = wf.patient_initial(patient)
+    form = wf.PatientEditForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["seen"] != initial["seen"]:
+            # Saving the form as it is would undo the other person's change without anyone knowing.
+            messages.warning(
+                request,
+                "Someone else changed this patient's details while you were editing. "
+                "The form now shows their version: make your change again.",
+            )
+            form, status = wf.PatientEditForm(initial=initial), 409
+        else:
+            changes = {n: form.cleaned_data[n] for n in wf.PATIENT_FORM_FIELDS if form.cleaned_data[n] != initial[n]}
+            if not changes:
+                messages.info(request, "Nothing was changed.")
+                return redirect("workspace:patient", uuid=patient.uuid)
+            patient._change_reason = "Details changed by staff"
+            try:
+                patient_services.patient_update(patient=patient, by=request.user, **changes)
+            except ValidationError as exc:
+                wf.add_service_errors(form, exc)
+            else:
+                messages.success(request, "The patient's details were saved; checklist and reminders follow them.")
+                return redirect("workspace:patient", uuid=patient.uuid)
+    if form.errors:
+        status = 400
+    return render(request, "workspace/patient_edit.html", {"patient": patient, "form": form}, status=status)
+
+
 # --- item actions --------------------------------------------------------------------------
 
 ITEM_RELATED = ("template_item", "completed_by", "updated_by", "checklist__surgery__patient__clinic")

@@ -46,6 +46,7 @@ class Side:
         p, s = self.patient, self.surgery
         return {
             "patient": str(p.uuid),
+            "patient_version": p.updated_at.isoformat(),
             "mrn": p.mrn,
             "mrn_lower": p.mrn.lower(),
             "last_name_part": p.last_name[:5].lower(),

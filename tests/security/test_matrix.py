@@ -56,6 +56,9 @@ workspace:book                   POST     /book/                                
 workspace:book                   POST     /book/                                          login  login  login  redir  404    redir  redir  404    login  login  book_existing
 workspace:patient                GET      /patients/{patient}/                            login  login  login  redir  404    redir  redir  404    login  login
 workspace:patient                POST     /patients/{patient}/                            405    405    405    405    405    405    405    405    405    405
+workspace:patient_edit           GET      /patients/{patient}/edit/                       login  login  login  data   404    data   data   404    login  login
+workspace:patient_edit           POST     /patients/{patient}/edit/                       login  login  login  redir  404    redir  redir  404    login  login  patient_edit
+workspace:patient_edit           PUT      /patients/{patient}/edit/                       405    405    405    405    405    405    405    405    405    405
 workspace:medication_add         GET      /patients/{patient}/medications/add/            login  login  login  data   404    data   data   404    login  login
 workspace:medication_add         POST     /patients/{patient}/medications/add/            login  login  login  redir  404    redir  redir  404    login  login  med_add
 workspace:medication_stop        GET      /patients/{patient}/medications/{medication}/stop/ login login login data  404    data   data   404    login  login
@@ -208,6 +211,10 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "book_new": _new_patient,
     "book_existing": lambda v: {"patient": v["patient"], **_booking_surgery(v)},
     "med_add": lambda v: {"drug": "", "name": "ibuprofen", "indication": "", "dose": "200 mg", "action": "confirm"},
+    "patient_edit": lambda v: {
+        "mrn": v["mrn"], "first_name": "Matrix", "last_name": "Edited", "birth_date": "1960-01-02", "sex": "female",
+        "language": "en", "email": "", "mobile": "", "allergies": "", "seen": v["patient_version"],
+    },  # fmt: skip
     "edit": lambda v: {
         "procedure": "lumbar-facet-rf",
         "start_date": in_days(14).date().isoformat(),
