@@ -96,10 +96,10 @@ def seed(rng: random.Random) -> dict:
     for patient in booked:
         procedure = rng.choice(procedures)
         start = now + dt.timedelta(minutes=rng.randrange(60, 14 * 24 * 60, 30))
-        surgeries.append(Surgery(patient=patient, procedure=procedure, start_at=start,
+        surgeries.append(Surgery(patient=patient, clinic=clinic, procedure=procedure, start_at=start,
                                  anaesthesia=procedure.default_anaesthesia, surgeon=rng.choice(surgeons)))  # fmt: skip
     Surgery.objects.bulk_create(surgeries, batch_size=2000)
-    surgeries = list(Surgery.objects.filter(patient__clinic=clinic).select_related("patient", "procedure"))
+    surgeries = list(Surgery.objects.filter(clinic=clinic).select_related("patient", "procedure"))
     Checklist.objects.bulk_create(
         [Checklist(surgery=s, template_id=s.procedure.template_id, catalogue_version="bench") for s in surgeries],
         batch_size=2000,

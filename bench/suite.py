@@ -130,7 +130,7 @@ def step_pages(suite: Suite, *, label: str, requests: int) -> tuple[float, float
     now = timezone.now()
     uuids = list(
         Surgery.objects.filter(
-            patient__clinic=nurse.clinic,
+            clinic=nurse.clinic,
             status=SurgeryStatus.BOOKED,
             start_at__gte=now,
             start_at__lt=now + dt.timedelta(days=14),
@@ -237,7 +237,7 @@ def step_generation(suite: Suite, *, count: int) -> list:
         )
     )
     return list(
-        Surgery.objects.filter(patient__clinic=clinic)
+        Surgery.objects.filter(clinic=clinic)
         .select_related("patient")
         .prefetch_related("checklist__items__template_item")
     )

@@ -42,13 +42,13 @@ def patients_for_user(user: User) -> QuerySet[Patient]:
 def surgeries_for_user(user: User) -> QuerySet[Surgery]:
     _require_staff(user, "surgeries")
     audit.note(kind="surgeries")
-    return Surgery.objects.filter(patient__clinic_id=user.clinic_id)
+    return Surgery.objects.filter(clinic_id=user.clinic_id)
 
 
 def items_for_user(user: User) -> QuerySet[ChecklistItem]:
     _require_staff(user, "items")
     audit.note(kind="items")
-    return ChecklistItem.objects.filter(checklist__surgery__patient__clinic_id=user.clinic_id)
+    return ChecklistItem.objects.filter(checklist__surgery__clinic_id=user.clinic_id)
 
 
 def _fetch(*, user: User, uuid: object, qs: QuerySet, kind: str, clinic_path: str, patient_path: str) -> Any:
@@ -74,10 +74,10 @@ def patient_get_for_user(*, user: User, uuid: object, qs: QuerySet[Patient] | No
 
 def surgery_get_for_user(*, user: User, uuid: object, qs: QuerySet[Surgery] | None = None) -> Surgery:
     return _fetch(user=user, uuid=uuid, qs=qs if qs is not None else Surgery.objects.all(), kind="surgery",
-                  clinic_path="patient__clinic_id", patient_path="patient_id")  # fmt: skip
+                  clinic_path="clinic_id", patient_path="patient_id")  # fmt: skip
 
 
 def item_get_for_user(*, user: User, uuid: object, qs: QuerySet[ChecklistItem] | None = None) -> ChecklistItem:
     return _fetch(user=user, uuid=uuid, qs=qs if qs is not None else ChecklistItem.objects.all(), kind="item",
-                  clinic_path="checklist__surgery__patient__clinic_id",
+                  clinic_path="checklist__surgery__clinic_id",
                   patient_path="checklist__surgery__patient_id")  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -184,6 +185,11 @@ class GoDecision(models.TextChoices):
 
 class Surgery(TrackedModel):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="surgeries")
+    # The patient's clinic, repeated here (a patient never changes clinic) so that the board reads
+    # one clinic's surgeries of the coming days through one index, whatever the other clinics hold.
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.PROTECT, related_name="surgeries", editable=False, db_index=False
+    )
     procedure = models.ForeignKey("prep.ProcedureVariant", on_delete=models.PROTECT, related_name="surgeries")
     level = models.CharField(max_length=60, blank=True, help_text="e.g. L4-L5, V2")
     side = models.CharField(max_length=10, choices=Side.choices, blank=True)
@@ -208,10 +214,18 @@ class Surgery(TrackedModel):
     class Meta:
         ordering = ["start_at"]
         verbose_name_plural = "surgeries"
-        indexes = [models.Index(fields=["status", "start_at"])]
+        indexes = [
+            models.Index(fields=["status", "start_at"]),
+            models.Index(fields=["clinic", "status", "start_at"], name="surgery_clinic_status_start"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.procedure} for {self.patient} at {self.start_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.clinic_id is None and self.patient_id is not None:
+            self.clinic_id = self.patient.clinic_id
+        super().save(*args, **kwargs)
 
     @property
     def is_active(self) -> bool:

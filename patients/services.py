@@ -184,8 +184,8 @@ def surgery_book(
     if surgeon is not None and surgeon.clinic_id != patient.clinic_id:
         raise ValidationError({"surgeon": "The surgeon must belong to the patient's clinic."})
     surgery = Surgery(
-        patient=patient, procedure=procedure, start_at=start_at, anaesthesia=anaesthesia, surgeon=surgeon,
-        place=place, level=level, side=side, created_by=by, updated_by=by,
+        patient=patient, clinic_id=patient.clinic_id, procedure=procedure, start_at=start_at,
+        anaesthesia=anaesthesia, surgeon=surgeon, place=place, level=level, side=side, created_by=by, updated_by=by,
     )  # fmt: skip
     _clean(surgery)
     surgery.save()

@@ -558,6 +558,7 @@ def _seed_surgeries(
         rows.append(
             Surgery(
                 patient=patient,
+                clinic=clinic,
                 procedure=procedure,
                 level=rng.choice(("L3-L4", "L4-L5", "L5-S1", "C5-C6", "V2", "")),
                 side=rng.choice(("left", "right", "bilateral", "")),

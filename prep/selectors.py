@@ -95,7 +95,7 @@ def surgeries_with_readiness(
     Must agree with ``readiness_compute`` (a test checks both on the same data).
     """
     now = now or timezone.now()
-    qs = qs if qs is not None else Surgery.objects.filter(patient__clinic=clinic)
+    qs = qs if qs is not None else Surgery.objects.filter(clinic=clinic)
     required_open = Q(checklist__items__required=True, checklist__items__status__in=OPEN_STATUSES)
     qs = qs.annotate(
         required_count=Count("checklist__items", filter=Q(checklist__items__required=True)),
@@ -122,7 +122,7 @@ def surgeries_with_readiness(
 def surgeries_upcoming(*, clinic: Clinic, days: int = 14, now: dt.datetime | None = None) -> QuerySet[Surgery]:
     now = now or timezone.now()
     qs = Surgery.objects.filter(
-        patient__clinic=clinic,
+        clinic=clinic,
         status__in=(SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED),
         start_at__gte=now - dt.timedelta(hours=12),
         start_at__lt=now + dt.timedelta(days=days),

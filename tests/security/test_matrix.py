@@ -212,9 +212,17 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "book_existing": lambda v: {"patient": v["patient"], **_booking_surgery(v)},
     "med_add": lambda v: {"drug": "", "name": "ibuprofen", "indication": "", "dose": "200 mg", "action": "confirm"},
     "patient_edit": lambda v: {
-        "mrn": v["mrn"], "first_name": "Matrix", "last_name": "Edited", "birth_date": "1960-01-02", "sex": "female",
-        "language": "en", "email": "", "mobile": "", "allergies": "", "seen": v["patient_version"],
-    },  # fmt: skip
+        "mrn": v["mrn"],
+        "first_name": "Matrix",
+        "last_name": "Edited",
+        "birth_date": "1960-01-02",
+        "sex": "female",
+        "language": "en",
+        "email": "",
+        "mobile": "",
+        "allergies": "",
+        "seen": v["patient_version"],
+    },
     "edit": lambda v: {
         "procedure": "lumbar-facet-rf",
         "start_date": in_days(14).date().isoformat(),
