@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients.models import Clinic, Medication, Patient, Surgery
@@ -33,14 +34,22 @@ class PatientAdmin(SimpleHistoryAdmin):
                        "updated_by")  # fmt: skip
     inlines = [MedicationInline]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Patient | None = None) -> tuple[str, ...]:
+        # A patient never changes clinic: their surgeries and reminders carry it too.
+        return (*self.readonly_fields, "clinic") if obj is not None else self.readonly_fields
+
 
 @admin.register(Surgery)
 class SurgeryAdmin(SimpleHistoryAdmin):
     list_display = ("start_at", "patient", "procedure", "surgeon", "anaesthesia", "status", "go_decision")
-    list_filter = ("status", "procedure", "anaesthesia", "go_decision", "patient__clinic")
+    list_filter = ("status", "procedure", "anaesthesia", "go_decision", "clinic")
     search_fields = ("patient__mrn", "patient__last_name", "patient__first_name")
     date_hierarchy = "start_at"
     list_select_related = ("patient", "procedure", "surgeon")
     raw_id_fields = ("patient",)
     readonly_fields = ("uuid", "version", "go_decided_at", "go_decided_by", "created_at", "updated_at", "created_by",
                        "updated_by")  # fmt: skip
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Surgery | None = None) -> tuple[str, ...]:
+        # A booking stays with its patient (and so with the patient's clinic, which it carries).
+        return (*self.readonly_fields, "patient") if obj is not None else self.readonly_fields

@@ -72,7 +72,12 @@ def test_admin_pages(client, surgery, login):
         assert client.get(url).status_code == 200, url
     template = surgery.procedure.template
     assert client.get(f"/admin/prep/checklisttemplate/{template.pk}/change/").status_code == 200
-    assert client.get(f"/admin/patients/patient/{surgery.patient.pk}/change/").status_code == 200
+    patient_page = client.get(f"/admin/patients/patient/{surgery.patient.pk}/change/")
+    assert patient_page.status_code == 200
+    assert 'name="clinic"' not in patient_page.content.decode(), "a patient never changes clinic"
+    surgery_page = client.get(f"/admin/patients/surgery/{surgery.pk}/change/")
+    assert surgery_page.status_code == 200 and 'name="patient"' not in surgery_page.content.decode()
+    assert 'name="clinic"' in client.get("/admin/patients/patient/add/").content.decode()
     assert client.get("/admin/patients/patient/", {"q": "Garcia"}).status_code == 200
 
 
