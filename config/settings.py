@@ -245,6 +245,8 @@ EMAIL_USE_SSL = _cfg["email_use_ssl"]
 EMAIL_TIMEOUT = _cfg["email_timeout"]
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+if SMS_BACKEND not in ("console", "twilio"):
+    sys.exit(f"Configuration error: SMS_BACKEND must be 'console' or 'twilio', got {SMS_BACKEND!r}.")
 TWILIO_ACCOUNT_SID = env.secret("TWILIO_ACCOUNT_SID", "") or ""
 TWILIO_AUTH_TOKEN = env.secret("TWILIO_AUTH_TOKEN", "") or ""
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")

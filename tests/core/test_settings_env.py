@@ -100,6 +100,8 @@ def _start(env_vars: dict[str, str]) -> subprocess.CompletedProcess:
         ({"DEBUG": "1", "REDIS_URL": "redis://localhost:notaport/0"}, "REDIS_URL"),
         ({"DEBUG": "1", "CELERY_BROKER_URL": "amqp://guest@localhost//"}, "CELERY_BROKER_URL"),
         ({"DEBUG": "perhaps"}, "DEBUG"),
+        ({"DEBUG": "1", "SMS_BACKEND": "carrier-pigeon"}, "SMS_BACKEND"),
+        ({"DEBUG": "1", "REMINDERS_SEND_CHUNK": "0"}, "REMINDERS_SEND_CHUNK"),
     ],
 )
 def test_bad_configuration_fails_with_one_line(env_vars: dict[str, str], variable: str) -> None:
