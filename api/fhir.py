@@ -67,6 +67,48 @@ GENDER = {"female": "female", "male": "male", "other": "other", "unknown": "unkn
 NOMINAL_SLOT = dt.timedelta(hours=1)
 
 
+# When what this server offers last changed (CapabilityStatement.date).
+CAPABILITIES_CHANGED = "2026-11-25"
+
+
+def capability_statement_build() -> Json:
+    """``GET /fhir/metadata``: what this server offers, for FHIR clients that ask before they call.
+
+    It holds no patient data, so it is public, as the FHIR specification expects of it.
+    """
+    base = base_url()
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": CAPABILITIES_CHANGED,
+        "publisher": "Pre-op Tracker",
+        "kind": "instance",
+        "software": {"name": "Pre-op Tracker"},
+        "implementation": {"description": "Pre-operative preparation: catalogue and per-patient export",
+                           "url": f"{base}/fhir"},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "description": "A clinic's API token (Authorization: Token ...) or a staff session; "
+                    "a patient outside the caller's clinic is a 404.",
+                },
+                "resource": [
+                    {"type": "PlanDefinition", "interaction": [{"code": "read"}],
+                     "documentation": "A procedure's checklist template, with its timing and sources."},
+                    {"type": "Patient",
+                     "operation": [{"name": "preop", "definition": f"{base}/fhir/OperationDefinition/Patient-preop",
+                                    "documentation": "Bundle of the patient's pre-operative preparation: "
+                                    "CarePlan, Tasks, Observations, MedicationStatements, ServiceRequest, "
+                                    "Appointment."}]},
+                ],
+            }
+        ],
+    }  # fmt: skip
+
+
 def base_url() -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/")
 

@@ -4,6 +4,7 @@ from api import fhir_views
 
 app_name = "fhir"
 urlpatterns = [
+    path("metadata", fhir_views.Metadata.as_view(), name="metadata"),
     path("PlanDefinition/<str:uuid>", fhir_views.PlanDefinitionRead.as_view(), name="plandefinition"),
     # "$preop" is a FHIR operation name: the "$" is part of the path.
     re_path(r"^Patient/(?P<uuid>[^/]+)/\$preop$", fhir_views.PatientPreop.as_view(), name="patient-preop"),

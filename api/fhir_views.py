@@ -9,13 +9,14 @@ from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.exceptions import exception_handler, uuid_or_404
-from api.fhir import plandefinition_build, preop_bundle_build
+from api.fhir import capability_statement_build, plandefinition_build, preop_bundle_build
 from core import access
 from patients.models import Patient, Surgery, SurgeryStatus
 from prep.models import ChecklistItem, ChecklistTemplate, TemplateItem
@@ -62,6 +63,15 @@ class FhirView(APIView):
             return response
 
         return handler
+
+
+@extend_schema(exclude=True)
+class Metadata(FhirView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        return Response(capability_statement_build())
 
 
 @extend_schema(exclude=True)

@@ -166,3 +166,17 @@ def test_export_query_count(api, book, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         r = api.get(f"/fhir/Patient/{surgery.patient.uuid}/$preop")
     assert r.status_code == 200
+
+
+def test_metadata_is_a_public_capability_statement_of_what_is_served(client, settings):
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+    settings.PUBLIC_BASE_URL = "https://preop.example.org"
+    response = client.get("/fhir/metadata")
+    assert response.status_code == 200 and response["Content-Type"] == "application/fhir+json"
+    statement = CapabilityStatement.model_validate(response.json())
+    [rest] = statement.rest
+    served = {r.type: r for r in rest.resource}
+    assert [i.code for i in served["PlanDefinition"].interaction] == ["read"]
+    assert [o.name for o in served["Patient"].operation] == ["preop"]
+    assert statement.fhirVersion == "4.0.1" and statement.implementation.url == "https://preop.example.org/fhir"

@@ -183,6 +183,8 @@ api:tokens                       POST     /api/v1/tokens/                       
 api:token-revoke                 GET      /api/v1/tokens/{spare_token}/revoke/            401    401    401    403    403    403    405    405    403    403
 api:token-revoke                 POST     /api/v1/tokens/{spare_token}/revoke/            401    401    401    403    403    403    200    404    403    403
 # --- FHIR export ---
+fhir:metadata                    GET      /fhir/metadata                                  200    200    200    200    200    200    200    200    200    200
+fhir:metadata                    POST     /fhir/metadata                                  405    405    405    405    405    405    405    405    405    405
 fhir:plandefinition              GET      /fhir/PlanDefinition/{template}                 401    401    401    200    200    200    200    200    200    200
 fhir:plandefinition              POST     /fhir/PlanDefinition/{template}                 401    401    401    405    405    405    405    405    405    405
 fhir:patient-preop               GET      /fhir/Patient/{patient}/$preop                  401    401    401    data   404    data   data   404    data   404

@@ -30,6 +30,7 @@ PUBLIC = {
     "portal:sign_out",
     "api:schema",  # the OpenAPI description of the API: no data
     "api:docs",
+    "fhir:metadata",  # the FHIR CapabilityStatement: what the server offers, no data
     "reminders:twilio-status",  # Twilio webhooks: their own signature check answers 403
     "reminders:twilio-inbound",
 }
