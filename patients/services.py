@@ -83,6 +83,16 @@ def patient_create(*, clinic: Clinic, by: User | None, **values: Any) -> Patient
     return patient
 
 
+# What the reminder plan reads from the patient (see reminders.planner.reminders_wanted).
+CONTACT_FIELDS = (
+    "email", "mobile", "channel_email", "channel_sms", "sms_consent", "sms_opted_out_at", "time_zone",
+)  # fmt: skip
+
+
+def _contact(patient: Patient) -> tuple[Any, ...]:
+    return tuple(getattr(patient, name) for name in CONTACT_FIELDS)
+
+
 @transaction.atomic
 def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patient:
     values = _patient_values(values)
@@ -109,16 +119,6 @@ def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patie
         for surgery in _active_surgeries(patient):
             checklist_patient_changed(surgery=surgery)
     return patient
-
-
-# What the reminder plan reads from the patient (see reminders.planner.reminders_wanted).
-CONTACT_FIELDS = (
-    "email", "mobile", "channel_email", "channel_sms", "sms_consent", "sms_opted_out_at", "time_zone",
-)  # fmt: skip
-
-
-def _contact(patient: Patient) -> tuple[Any, ...]:
-    return tuple(getattr(patient, name) for name in CONTACT_FIELDS)
 
 
 def _active_surgeries(patient: Patient) -> list[Surgery]:

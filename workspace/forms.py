@@ -107,11 +107,8 @@ class PatientEditForm(PatientForm):
 
 
 def patient_initial(patient: Patient) -> dict[str, Any]:
-    return {**{name: getattr(patient, name) for name in PATIENT_FORM_FIELDS}, "seen": patient_version(patient)}
-
-
-def patient_version(patient: Patient) -> str:
-    return patient.updated_at.isoformat()
+    """The form's values, and the version they were read at (``updated_at``)."""
+    return {**{name: getattr(patient, name) for name in PATIENT_FORM_FIELDS}, "seen": patient.updated_at.isoformat()}
 
 
 class MedicationForm(forms.Form):

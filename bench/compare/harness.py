@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import redis
-from django.db import connection, transaction
+from django.db import transaction
+
+from tests.services import database_url_for_subprocess as database_url
+from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
@@ -77,22 +79,6 @@ class WayResult:
 
 
 # --- processes ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def database_url() -> str:
-    conf = connection.settings_dict
-    if conf["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{conf['NAME']}"
-    user = conf.get("USER") or ""
-    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{conf.get('HOST') or '127.0.0.1'}:{conf.get('PORT') or 5432}/{conf['NAME']}"
 
 
 class Processes:
