@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from patients.models import Clinic, Medication, Patient, Surgery, SurgeryStatus
+from prep import conditions
 from prep.models import Checklist, ChecklistItem, ChecklistStatus, ChecklistTemplate, ItemStatus, TemplateItem
 
 Json = dict[str, Any]
@@ -200,25 +201,7 @@ def _action_timing(ti: TemplateItem) -> Json:
 
 def condition_text(condition: Mapping[str, Any], *, clinic_age: str = "the clinic's age threshold") -> str:
     """A structured catalogue condition in words (FHIR gets text, never something to execute)."""
-    parts: list[str] = []
-    for key, value in condition.items():
-        if key == "min_age":
-            parts.append(f"age on the day of surgery at least {clinic_age if value == 'clinic' else value}")
-        elif key == "max_age":
-            parts.append(f"age on the day of surgery at most {value}")
-        elif key == "risk_in":
-            parts.append("bleeding-risk class of the procedure is " + " or ".join(value))
-        elif key == "anaesthesia_in":
-            parts.append("anaesthesia is " + " or ".join(value))
-        elif key == "regions_in":
-            parts.append("procedure region is " + " or ".join(value))
-        elif key == "flags_any":
-            parts.append("patient is flagged " + " or ".join(v.replace("_", " ") for v in value))
-        elif key == "held_drug_needs_inr":
-            parts.append("a held blood thinner needs a normal INR before the procedure")
-        elif key == "any_of":
-            parts.append("(" + ") or (".join(condition_text(alt, clinic_age=clinic_age) for alt in value) + ")")
-    return " and ".join(parts)
+    return conditions.describe(condition, clinic_age=clinic_age)
 
 
 def _participant(assignee: str) -> Json:
@@ -239,8 +222,8 @@ def _template_action(ti: TemplateItem) -> Json:
     }
     if ti.why_en:
         action["reason"] = [{"text": ti.why_en}]
-    if ti.code.endswith(":*"):
-        action["textEquivalent"] += " One such item per blood thinner the patient takes."
+    if ":" in ti.code:
+        action["textEquivalent"] += " Words for the items made per medicine the patient takes."
     if ti.conditions:
         action["condition"] = [
             {

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from core.models import PublicIdModel, TrackedModel
@@ -55,6 +56,20 @@ class Clinic(PublicIdModel):
         return zoneinfo.ZoneInfo(self.time_zone)
 
 
+# Thrombotic-risk and metabolic conditions the catalogue and the alerts read (see
+# clinical-reference.md 5a/5b); codes are those of ``preview_checklist --condition``.
+CONDITION_CODES = (
+    "drug_eluting_stent", "bare_metal_stent", "mechanical_heart_valve", "atrial_fibrillation", "vte", "stroke",
+    "diabetes",
+)  # fmt: skip
+
+
+class StentType(models.TextChoices):
+    NONE = "", "No coronary stent"
+    DRUG_ELUTING = "drug_eluting", "Drug-eluting stent"
+    BARE_METAL = "bare_metal", "Bare-metal stent"
+
+
 class Sex(models.TextChoices):
     FEMALE = "female", "Female"
     MALE = "male", "Male"
@@ -95,6 +110,25 @@ class Patient(TrackedModel):
     impaired_renal_function = models.BooleanField(default=False)
     latex_allergy = models.BooleanField(default=False)
     allergies = models.TextField(blank=True)
+    # Thrombotic risk: stopping a blood thinner can itself be dangerous (clinical-reference.md 5a).
+    stent = models.CharField("coronary stent", max_length=14, choices=StentType.choices, blank=True)
+    stent_date = models.DateField("date the stent was placed", null=True, blank=True)
+    mechanical_heart_valve = models.BooleanField(default=False)
+    atrial_fibrillation = models.BooleanField(default=False)
+    vte_date = models.DateField(
+        "date of the latest blood clot (DVT or PE)", null=True, blank=True, help_text="Blank: no clot."
+    )
+    stroke_date = models.DateField(
+        "date of the latest stroke or TIA", null=True, blank=True, help_text="Blank: no stroke."
+    )
+    diabetes = models.BooleanField(default=False)
+    crcl_ml_min = models.PositiveSmallIntegerField(
+        "creatinine clearance (mL/min)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(250)],
+        help_text="Blank: not known. DOAC holds depend on it.",
+    )
 
     history = HistoricalRecords()
 
@@ -123,6 +157,36 @@ class Patient(TrackedModel):
         return frozenset(name for name in PATIENT_FLAGS if getattr(self, name))
 
     @property
+    def conditions(self) -> dict[str, dt.date | None]:
+        """Condition code -> its date where one is recorded (None: present, date unknown)."""
+        found: dict[str, dt.date | None] = {}
+        if self.stent:
+            found[f"{self.stent}_stent"] = self.stent_date
+        if self.mechanical_heart_valve:
+            found["mechanical_heart_valve"] = None
+        if self.atrial_fibrillation:
+            found["atrial_fibrillation"] = None
+        if self.vte_date:
+            found["vte"] = self.vte_date
+        if self.stroke_date:
+            found["stroke"] = self.stroke_date
+        if self.diabetes:
+            found["diabetes"] = None
+        return found
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        super().clean()
+        if self.stent_date and not self.stent:
+            raise ValidationError({"stent": "Say which kind of stent was placed on that date."})
+        today = timezone.localdate()
+        for name in ("stent_date", "vte_date", "stroke_date"):
+            value = getattr(self, name)
+            if value and value > today:
+                raise ValidationError({name: "This date cannot be in the future."})
+
+    @property
     def can_receive_sms(self) -> bool:
         return bool(self.mobile and self.channel_sms and self.sms_consent and not self.sms_opted_out_at)
 
@@ -147,6 +211,11 @@ class Medication(TrackedModel):
         default=False, help_text="For drugs not in the catalogue: ask the prescriber about a hold."
     )
     stopped_at = models.DateTimeField(null=True, blank=True, help_text="No longer taken (not a pre-op hold).")
+    no_rule_confirmed = models.BooleanField(
+        "checked: no preparation rule",
+        default=False,
+        help_text="Staff checked this medicine: it needs no hold or decision before the procedure.",
+    )
 
     history = HistoricalRecords()
 

@@ -23,8 +23,11 @@ from prep.models import (
     CatalogueRelease,
     Category,
     ChecklistTemplate,
+    Dosing,
     Drug,
+    DrugFamily,
     HoldMode,
+    KnownMedicine,
     ProcedureVariant,
     ResultKind,
     RiskClass,
@@ -36,7 +39,12 @@ ITEM_REQUIRED = (
     "code", "category", "assignee", "required", "title_en", "patient_title_en", "patient_title_es",
     "instructions_en", "instructions_es", "why_en", "why_es", "timing", "source",
 )  # fmt: skip
-ITEM_OPTIONAL = ("conditions", "result", "validity_days", "loinc", "reminders_hours")
+ITEM_OPTIONAL = ("conditions", "result", "validity_days", "loinc", "reminders_hours", "clinic_policy")
+DRUG_KEYS = (
+    "slug", "substance", "indication", "name", "name_es", "aliases", "class", "family", "dosing", "anaesthesia_in",
+    "hold", "suggested_hold", "renal_hold", "renal_bands", "restart", "restart_note", "needs_normal_inr",
+    "to_be_confirmed", "source",
+)  # fmt: skip
 _DURATION = re.compile(r"^(\d+)([dh])$")
 
 
@@ -114,15 +122,30 @@ def parse_result(result: Any, where: str) -> dict[str, Any]:
         if not isinstance(choices, list) or not choices:
             raise CatalogueError(f"{where}: a choice result needs a list of choices")
         values["result_choices"] = [str(c) for c in choices]
+    thresholds = ("accept_min", "accept_max", "alert_min", "alert_max")
+    unknown = set(result) - {"kind", "choices", "unit", "min", "max", "thresholds_to_be_confirmed", *thresholds}
+    if unknown:
+        raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}")
+    values.update({f"result_{t}": None for t in thresholds})
+    values["thresholds_to_be_confirmed"] = bool(result.get("thresholds_to_be_confirmed"))
     if kind == ResultKind.NUMBER:
         try:
             values["result_min"] = Decimal(str(_need(result, "min", where)))
             values["result_max"] = Decimal(str(_need(result, "max", where)))
+            for key in thresholds:
+                if result.get(key) is not None:
+                    values[f"result_{key}"] = Decimal(str(result[key]))
         except ArithmeticError:
-            raise CatalogueError(f"{where}: min and max must be numbers") from None
+            raise CatalogueError(f"{where}: min, max and thresholds must be numbers") from None
         if values["result_min"] >= values["result_max"]:
             raise CatalogueError(f"{where}: min must be below max")
+        for key in thresholds:
+            value = values[f"result_{key}"]
+            if value is not None and not values["result_min"] <= value <= values["result_max"]:
+                raise CatalogueError(f"{where}: {key} {value} is outside the plausible range min-max")
         values["result_unit"] = str(result.get("unit", ""))
+    elif any(result.get(key) is not None for key in thresholds):
+        raise CatalogueError(f"{where}: thresholds apply to number results only")
     return values
 
 
@@ -157,9 +180,76 @@ def _item_fields(raw: dict, where: str, regions: tuple[str, ...]) -> dict[str, A
         "loinc": str(raw.get("loinc") or ""),
         "reminder_offsets_hours": sorted(reminders, reverse=True),
         "source": raw["source"].strip(),
+        "clinic_policy": bool(raw.get("clinic_policy")),
         **parse_timing(raw["timing"], f"{where}.timing"),
         **parse_result(raw.get("result"), f"{where}.result"),
     }
+
+
+def parse_restart(value: Any, where: str) -> tuple[int | None, dict[str, int]]:
+    """``24h``, or per bleeding-risk class ``{low: 4h, default: 24h}``."""
+    if value in (None, ""):
+        return None, {}
+    if not isinstance(value, dict):
+        return parse_duration_hours(value, where), {}
+    unknown = set(value) - {"default", *RiskClass.values}
+    if unknown:
+        raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}; use default, low, intermediate, high")
+    default = parse_duration_hours(_need(value, "default", where), f"{where}.default")
+    by_risk = {risk: parse_duration_hours(value[risk], f"{where}.{risk}") for risk in RiskClass.values if risk in value}
+    return default, by_risk
+
+
+def parse_renal_bands(value: Any, where: str) -> list[dict[str, int]]:
+    if not value:
+        return []
+    if not isinstance(value, list):
+        raise CatalogueError(f"{where}: a list of {{crcl_below: N, hold: 6d}}")
+    bands = []
+    for index, band in enumerate(value):
+        if not isinstance(band, dict) or set(band) != {"crcl_below", "hold"}:
+            raise CatalogueError(f"{where}[{index}]: needs exactly crcl_below and hold")
+        if not isinstance(band["crcl_below"], int) or not 1 <= band["crcl_below"] <= 250:
+            raise CatalogueError(f"{where}[{index}].crcl_below: a clearance in mL/min (1-250)")
+        bands.append({"crcl_below": band["crcl_below"], "hours": parse_duration_hours(band["hold"], where)})
+    return bands
+
+
+def _drug_fields(raw: dict, where: str) -> dict[str, Any]:
+    unknown = set(raw) - set(DRUG_KEYS)
+    if unknown:
+        raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}")
+    holds = _need(raw, "hold", where)
+    anaesthesia = raw.get("anaesthesia_in") or []
+    if not isinstance(anaesthesia, list) or set(anaesthesia) - set(conditions.ANAESTHESIA):
+        raise CatalogueError(f"{where}.anaesthesia_in: a list of {list(conditions.ANAESTHESIA)}")
+    restart, restart_by_risk = parse_restart(raw.get("restart"), f"{where}.restart")
+    values: dict[str, Any] = {
+        "substance": str(_need(raw, "substance", where)).lower(),
+        "indication": raw.get("indication") or "",
+        "name": _need(raw, "name", where),
+        "name_es": raw.get("name_es") or "",
+        "aliases": [str(a).lower() for a in raw.get("aliases") or []],
+        "drug_class": _need(raw, "class", where),
+        "family": _choice(_need(raw, "family", where), DrugFamily, f"{where}.family"),
+        "dosing": _choice(raw.get("dosing") or "", Dosing, f"{where}.dosing"),
+        "anaesthesia_in": anaesthesia,
+        "suggested_hold_hours": (
+            parse_duration_hours(raw["suggested_hold"], where) if raw.get("suggested_hold") else None
+        ),
+        "renal_hold_hours": parse_duration_hours(raw["renal_hold"], where) if raw.get("renal_hold") else None,
+        "renal_bands": parse_renal_bands(raw.get("renal_bands"), f"{where}.renal_bands"),
+        "restart_hours": restart,
+        "restart_by_risk": restart_by_risk,
+        "restart_note": raw.get("restart_note") or "",
+        "needs_normal_inr": bool(raw.get("needs_normal_inr")),
+        "to_be_confirmed": bool(raw.get("to_be_confirmed")),
+        "source": _need(raw, "source", where),
+    }
+    for risk in RiskClass.values:
+        mode, hours = parse_hold(_need(holds, risk, f"{where}.hold"), f"{where}.hold.{risk}")
+        values[f"hold_{risk}"], values[f"hold_{risk}_hours"] = mode, hours
+    return values
 
 
 def read_catalogue(path: Path = DEFAULT_PATH) -> dict[str, Any]:
@@ -200,25 +290,19 @@ def catalogue_load(*, path: Path = DEFAULT_PATH, force: bool = False) -> LoadRep
 
     for index, raw in enumerate(data["drugs"]):
         where = f"drugs[{index}] ({raw.get('slug', '?')})"
-        holds = _need(raw, "hold", where)
-        values: dict[str, Any] = {
-            "substance": str(_need(raw, "substance", where)).lower(),
-            "indication": raw.get("indication") or "",
+        _upsert(Drug, {"slug": _need(raw, "slug", where)}, _drug_fields(raw, where), report, "drugs")
+    for index, raw in enumerate(data.get("medicines") or []):
+        where = f"medicines[{index}] ({raw.get('slug', '?')})"
+        unknown = set(raw) - {"slug", "name", "aliases", "class", "source"}
+        if unknown:
+            raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}")
+        values = {
             "name": _need(raw, "name", where),
-            "name_es": raw.get("name_es") or "",
             "aliases": [str(a).lower() for a in raw.get("aliases") or []],
             "drug_class": _need(raw, "class", where),
-            "renal_hold_hours": parse_duration_hours(raw["renal_hold"], where) if raw.get("renal_hold") else None,
-            "restart_hours": parse_duration_hours(raw["restart"], where) if raw.get("restart") else None,
-            "restart_note": raw.get("restart_note") or "",
-            "needs_normal_inr": bool(raw.get("needs_normal_inr")),
-            "to_be_confirmed": bool(raw.get("to_be_confirmed")),
             "source": _need(raw, "source", where),
         }
-        for risk in RiskClass.values:
-            mode, hours = parse_hold(_need(holds, risk, f"{where}.hold"), f"{where}.hold.{risk}")
-            values[f"hold_{risk}"], values[f"hold_{risk}_hours"] = mode, hours
-        _upsert(Drug, {"slug": _need(raw, "slug", where)}, values, report, "drugs")
+        _upsert(KnownMedicine, {"slug": _need(raw, "slug", where)}, values, report, "medicines")
 
     templates: dict[str, ChecklistTemplate] = {}
     for index, raw in enumerate(data["templates"]):
@@ -262,6 +346,9 @@ def catalogue_load(*, path: Path = DEFAULT_PATH, force: bool = False) -> LoadRep
             "risk": _choice(raw.get("risk"), RiskClass, f"{where}.risk"),
             "risk_note": raw.get("risk_note") or "",
             "risk_to_be_confirmed": bool(raw.get("risk_to_be_confirmed")),
+            "cardiac_risk": _choice(raw.get("cardiac_risk"), RiskClass, f"{where}.cardiac_risk"),
+            "cardiac_risk_to_be_confirmed": bool(raw.get("cardiac_risk_to_be_confirmed", True)),
+            "cardiac_risk_note": raw.get("cardiac_risk_note") or "",
             "default_anaesthesia": anaesthesia,
             "region": _need(raw, "region", where),
             "template": templates[template_slug],

@@ -38,6 +38,13 @@ class ProcedureVariant(PublicIdModel):
     risk = models.CharField("bleeding-risk class", max_length=12, choices=RiskClass.choices)
     risk_note = models.TextField(blank=True, help_text="Why this class; whether the clinic must confirm it.")
     risk_to_be_confirmed = models.BooleanField(default=False)
+    # Cardiovascular risk of the procedure (ESC 2022), a different scale from the bleeding risk
+    # above: it drives the cardiac work-up, the bleeding risk drives blood-thinner holds.
+    cardiac_risk = models.CharField(
+        "cardiovascular-risk class", max_length=12, choices=RiskClass.choices, default=RiskClass.LOW
+    )
+    cardiac_risk_to_be_confirmed = models.BooleanField(default=True)
+    cardiac_risk_note = models.TextField(blank=True)
     default_anaesthesia = models.CharField(max_length=10)
     region = models.CharField(max_length=20, help_text="lumbar, thoracic, cervical, trigeminal…")
     template = models.ForeignKey("ChecklistTemplate", on_delete=models.PROTECT, related_name="procedures")
@@ -120,6 +127,18 @@ class TemplateItem(PublicIdModel):
     validity_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="A result older than this at the surgery's date expires."
     )
+    # Results checked, not just recorded: outside [accept_min, accept_max] the item stays open with
+    # the reason; outside [alert_min, alert_max] it is done but the nurse is alerted.
+    result_accept_min = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    result_accept_max = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    result_alert_min = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    result_alert_max = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    thresholds_to_be_confirmed = models.BooleanField(default=False)
+    clinic_policy = models.BooleanField(
+        default=False,
+        help_text="A test the clinic's policy asks for (not a guideline): each clinic may change its condition "
+        "and validity window (Clinic test policies).",
+    )
     loinc = models.CharField(max_length=20, blank=True)
     reminder_offsets_hours = models.JSONField(
         default=list, blank=True, help_text="Remind the assignee this many hours before the due time."
@@ -141,8 +160,28 @@ class HoldMode(models.TextChoices):
     SHARED = "shared", "Shared assessment"
 
 
+class DrugFamily(models.TextChoices):
+    ANTIPLATELET = "antiplatelet", "Antiplatelet"
+    ANTICOAGULANT = "anticoagulant", "Anticoagulant"
+    NSAID = "nsaid", "NSAID"
+    SUPPLEMENT = "supplement", "Supplement or other medicine with a bleeding effect"
+    GLP1 = "glp1", "GLP-1 receptor agonist"
+    SGLT2 = "sglt2", "SGLT2 inhibitor"
+    DIABETES = "diabetes", "Insulin or oral diabetes medicine"
+
+
+# Families whose hold is about bleeding (the procedure's bleeding-risk class decides).
+BLEEDING_FAMILIES = (DrugFamily.ANTIPLATELET, DrugFamily.ANTICOAGULANT, DrugFamily.NSAID, DrugFamily.SUPPLEMENT)
+
+
+class Dosing(models.TextChoices):
+    UNKNOWN = "", "—"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+
 class Drug(PublicIdModel):
-    """A blood-thinner rule: one row per substance and, where it changes the rule, indication."""
+    """A medicine rule: one row per substance and, where it changes the rule, indication or dosing."""
 
     slug = models.SlugField(unique=True)
     substance = models.CharField(max_length=80, db_index=True)
@@ -151,6 +190,14 @@ class Drug(PublicIdModel):
     name_es = models.CharField(max_length=120, blank=True)
     aliases = models.JSONField(default=list, blank=True, help_text="Brand names, lower case.")
     drug_class = models.CharField(max_length=40)
+    family = models.CharField(max_length=14, choices=DrugFamily.choices, default=DrugFamily.ANTICOAGULANT)
+    dosing = models.CharField(max_length=8, choices=Dosing.choices, blank=True)
+    anaesthesia_in = models.JSONField(
+        default=list, blank=True, help_text="The rule applies only with these anaesthesia types (empty: always)."
+    )
+    suggested_hold_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Offered to the prescriber when the rule is a decision (e.g. GLP-1)."
+    )
     hold_high = models.CharField(max_length=6, choices=HoldMode.choices)
     hold_high_hours = models.PositiveIntegerField(null=True, blank=True)
     hold_intermediate = models.CharField(max_length=6, choices=HoldMode.choices)
@@ -160,7 +207,13 @@ class Drug(PublicIdModel):
     renal_hold_hours = models.PositiveIntegerField(
         null=True, blank=True, help_text="Replaces the hold (when there is one) for impaired renal function."
     )
+    renal_bands = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Holds by creatinine clearance: [{crcl_below: mL/min, hours: N}], the lowest band that applies wins.",
+    )
     restart_hours = models.PositiveIntegerField(null=True, blank=True)
+    restart_by_risk = models.JSONField(default=dict, blank=True, help_text="Restart hours per bleeding-risk class.")
     restart_note = models.CharField(max_length=200, blank=True)
     needs_normal_inr = models.BooleanField(default=False)
     to_be_confirmed = models.BooleanField(
@@ -177,6 +230,74 @@ class Drug(PublicIdModel):
     def hold_for(self, risk: str) -> tuple[str, int | None]:
         return getattr(self, f"hold_{risk}"), getattr(self, f"hold_{risk}_hours")
 
+    def restart_for(self, risk: str) -> int:
+        return int(self.restart_by_risk.get(risk) or self.restart_hours or 24)
+
+    def renal_hold_for(self, crcl: int | None) -> int | None:
+        """The hold in hours for this creatinine clearance, or None when no band applies."""
+        if crcl is None:
+            return None
+        bands = sorted(self.renal_bands, key=lambda band: band["crcl_below"])
+        return next((int(b["hours"]) for b in bands if crcl < b["crcl_below"]), None)
+
+    @property
+    def is_bleeding_rule(self) -> bool:
+        return self.family in BLEEDING_FAMILIES
+
+
+class KnownMedicine(PublicIdModel):
+    """A medicine the dictionary recognises and that has no preparation rule (e.g. a statin)."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=120)
+    aliases = models.JSONField(default=list, blank=True, help_text="Brand and other names, lower case.")
+    drug_class = models.CharField(max_length=60)
+    source = models.TextField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClinicTestPolicy(PublicIdModel):
+    """One clinic's policy for a catalogue test: its condition, whether it is required, its validity.
+
+    Blank fields keep the catalogue's default (the source document's list).
+    """
+
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="test_policies")
+    code = models.CharField(max_length=60, help_text="The catalogue item's code, e.g. ecg.")
+    enabled = models.BooleanField(default=True, help_text="Off: this clinic never asks for the test.")
+    conditions = models.JSONField(
+        null=True, blank=True, help_text="Replaces the catalogue's condition (same keys); blank keeps it."
+    )
+    required = models.BooleanField(null=True, blank=True)
+    validity_days = models.PositiveIntegerField(null=True, blank=True)
+    note = models.TextField(blank=True, help_text="Why the clinic chose this (shown to staff).")
+
+    class Meta:
+        ordering = ["clinic", "code"]
+        verbose_name_plural = "clinic test policies"
+        constraints = [models.UniqueConstraint(fields=["clinic", "code"], name="clinic_test_policy_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.clinic}: {self.code}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from prep import conditions
+
+        if self.conditions is not None:
+            try:
+                conditions.validate(self.conditions)
+            except conditions.ConditionError as exc:
+                raise ValidationError({"conditions": str(exc)}) from None
+        if not TemplateItem.objects.filter(code=self.code, clinic_policy=True).exists():
+            raise ValidationError({"code": f"{self.code!r} is not a test of the catalogue's clinic policy."})
+
 
 class ChecklistStatus(models.TextChoices):
     ACTIVE = "active", "Active"
@@ -189,6 +310,8 @@ class Checklist(PublicIdModel):
     catalogue_version = models.CharField(max_length=40)
     status = models.CharField(max_length=8, choices=ChecklistStatus.choices, default=ChecklistStatus.ACTIVE)
     closed_reason = models.CharField(max_length=200, blank=True)
+    # Safety alerts from the last planning ({code, severity, message, source}), shown to staff.
+    alerts = models.JSONField(default=list, blank=True)
     generated_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -225,6 +348,10 @@ class ChecklistItem(TrackedModel):
     last_dose_at = models.DateTimeField(null=True, blank=True)
     restart_at = models.DateTimeField(null=True, blank=True)
     locked = models.BooleanField(default=False, help_text="Waiting for the prescriber's approval.")
+    # Decision items: the hold length the prescriber set (kept and re-dated when the surgery moves).
+    hold_hours = models.PositiveIntegerField(null=True, blank=True)
+    # Why a recorded result keeps the item open, or what the nurse must know about it.
+    result_flag = models.CharField(max_length=300, blank=True)
     reason = models.TextField()
     source = models.TextField()
     status = models.CharField(max_length=20, choices=ItemStatus.choices, default=ItemStatus.OPEN)

@@ -48,3 +48,27 @@ def result_clean(template_item: TemplateItem | None, raw: str, *, today: dt.date
     if len(raw) > 200:
         raise ValidationError("Keep the result under 200 characters.", code="max_length")
     return raw
+
+
+def result_check(template_item: TemplateItem | None, value: str) -> tuple[str, str]:
+    """(why the result keeps the item open, what the nurse must be alerted to): '' when nothing.
+
+    The thresholds are the clinic's (catalogue data, clinical-reference 5c); a threshold not
+    verified from a primary source says so in the message, which only staff see.
+    """
+    if template_item is None or template_item.result_kind != ResultKind.NUMBER or not value:
+        return "", ""
+    number, unit = Decimal(value), template_item.result_unit
+    tbc = " (threshold to be confirmed by the clinic)" if template_item.thresholds_to_be_confirmed else ""
+    name = template_item.title_en.split(" (")[0]
+    low, high = template_item.result_accept_min, template_item.result_accept_max
+    if high is not None and number > high:
+        return f"{name} {value} {unit} is above the clinic's limit of {high}{tbc}: not ready; repeat the test.", ""
+    if low is not None and number < low:
+        return f"{name} {value} {unit} is below the clinic's limit of {low}{tbc}: not ready; repeat the test.", ""
+    low, high = template_item.result_alert_min, template_item.result_alert_max
+    if low is not None and number < low:
+        return "", f"{name} {value} {unit} is below the clinic's alert level of {low}{tbc}: tell the surgeon."
+    if high is not None and number > high:
+        return "", f"{name} {value} {unit} is above the clinic's alert level of {high}{tbc}: tell the surgeon."
+    return "", ""

@@ -11,21 +11,25 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from accounts.models import User
 from patients.models import Medication, Surgery
-from prep import planning
+from prep import medicines, planning
 from prep.models import (
     Checklist,
     ChecklistItem,
     ChecklistStatus,
+    ClinicTestPolicy,
     Drug,
+    DrugFamily,
     ItemStatus,
+    KnownMedicine,
     TemplateItem,
 )
-from prep.results import result_clean
+from prep.results import result_check, result_clean
 
 # django-simple-history stores the change reason in a varchar(100); the item keeps the full text.
 HISTORY_REASON_MAX = 100
@@ -39,10 +43,70 @@ class ItemConflict(Exception):
         self.item = item
 
 
-def booking_facts(*, surgery: Surgery, medications: Sequence[Medication] | None = None) -> planning.BookingFacts:
+def medication_facts(
+    medications: Sequence[Medication], dictionary: medicines.Dictionary
+) -> list[planning.MedicationFacts]:
+    """The patient's current medicines as planning reads them, each read through the dictionary."""
+    facts = []
+    for m in medications:
+        if m.stopped_at is not None:
+            continue
+        read = medicines.Resolution(text=m.name) if m.drug_id else dictionary.resolve(m.name)
+        facts.append(
+            planning.MedicationFacts(
+                name=m.name,
+                indication=m.indication,
+                drug=m.drug,
+                is_blood_thinner=m.is_blood_thinner,
+                medication_id=m.pk,
+                candidates=read.drugs,
+                no_rule=m.no_rule_confirmed or read.known is not None,
+                how=read.how,
+            )
+        )
+    return facts
+
+
+def clinic_policies(clinic_id: int) -> dict[str, planning.TestPolicy]:
+    return {
+        p.code: planning.TestPolicy(
+            enabled=p.enabled, conditions=p.conditions, required=p.required, validity_days=p.validity_days, note=p.note
+        )
+        for p in ClinicTestPolicy.objects.filter(clinic_id=clinic_id)
+    }
+
+
+def _decisions(checklist: Checklist | None) -> tuple[dict[str, planning.Decision], dict[str, dt.datetime]]:
+    """The prescriber's recorded decisions, and the last-dose times already planned, by drug key."""
+    if checklist is None:
+        return {}, {}
+    decisions: dict[str, planning.Decision] = {}
+    last_doses: dict[str, dt.datetime] = {}
+    items = checklist.items.filter(
+        Q(code__startswith=planning.APPROVAL_PREFIX, status=ItemStatus.DONE) | Q(code__startswith=planning.HOLD_PREFIX)
+    ).select_related("completed_by")
+    for item in items:
+        if item.code.startswith(planning.APPROVAL_PREFIX):
+            key = item.code.removeprefix(planning.APPROVAL_PREFIX)
+            by = item.completed_by.display_name if item.completed_by else ""
+            decisions[key] = planning.Decision(choice=item.result_value, hold_hours=item.hold_hours, by_name=by)
+        elif item.last_dose_at is not None and not item.locked and item.status != ItemStatus.NOT_APPLICABLE:
+            # Only a hold the patient was told about can have been followed.
+            last_doses[item.code.removeprefix(planning.HOLD_PREFIX)] = item.last_dose_at
+    return decisions, last_doses
+
+
+def booking_facts(
+    *,
+    surgery: Surgery,
+    medications: Sequence[Medication] | None = None,
+    checklist: Checklist | None = None,
+    now: dt.datetime | None = None,
+) -> planning.BookingFacts:
     patient = surgery.patient
     clinic = patient.clinic
     meds = medications if medications is not None else list(surgery.patient.medications.select_related("drug"))
+    decisions, last_doses = _decisions(checklist)
     return planning.BookingFacts(
         start_at=surgery.start_at,
         tz=clinic.tz,
@@ -53,24 +117,23 @@ def booking_facts(*, surgery: Surgery, medications: Sequence[Medication] | None 
         anaesthesia=surgery.anaesthesia,
         flags=patient.flags,
         clinic_age_threshold=clinic.cardiac_age_threshold,
-        medications=[
-            planning.MedicationFacts(
-                name=m.name,
-                indication=m.indication,
-                drug=m.drug,
-                is_blood_thinner=m.is_blood_thinner,
-                medication_id=m.pk,
-            )
-            for m in meds
-            if m.stopped_at is None
-        ],
+        medications=medication_facts(meds, medicines.build(Drug.objects.all(), KnownMedicine.objects.all())),
+        cardiac_risk=surgery.procedure.cardiac_risk,
+        sex=patient.sex,
+        conditions=patient.conditions,
+        crcl=patient.crcl_ml_min,
+        now=now or timezone.now(),
+        decisions=decisions,
+        previous_last_doses=last_doses,
+        policies=clinic_policies(clinic.pk),
     )
 
 
-def checklist_plan(*, surgery: Surgery) -> list[planning.PlannedItem]:
-    """What the checklist of this booking should hold now (nothing is saved)."""
+def checklist_plan(*, surgery: Surgery, checklist: Checklist | None = None) -> planning.Plan:
+    """What the checklist of this booking should hold now, with its alerts (nothing is saved)."""
     template_items = list(TemplateItem.objects.filter(template_id=surgery.procedure.template_id))
-    return planning.plan_items(booking_facts(surgery=surgery), template_items, list(Drug.objects.all()))
+    facts = booking_facts(surgery=surgery, checklist=checklist)
+    return planning.plan_checklist(facts, template_items, list(Drug.objects.all()))
 
 
 def _item_from_plan(planned: planning.PlannedItem, checklist: Checklist, by: User | None) -> ChecklistItem:
@@ -89,6 +152,7 @@ def _item_from_plan(planned: planning.PlannedItem, checklist: Checklist, by: Use
         last_dose_at=planned.last_dose_at,
         restart_at=planned.restart_at,
         locked=planned.locked,
+        hold_hours=planned.hold_hours if planned.code.startswith(planning.HOLD_PREFIX) else None,
         reason=planned.reason,
         source=planned.source,
         sort_order=planned.sort_order,
@@ -105,10 +169,15 @@ def checklist_generate(*, surgery: Surgery, by: User | None = None) -> Checklist
     the medications are read once, items and their history rows are written in bulk.
     """
     surgery = Surgery.objects.select_related("patient__clinic", "procedure__template").get(pk=surgery.pk)
-    planned = checklist_plan(surgery=surgery)
+    plan = checklist_plan(surgery=surgery)
     template = surgery.procedure.template
-    checklist = Checklist.objects.create(surgery=surgery, template=template, catalogue_version=template.version)
-    items = [_item_from_plan(p, checklist, by) for p in planned]
+    checklist = Checklist.objects.create(
+        surgery=surgery,
+        template=template,
+        catalogue_version=template.version,
+        alerts=[a.as_dict() for a in plan.alerts],
+    )
+    items = [_item_from_plan(p, checklist, by) for p in plan.items]
     bulk_create_with_history(items, ChecklistItem, default_user=by, default_change_reason="generated")
     _after_change(checklist)
     return checklist
@@ -152,7 +221,8 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
     """
     surgery = Surgery.objects.select_related("patient__clinic", "procedure__template").get(pk=surgery.pk)
     checklist = Checklist.objects.select_for_update().get(surgery=surgery)
-    planned = {p.code: p for p in checklist_plan(surgery=surgery)}
+    full_plan = checklist_plan(surgery=surgery, checklist=checklist)
+    planned = {p.code: p for p in full_plan.items}
     existing = {i.code: i for i in checklist.items.select_related("template_item")}
     tz = surgery.patient.clinic.tz
     surgery_day = surgery.start_at.astimezone(tz).date()
@@ -174,12 +244,12 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
             _save(item, by=by, reason=f"Applies again: {reason}", fields=["status", "na_reason"])
         changed = [
             name
-            for name in ("due_at", "last_dose_at", "restart_at", "reason", "title", "required")
+            for name in ("due_at", "last_dose_at", "restart_at", "reason", "title", "required", "hold_hours")
             if getattr(item, name) != getattr(plan, name)
         ]
         for name in changed:
             setattr(item, name, getattr(plan, name))
-        validity = item.template_item.validity_days if item.template_item else None
+        validity = plan.validity_days
         expired = (
             item.status in (ItemStatus.DONE, ItemStatus.ACCEPTED)
             and validity
@@ -199,7 +269,8 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
             )
         elif changed:
             _save(item, by=by, reason=reason, fields=changed)
-    checklist.save(update_fields=["updated_at"])
+    checklist.alerts = [a.as_dict() for a in full_plan.alerts]
+    checklist.save(update_fields=["updated_at", "alerts"])
     _after_change(checklist)
     return checklist
 
@@ -248,13 +319,21 @@ def item_complete(
     value = result_clean(item.template_item, result, today=timezone.localdate(now, item.tz))
     if result_date and result_date > timezone.localdate(now, item.tz):
         raise ValidationError({"result_date": "The result date cannot be in the future."})
-    item.status = ItemStatus.DONE
+    keep_open, alert = result_check(item.template_item, value)
     item.result_value = value
     item.result_at = (
         planning.local_to_utc(dt.datetime.combine(result_date, dt.time(12, 0)), item.tz) if result_date else now
     )
-    item.completed_at, item.completed_by = now, by
-    _save(item, by=by, reason="done", fields=["status", "result_value", "result_at", "completed_at", "completed_by"])
+    item.result_flag = (keep_open or alert)[:300]
+    fields = ["status", "result_value", "result_at", "result_flag", "completed_at", "completed_by"]
+    if keep_open:
+        # The value is recorded (it is a fact) but the item is not done: it stays open and says why.
+        item.status, item.completed_at, item.completed_by = ItemStatus.OPEN, None, None
+        _save(item, by=by, reason=f"Result recorded, item kept open: {keep_open}", fields=fields)
+    else:
+        item.status = ItemStatus.DONE
+        item.completed_at, item.completed_by = now, by
+        _save(item, by=by, reason="done" + (f": {alert}" if alert else ""), fields=fields)
     _after_change(item.checklist)
     return item
 
@@ -322,10 +401,14 @@ def item_undo(*, item: ChecklistItem, by: User, reason: str, expected_version: i
         raise ItemConflict("This item is already open.", item=item)
     item.status = ItemStatus.OPEN
     item.result_value, item.result_at, item.completed_at, item.completed_by, item.na_reason = "", None, None, None, ""
-    fields = ["status", "result_value", "result_at", "completed_at", "completed_by", "na_reason"]
+    item.result_flag = ""
+    fields = ["status", "result_value", "result_at", "completed_at", "completed_by", "na_reason", "result_flag"]
     _save(item, by=by, reason=f"Reopened: {reason}", fields=fields)
     _after_change(item.checklist)
     return item
+
+
+DECISIONS = ("approve", "decline", "liquid_diet")
 
 
 @transaction.atomic
@@ -333,60 +416,47 @@ def hold_decide(
     *,
     item: ChecklistItem,
     by: User,
-    approve: bool,
+    approve: bool | None = None,
+    choice: str | None = None,
     note: str = "",
     hold_days: int | None = None,
     expected_version: int | None = None,
 ) -> ChecklistItem:
-    """The prescriber's decision on a blood-thinner hold (the ``hold_approval:<drug>`` item).
+    """The prescriber's decision on a medicine (the ``hold_approval:<drug>`` item).
 
-    Approving unlocks the patient's hold instructions. Where the catalogue gives no dates (shared
-    assessment, unknown drug) the prescriber sets the hold in days and the instructions are made.
-    Declining closes the hold: the patient keeps taking the drug.
+    ``choice``: ``approve`` (hold it: unlocks the catalogue's hold, or sets one of ``hold_days``
+    where the catalogue gives no dates), ``decline`` (keep taking it), or ``liquid_diet`` (GLP-1
+    agonists: keep taking it with a clear-liquid diet for 24 hours before). The decision is
+    recorded on the item and the checklist is planned again from it, so a hold the prescriber set
+    is kept and re-dated whenever the surgery moves.
     """
     if not by.is_surgeon and not by.is_clinic_admin:
         raise PermissionError("Only a surgeon or prescriber can decide on a hold.")
+    if choice is None:
+        choice = "approve" if approve else "decline"
+    if choice not in DECISIONS:
+        raise ValidationError({"decision": f"{choice!r} is not a decision; choose one of: {', '.join(DECISIONS)}."})
     item = _locked_item(item, expected_version)
     if not item.code.startswith(planning.APPROVAL_PREFIX):
         raise ItemConflict("This item is not a hold decision.", item=item)
     if item.is_closed:
         raise ItemConflict("The hold has already been decided.", item=item)
+    if choice == "liquid_diet" and not (item.drug and item.drug.family == DrugFamily.GLP1):
+        raise ValidationError(
+            {"decision": "A clear-liquid diet instead of a hold is a choice for GLP-1 agonists only."}
+        )
     key = item.code.removeprefix(planning.APPROVAL_PREFIX)
     hold = ChecklistItem.objects.select_for_update().filter(checklist_id=item.checklist_id, code=f"hold:{key}").first()
-    now = timezone.now()
-    if approve and hold is None:
+    hold_hours = None
+    if choice == "approve" and (hold is None or hold.is_closed):
+        if hold_days is None and item.drug and item.drug.suggested_hold_hours:
+            hold_days = max(1, item.drug.suggested_hold_hours // 24)
         if not hold_days or not 1 <= hold_days <= 30:
             raise ValidationError({"hold_days": "Give the hold in days (1 to 30): the catalogue has no dates for it."})
-        surgery = Surgery.objects.select_related("patient__clinic").get(checklist__pk=item.checklist_id)
-        tz = surgery.patient.clinic.tz
-        hold_ti = TemplateItem.objects.get(template_id=item.checklist.template_id, code=planning.HOLD_WILDCARD)
-        last_dose = planning.hold_last_dose(surgery.start_at, tz, hold_days * 24)
-        restart_hours = item.drug.restart_hours if item.drug and item.drug.restart_hours else 24
-        hold = ChecklistItem(
-            checklist_id=item.checklist_id,
-            template_item=hold_ti,
-            drug=item.drug,
-            drug_name=item.drug_name,
-            medication_id=item.medication_id,
-            code=f"hold:{key}",
-            category=hold_ti.category,
-            assignee=hold_ti.assignee,
-            required=True,
-            title=hold_ti.title_en.replace("{drug}", item.drug_name),
-            due_at=last_dose,
-            last_dose_at=last_dose,
-            restart_at=surgery.start_at + dt.timedelta(hours=restart_hours),
-            reason=f"{item.drug_name}: hold of {hold_days} days set by {by.display_name}",
-            source=item.source,
-            sort_order=item.sort_order + 1,
-            created_by=by,
-            updated_by=by,
-        )
-        hold._change_reason = f"Hold of {hold_days} days set by the prescriber"[:HISTORY_REASON_MAX]
-        hold._history_user = by
-        hold.save()
-    elif hold is not None:
-        if approve:
+        hold_hours = hold_days * 24
+    now = timezone.now()
+    if hold is not None and not hold.is_closed:
+        if choice == "approve":
             hold.locked = False
             _save(hold, by=by, reason=f"Hold approved by {by.display_name}", fields=["locked"])
         else:
@@ -394,15 +464,24 @@ def hold_decide(
             hold.na_reason = f"Prescriber declined the hold: keep taking {item.drug_name}"
             _save(hold, by=by, reason=hold.na_reason, fields=["locked", "status", "na_reason"])
     item.status = ItemStatus.DONE
-    item.result_value = "approve" if approve else "decline"
+    item.result_value = choice
+    item.hold_hours = hold_hours
     item.na_reason = note[:300]
     item.result_at = item.completed_at = now
     item.completed_by = by
+    label = {"approve": "approved", "decline": "declined", "liquid_diet": "replaced by a clear-liquid diet"}[choice]
     _save(
         item,
         by=by,
-        reason=f"Hold {'approved' if approve else 'declined'}" + (f": {note}" if note else ""),
-        fields=["status", "result_value", "na_reason", "result_at", "completed_at", "completed_by"],
+        reason=f"Hold {label}" + (f" ({hold_days} days)" if hold_hours else "") + (f": {note}" if note else ""),
+        fields=["status", "result_value", "hold_hours", "na_reason", "result_at", "completed_at", "completed_by"],
     )
-    _after_change(item.checklist)
+    surgery = item.checklist.surgery
+    # Planned again from the recorded decision: a prescriber-set hold, keep-taking or diet items appear.
+    checklist_refresh(surgery=surgery, by=by, reason=f"prescriber's decision on {item.drug_name}")
+    new_hold = ChecklistItem.objects.filter(checklist_id=item.checklist_id, code=f"hold:{key}", locked=True).first()
+    if choice == "approve" and new_hold is not None:
+        new_hold.locked = False
+        _save(new_hold, by=by, reason=f"Hold set by {by.display_name}", fields=["locked"])
+    item.refresh_from_db()
     return item
