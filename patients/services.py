@@ -33,7 +33,13 @@ from prep.services import (
 PATIENT_FIELDS = (
     "mrn", "first_name", "last_name", "birth_date", "sex", "language", "time_zone", "email", "mobile",
     "channel_email", "channel_sms", "sms_consent", "sms_detailed", "claustrophobic", "cardiac_history",
-    "impaired_renal_function", "latex_allergy", "allergies",
+    "impaired_renal_function", "latex_allergy", "allergies", "stent", "stent_date", "mechanical_heart_valve",
+    "atrial_fibrillation", "vte_date", "stroke_date", "diabetes", "crcl_ml_min",
+)  # fmt: skip
+# Facts the checklist is planned from: a change re-plans every active booking of the patient.
+CLINICAL_FIELDS = (
+    "birth_date", "sex", "claustrophobic", "cardiac_history", "impaired_renal_function", "latex_allergy", "stent",
+    "stent_date", "mechanical_heart_valve", "atrial_fibrillation", "vte_date", "stroke_date", "diabetes", "crcl_ml_min",
 )  # fmt: skip
 
 
@@ -96,8 +102,7 @@ def _contact(patient: Patient) -> tuple[Any, ...]:
 @transaction.atomic
 def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patient:
     values = _patient_values(values)
-    flags_before = patient.flags
-    birth_before = patient.birth_date
+    clinical_before = tuple(getattr(patient, name) for name in CLINICAL_FIELDS)
     contact_before = _contact(patient)
     for name, value in values.items():
         setattr(patient, name, value)
@@ -111,7 +116,7 @@ def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patie
             patient.save()
     except IntegrityError:
         raise ValidationError({"mrn": MRN_TAKEN}) from None
-    if patient.flags != flags_before or patient.birth_date != birth_before:
+    if tuple(getattr(patient, name) for name in CLINICAL_FIELDS) != clinical_before:
         for surgery in _active_surgeries(patient):
             checklist_refresh(surgery=surgery, by=by, reason="patient details changed")
     elif _contact(patient) != contact_before:

@@ -189,7 +189,10 @@ def age_on(birth_date: dt.date, day: dt.date) -> int:
 def match_drug(name: str, indication: str, drugs: Iterable[Drug]) -> tuple[Drug | None, str]:
     """The catalogue rule for a free-text medication, or None with why not."""
     key = name.strip().lower()
-    candidates = [d for d in drugs if d.substance == key or key in d.aliases or d.slug == key]
+    by_slug = [d for d in drugs if d.slug == key]
+    if by_slug:
+        return by_slug[0], ""
+    candidates = [d for d in drugs if d.substance == key or key in d.aliases]
     if not candidates:
         return None, "not in the catalogue"
     exact = [d for d in candidates if d.indication == indication]
@@ -303,6 +306,16 @@ def _plan(facts: BookingFacts, template_items: Sequence[TemplateItem], drugs: Se
             item.reason = f"The medicine dictionary could not read {names}: say what each is before any hold is planned"
         planned.append(item)
     planned.extend(meds.items)
+    if meds.unmatched:
+        names = ", ".join(repr(n) for n in meds.unmatched)
+        alerts.append(
+            Alert(
+                "unmatched_medication",
+                "warn",
+                f"Medicine(s) not recognised: {names}. A nurse must say what each is; no hold is planned until then.",
+                "clinical-reference 3: an unknown drug gets no automatic dates",
+            )
+        )
     planned.sort(key=lambda p: (p.due_at, p.sort_order, p.code))
     return Plan(items=planned, alerts=alerts, unmatched=list(meds.unmatched))
 
@@ -381,7 +394,7 @@ class _MedicinePlanner:
             rows = self._rows(med)
             if rows is None:
                 continue
-            key = rows[0].substance if rows else slugify(med.name) or f"drug-{index}"
+            key = slugify(rows[0].substance) if rows else slugify(med.name) or f"drug-{index}"
             if key in seen:
                 continue
             seen.add(key)
@@ -455,10 +468,9 @@ class _MedicinePlanner:
                     "clinical-reference 5a (ACC 2017 periprocedural anticoagulation): clinic_tbc",
                 )
             )
-        if mode == HoldMode.NONE and not blocked:
-            if decision is None or decision.choice != "approve":
-                self._keep(name, family, index, common, f"{name}: no hold before a {facts.risk}-risk procedure{tbc}")
-                return
+        if mode == HoldMode.NONE and not blocked and (decision is None or decision.choice != "approve"):
+            self._keep(name, family, index, common, f"{name}: no hold before a {facts.risk}-risk procedure{tbc}")
+            return
         renal_note = ""
         if drug is not None and mode == HoldMode.HOLD:
             renal = drug.renal_hold_for(facts.crcl)
@@ -522,8 +534,8 @@ class _MedicinePlanner:
             hold_reason = f"{name}: hold of {_fmt_hours(hours)} set by {set_by};{inr}"
         else:
             approval.reason = (
-                f"{name} is held {_fmt_hours(hours)}{renal_note} before a {facts.risk}-risk procedure; every hold needs "
-                f"the prescriber's approval.{read}{tbc}"
+                f"{name} is held {_fmt_hours(hours)}{renal_note} before a {facts.risk}-risk procedure; "
+                f"every hold needs the prescriber's approval.{read}{tbc}"
             )
             hold_reason = f"{name}: hold {_fmt_hours(hours)}{renal_note} before a {facts.risk}-risk procedure;{inr}"
         approved = decision is not None and decision.choice == "approve"
@@ -562,7 +574,7 @@ class _MedicinePlanner:
         keep_ti = self.by_code.get(KEEP_TEXT)
         if keep_ti is None:
             return
-        key = common["drug"].substance if common["drug"] else slugify(name)
+        key = slugify(common["drug"].substance if common["drug"] else name)
         self.items.append(
             PlannedItem(
                 code=f"{KEEP_PREFIX}{key}",
@@ -580,7 +592,7 @@ class _MedicinePlanner:
         diet_ti = self.by_code.get(LIQUID_DIET_TEXT)
         if diet_ti is None:
             return
-        key = common["drug"].substance if common["drug"] else slugify(name)
+        key = slugify(common["drug"].substance if common["drug"] else name)
         self.items.append(
             PlannedItem(
                 code=f"{LIQUID_DIET_PREFIX}{key}",

@@ -24,6 +24,8 @@ PATIENT_FORM_FIELDS = (
     "mrn", "first_name", "last_name", "birth_date", "sex", "language", "email", "mobile",
     "channel_email", "channel_sms", "sms_consent", "sms_detailed",
     "claustrophobic", "cardiac_history", "impaired_renal_function", "latex_allergy", "allergies",
+    "stent", "stent_date", "mechanical_heart_valve", "atrial_fibrillation", "vte_date", "stroke_date", "diabetes",
+    "crcl_ml_min",
 )  # fmt: skip
 
 
@@ -92,6 +94,9 @@ class PatientForm(forms.Form):
         self.fields["birth_date"].widget = DATE
         self.fields["mobile"].help_text = "Any usual form, e.g. (310) 555-0100 or +13105550100."
         self.fields["allergies"].widget = forms.Textarea(attrs={"rows": 2})
+        for name in ("stent_date", "vte_date", "stroke_date"):
+            # A widget of its own per field and form: a shared instance would carry one form's state to the next.
+            self.fields[name].widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
     def clean_birth_date(self) -> dt.date:
         value = self.cleaned_data["birth_date"]

@@ -29,7 +29,7 @@ def test_preview_prints_the_checklist_sorted_by_due_time(catalogue: None) -> Non
     assert data["procedure"] == "trigeminal-glycerol"
     assert data["risk"] == "high"
     assert data["surgery_at"] == "2026-03-09T08:00:00-07:00"
-    assert data["catalogue_version"] == "2026.11.1"
+    assert data["catalogue_version"] == "2026.12.1"
     items = data["items"]
     assert [i["due_at"] for i in items] == sorted(i["due_at"] for i in items) or all(
         items[n]["due_at"] <= items[n + 1]["due_at"] for n in range(len(items) - 1)
@@ -64,8 +64,14 @@ def test_list_procedures(catalogue: None) -> None:
     [
         (["--procedure", "hip-replacement", "--surgery-at", "2026-03-10T08:00"], "unknown procedure 'hip-replacement'"),
         (["--procedure", "trigeminal-rf", "--surgery-at", "next tuesday"], "is not a date and time"),
-        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--medication", "unobtainium"],
-         "medication 'unobtainium': not in the catalogue"),
+        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--condition", "unobtainium"],
+         "--condition 'unobtainium' is not known"),
+        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--condition", "vte=last week"],
+         "the date is not like 2026-01-31"),
+        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--crcl", "lots"],
+         "--crcl 'lots' is not a whole number"),
+        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--booked-at", "2026-03-11T08:00"],
+         "--booked-at is after --surgery-at"),
         (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--birth-date", "2027-01-01"],
          "--birth-date: The birth date must be before the surgery date"),
         (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--birth-date", "01/02/1950"],

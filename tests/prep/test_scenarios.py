@@ -11,6 +11,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 
 import pytest
+from django.utils.text import slugify
 
 from prep import planning
 from prep.models import Drug, ProcedureVariant, TemplateItem
@@ -100,8 +101,9 @@ SCENARIOS = [
     Scenario("warfarin, high risk: 5 days and a normal INR the day before", "trigeminal-rf", "2026-06-15T08:00",
              {"hold:warfarin": "2026-06-10T08:00-07:00", "inr": "2026-06-14T12:00-07:00"},
              {"meds": ("warfarin",)}, {"hold:warfarin": "2026-06-10T08:00-07:00"}),
-    Scenario("warfarin, low risk: shared assessment, no INR item", "lumbar-facet-rf", "2026-06-15T08:00",
-             {"hold:warfarin": None, "inr": None, "hold_approval:warfarin": "2026-06-05T08:00-07:00"},
+    # clinical-reference 5c (corrected): warfarin always brings an INR item, whoever sets the hold.
+    Scenario("warfarin, low risk: shared assessment, still an INR item", "lumbar-facet-rf", "2026-06-15T08:00",
+             {"hold:warfarin": None, "inr": "2026-06-14T12:00-07:00", "hold_approval:warfarin": "2026-06-05T08:00-07:00"},
              {"meds": ("coumadin",)}),
     Scenario("acenocoumarol, intermediate risk: 3 days and an INR", "cervical-facet-rf", "2026-06-15T08:00",
              {"hold:acenocoumarol": "2026-06-12T08:00-07:00", "inr": "2026-06-14T12:00-07:00"},
@@ -122,10 +124,12 @@ SCENARIOS = [
              {"hold_approval:heparin-drip": "2026-06-05T08:00-07:00", "hold:heparin-drip": None},
              {"meds": ("Heparin drip",)}),
     # --- cardiac evaluation: age on the day and procedure risk
-    Scenario("65 on the day of an intermediate-risk procedure: cardiac evaluation", "cervical-facet-rf",
-             "2026-06-15T08:00", {"cardiac_evaluation": "2026-06-05T08:00-07:00"}, {"birth": "1961-06-15"}),
+    # clinical-reference 5 (corrected): age counts with sedation or anaesthesia, never with the bleeding risk.
+    Scenario("65 on the day, sedation booked: cardiac evaluation", "cervical-facet-rf",
+             "2026-06-15T08:00", {"cardiac_evaluation": "2026-06-05T08:00-07:00"},
+             {"birth": "1961-06-15", "anaesthesia": "sedation"}),
     Scenario("64 on the day (65 the day after): no cardiac evaluation", "cervical-facet-rf", "2026-06-15T08:00",
-             {"cardiac_evaluation": None}, {"birth": "1961-06-16"}),
+             {"cardiac_evaluation": None}, {"birth": "1961-06-16", "anaesthesia": "sedation"}),
     Scenario("70 but a low-risk procedure: no cardiac evaluation", "lumbar-facet-rf", "2026-06-15T08:00",
              {"cardiac_evaluation": None}, {"birth": "1956-01-01"}),
     Scenario("cardiac history at any age: cardiac evaluation", "lumbar-facet-rf", "2026-06-15T08:00",
@@ -185,13 +189,37 @@ DRUG_TABLE = {
     "clopidogrel": (168, 168, "shared"), "prasugrel": (240, 240, "shared"), "ticagrelor": (120, 120, "shared"),
     "dabigatran": (120, 120, "shared"), "rivaroxaban": (72, 72, "shared"), "apixaban": (120, 120, "shared"),
     "edoxaban": (72, 72, "shared"),
+    "heparin:therapeutic": (6, 6, 6), "heparin:prophylactic": (24, 6, 6), "fondaparinux": ("shared",) * 3,
+    "vorapaxar": ("shared",) * 3, "fish oil": ("shared",) * 3, "ginkgo": ("shared",) * 3, "garlic": ("shared",) * 3,
+    "vitamin e": ("shared",) * 3,
+    # Metabolic medicines apply with sedation or general anaesthesia only (RISK_PROCEDURE: general for
+    # high, local for the others): a decision or an SGLT2 hold, else "keep taking it".
+    "semaglutide-weekly": ("shared", None, None), "semaglutide-oral": ("shared", None, None),
+    "tirzepatide": ("shared", None, None), "dulaglutide": ("shared", None, None),
+    "liraglutide": ("shared", None, None), "exenatide": ("shared", None, None),
+    "exenatide-weekly": ("shared", None, None),
+    "canagliflozin": (72, None, None), "dapagliflozin": (72, None, None), "empagliflozin": (72, None, None),
+    "ertugliflozin": (96, None, None),
+    "insulin": ("shared", None, None), "metformin": ("shared", None, None), "glipizide": ("shared", None, None),
+    "glimepiride": ("shared", None, None), "glyburide": ("shared", None, None),
+    "sitagliptin": ("shared", None, None), "pioglitazone": ("shared", None, None),
 }  # fmt: skip
+
+
+def drug_key(drug: Drug) -> str:
+    """The table's key: substance[:indication], or the slug where that is not unique (dosing)."""
+    key = drug.substance + (f":{drug.indication}" if drug.indication else "")
+    same = Drug.objects.filter(substance=drug.substance, indication=drug.indication).count()
+    return key if same == 1 else drug.slug
 RISK_PROCEDURE = {"high": "trigeminal-rf", "intermediate": "cervical-facet-rf", "low": "lumbar-facet-rf"}
 
 
 @pytest.mark.parametrize("med", sorted(DRUG_TABLE))
 def test_every_drug_rule_at_every_risk(catalogue: None, med: str) -> None:
-    substance = med.partition(":")[0]
+    name, _, indication = med.partition(":")
+    drug, _ = planning.match_drug(name, indication, list(Drug.objects.all()))
+    assert drug is not None, med
+    substance = slugify(drug.substance)
     surgery = dt.datetime(2026, 6, 15, 8, 0, tzinfo=LA)
     for risk, expected in zip(("high", "intermediate", "low"), DRUG_TABLE[med], strict=True):
         items = plan(RISK_PROCEDURE[risk], "2026-06-15T08:00", meds=(med,))
@@ -205,11 +233,10 @@ def test_every_drug_rule_at_every_risk(catalogue: None, med: str) -> None:
             assert hold.locked
             assert surgery - hold.last_dose_at.astimezone(LA) == dt.timedelta(hours=expected), (risk, med)
             assert hold.restart_at > surgery
-    assert Drug.objects.filter(substance=substance).exists()
 
 
 def test_every_drug_in_the_catalogue_is_in_the_table(catalogue: None) -> None:
-    catalogue_keys = {d.substance + (f":{d.indication}" if d.indication else "") for d in Drug.objects.all()}
+    catalogue_keys = {drug_key(d) for d in Drug.objects.all()}
     assert catalogue_keys == set(DRUG_TABLE)
 
 

@@ -8,10 +8,11 @@ import zoneinfo
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
-from patients.models import PATIENT_FLAGS, Anaesthesia
-from prep import planning
-from prep.models import Drug, ProcedureVariant, TemplateItem
+from patients.models import CONDITION_CODES, PATIENT_FLAGS, Anaesthesia, Sex
+from prep import medicines, planning
+from prep.models import Drug, KnownMedicine, ProcedureVariant, TemplateItem
 
 
 class BadInput(Exception):
@@ -28,7 +29,23 @@ class Command(BaseCommand):
         parser.add_argument("--tz", default=None, help="Time zone, e.g. America/Los_Angeles (default: settings).")
         parser.add_argument("--birth-date", default="1960-01-01", help="YYYY-MM-DD")
         parser.add_argument("--anaesthesia", choices=Anaesthesia.values, help="Default: the variant's usual one.")
-        parser.add_argument("--medication", action="append", default=[], help="DRUG[:INDICATION], repeatable.")
+        parser.add_argument(
+            "--medication",
+            action="append",
+            default=[],
+            help="Repeatable: DRUG[:INDICATION], or free text as a patient writes it ('Eliquis 5 mg', 'aspirina 81').",
+        )
+        parser.add_argument(
+            "--condition",
+            action="append",
+            default=[],
+            help=f"Repeatable: CODE[=YYYY-MM-DD], CODE one of {', '.join(CONDITION_CODES)}.",
+        )
+        parser.add_argument("--crcl", help="Creatinine clearance in mL/min.")
+        parser.add_argument("--sex", choices=Sex.values, default=Sex.UNKNOWN)
+        parser.add_argument(
+            "--booked-at", help="Local wall time the booking is made, e.g. 2026-03-01T09:00 (default: now)."
+        )
         parser.add_argument("--flag", action="append", default=[], help=f"One of {', '.join(PATIENT_FLAGS)}.")
         parser.add_argument("--age-threshold", type=int, default=65, help="The clinic's cardiac age threshold.")
 
@@ -77,13 +94,30 @@ class Command(BaseCommand):
         if unknown_flags:
             raise BadInput(f"unknown flag {unknown_flags[0]!r}; known: {', '.join(PATIENT_FLAGS)}.")
         drugs = list(Drug.objects.all())
-        medications = []
-        for raw in options["medication"]:
-            name, _, indication = raw.partition(":")
-            drug, why = planning.match_drug(name, indication, drugs)
-            if drug is None:
-                raise BadInput(f"medication {raw!r}: {why}.")
-            medications.append(planning.MedicationFacts(name=name, indication=indication, drug=drug))
+        dictionary = medicines.build(drugs, KnownMedicine.objects.all())
+        medications = [self._medication(raw, drugs, dictionary) for raw in options["medication"]]
+        conditions = self._conditions(options["condition"])
+        crcl = None
+        if options["crcl"] is not None:
+            try:
+                crcl = int(options["crcl"])
+            except ValueError:
+                raise BadInput(f"--crcl {options['crcl']!r} is not a whole number of mL/min.") from None
+            if not 1 <= crcl <= 250:
+                raise BadInput(f"--crcl {crcl} is outside 1-250 mL/min.")
+        now = timezone.now()
+        if options["booked_at"]:
+            try:
+                booked = dt.datetime.fromisoformat(options["booked_at"])
+            except ValueError:
+                raise BadInput(
+                    f"--booked-at {options['booked_at']!r} is not a date and time like 2026-03-01T09:00."
+                ) from None
+            if booked.tzinfo is not None:
+                raise BadInput("--booked-at is a local wall time: give it without an offset and use --tz.")
+            now = planning.local_to_utc(booked, tz)
+            if now > start_at:
+                raise BadInput("--booked-at is after --surgery-at.")
         facts = planning.BookingFacts(
             start_at=start_at,
             tz=tz,
@@ -95,10 +129,15 @@ class Command(BaseCommand):
             flags=frozenset(options["flag"]),
             clinic_age_threshold=options["age_threshold"],
             medications=medications,
+            cardiac_risk=procedure.cardiac_risk,
+            sex=options["sex"],
+            conditions=conditions,
+            crcl=crcl,
+            now=now,
         )
         template_items = list(TemplateItem.objects.filter(template=procedure.template))
         try:
-            planned = planning.plan_items(facts, template_items, drugs)
+            plan = planning.plan_checklist(facts, template_items, drugs)
         except planning.PlanningError as exc:
             raise BadInput(f"--{exc.field.replace('_', '-')}: {exc}") from None
         local = lambda value: value.astimezone(tz).isoformat() if value else None  # noqa: E731
@@ -119,6 +158,38 @@ class Command(BaseCommand):
                     "source": p.source,
                     **({"last_dose_at": local(p.last_dose_at), "restart_at": local(p.restart_at)} if p.locked else {}),
                 }
-                for p in planned
+                for p in plan.items
             ],
+            "unmatched_medications": plan.unmatched,
+            "alerts": [a.as_dict() for a in plan.alerts],
         }
+
+    @staticmethod
+    def _medication(raw: str, drugs: list[Drug], dictionary: medicines.Dictionary) -> planning.MedicationFacts:
+        name, _, indication = raw.partition(":")
+        if indication and indication not in ("primary", "secondary", "prophylactic", "therapeutic"):
+            name, indication = raw, ""  # a colon inside free text, not DRUG:INDICATION
+        drug, _ = planning.match_drug(name, indication, drugs)
+        if drug is not None:
+            return planning.MedicationFacts(name=name, indication=indication, drug=drug)
+        read = dictionary.resolve(name)
+        return planning.MedicationFacts(
+            name=name.strip(),
+            indication=indication,
+            candidates=read.drugs,
+            no_rule=read.known is not None,
+            how=read.how,
+        )
+
+    @staticmethod
+    def _conditions(raws: list[str]) -> dict[str, dt.date | None]:
+        found: dict[str, dt.date | None] = {}
+        for raw in raws:
+            code, _, day = raw.partition("=")
+            if code not in CONDITION_CODES:
+                raise BadInput(f"--condition {code!r} is not known; known: {', '.join(CONDITION_CODES)}.")
+            try:
+                found[code] = dt.date.fromisoformat(day) if day else None
+            except ValueError:
+                raise BadInput(f"--condition {raw!r}: the date is not like 2026-01-31.") from None
+        return found
