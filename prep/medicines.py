@@ -184,7 +184,7 @@ class Dictionary:
         if drugs or known:
             return Resolution(text=text, drugs=drugs, known=known, how=f"read as {phrase!r}")
         for generic, matched in _generic_names(tuple(words)):
-            drugs, known, _ = self._exact(generic.split())
+            drugs, known, _ = self._exact(name_words(generic))
             if drugs or known:
                 return Resolution(
                     text=text, drugs=drugs, known=known, how=f"{matched!r} is a name of {generic} (drug dictionary)"
@@ -209,12 +209,13 @@ def build(drugs: Iterable[Drug], known: Iterable[KnownMedicine] = ()) -> Diction
         # A substance names every row of it (aspirin: primary and secondary prevention); an alias
         # names the rows that list it (rybelsus: oral semaglutide only).
         names = {drug.substance, drug.slug.replace("-", " "), *drug.aliases, drug.name}
-        for name in {normalise(n) for n in names if n}:
+        for name in {" ".join(name_words(n)) for n in names if n} - {""}:
             drugs_by_name.setdefault(name, []).append(drug)
     known_by_name: dict[str, KnownMedicine] = {}
     for medicine in known:
         for name in {medicine.slug.replace("-", " "), medicine.name, *medicine.aliases}:
-            known_by_name.setdefault(normalise(name), medicine)
+            if words := " ".join(name_words(name)):
+                known_by_name.setdefault(words, medicine)
     # A name that is both (never in the shipped file) counts as a rule drug: the safe reading.
     for name in drugs_by_name:
         known_by_name.pop(name, None)

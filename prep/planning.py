@@ -204,7 +204,9 @@ def match_drug(name: str, indication: str, drugs: Iterable[Drug]) -> tuple[Drug 
 
 
 def _fmt_hours(hours: int) -> str:
-    return f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"
+    if hours % 24:
+        return f"{hours} hours"
+    return "1 day" if hours == 24 else f"{hours // 24} days"
 
 
 KEEP_PREFIX = "keep:"
@@ -500,6 +502,8 @@ class _MedicinePlanner:
             reason="",
             source=approval_ti.source + "".join(f" Drug rule: {d.source}" for d in rows[:1]),
             sort_order=self._sort(DECISION_TEXT, family, index),
+            # The decision's own hold length stays on the decision item (it is what re-plans the hold).
+            hold_hours=decision.hold_hours if decision is not None else None,
             **common,
         )
         self.items.append(approval)

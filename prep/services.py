@@ -152,7 +152,7 @@ def _item_from_plan(planned: planning.PlannedItem, checklist: Checklist, by: Use
         last_dose_at=planned.last_dose_at,
         restart_at=planned.restart_at,
         locked=planned.locked,
-        hold_hours=planned.hold_hours if planned.code.startswith(planning.HOLD_PREFIX) else None,
+        hold_hours=planned.hold_hours,
         reason=planned.reason,
         source=planned.source,
         sort_order=planned.sort_order,

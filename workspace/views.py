@@ -270,6 +270,10 @@ def _run_item_action(
         return _item_response(request, exc.item, message=str(exc), level="warning")
     except PermissionError as exc:
         raise PermissionDenied(str(exc)) from None
+    if item.result_flag:
+        # A result outside the clinic's limits is recorded but keeps the item open: say so, not "done".
+        level = "warning" if item.status == "open" else "info"
+        return _item_response(request, item, message=f"{item.title}: {item.result_flag}", level=level)
     return _item_response(request, item, message=done_message.format(title=item.title))
 
 

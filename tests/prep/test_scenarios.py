@@ -211,6 +211,8 @@ def drug_key(drug: Drug) -> str:
     key = drug.substance + (f":{drug.indication}" if drug.indication else "")
     same = Drug.objects.filter(substance=drug.substance, indication=drug.indication).count()
     return key if same == 1 else drug.slug
+
+
 RISK_PROCEDURE = {"high": "trigeminal-rf", "intermediate": "cervical-facet-rf", "low": "lumbar-facet-rf"}
 
 
