@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from patients.models import Anaesthesia, Indication, Language, Medication, Patient, Sex, Side, Surgery
+from patients.models import Anaesthesia, Indication, Language, Medication, Patient, Sex, Side, StentType, Surgery
 from patients.services import PATIENT_FIELDS
 from prep.models import Checklist, ChecklistItem, Drug, ProcedureVariant
 from prep.selectors import Readiness
@@ -60,6 +60,16 @@ class PatientInput(serializers.Serializer):
     impaired_renal_function = serializers.BooleanField(required=False)
     latex_allergy = serializers.BooleanField(required=False)
     allergies = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    stent = serializers.ChoiceField(choices=StentType.choices, required=False, allow_blank=True)
+    stent_date = serializers.DateField(required=False, allow_null=True)
+    mechanical_heart_valve = serializers.BooleanField(required=False)
+    atrial_fibrillation = serializers.BooleanField(required=False)
+    vte_date = serializers.DateField(required=False, allow_null=True, help_text="Latest clot (DVT or PE).")
+    stroke_date = serializers.DateField(required=False, allow_null=True, help_text="Latest stroke or TIA.")
+    diabetes = serializers.BooleanField(required=False)
+    crcl_ml_min = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=250, help_text="Creatinine clearance, mL/min."
+    )
 
 
 class MedicationInput(serializers.Serializer):
@@ -216,7 +226,7 @@ class ItemOutput(serializers.ModelSerializer):
         fields = [
             "id", "code", "title", "category", "assignee", "required", "status", "due_at", "locked", "reason",
             "result_kind", "result_unit", "result_choices", "loinc", "result_value", "result_at", "completed_at",
-            "completed_by", "na_reason", "confirmed_at", "last_dose_at", "restart_at", "version",
+            "completed_by", "na_reason", "confirmed_at", "last_dose_at", "restart_at", "version", "result_flag",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -243,7 +253,9 @@ class ChecklistOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Checklist
-        fields = ["id", "surgery", "template", "catalogue_version", "status", "closed_reason", "readiness", "items"]
+        fields = [
+            "id", "surgery", "template", "catalogue_version", "status", "closed_reason", "alerts", "readiness", "items",
+        ]  # fmt: skip
         read_only_fields = fields
 
     @extend_schema_field(ReadinessOutput)

@@ -298,6 +298,12 @@ class HoldDecisionForm(ItemVersionForm):
         super().__init__(*args, **kwargs)
         if not needs_days:
             del self.fields["hold_days"]
+        if item.drug is not None and item.drug.family == "glp1":
+            # GLP-1 agonists: most patients continue with a clear-liquid day instead (clinical-reference 5b).
+            self.fields["decision"].choices = [
+                *self.fields["decision"].choices,
+                ("liquid_diet", "Keep taking it, with clear liquids only for 24 hours before"),
+            ]
         style_fields(self)
 
 

@@ -234,7 +234,7 @@ SURGERY_PAGE_RELATED = ("patient__clinic", "procedure", "surgeon", "go_decided_b
 def surgery_items(*, surgery: Surgery) -> list[ChecklistItem]:
     return list(
         ChecklistItem.objects.filter(checklist__surgery_id=surgery.pk)
-        .select_related("template_item", "completed_by", "updated_by")
+        .select_related("template_item", "completed_by", "updated_by", "drug")
         .order_by("due_at", "sort_order")
     )
 

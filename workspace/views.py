@@ -200,7 +200,7 @@ def patient_edit(request: HttpRequest, uuid: str) -> HttpResponse:
 
 # --- item actions --------------------------------------------------------------------------
 
-ITEM_RELATED = ("template_item", "completed_by", "updated_by", "checklist__surgery__patient__clinic")
+ITEM_RELATED = ("template_item", "completed_by", "updated_by", "drug", "checklist__surgery__patient__clinic")
 
 
 def _get_item(request: HttpRequest, uuid: str) -> ChecklistItem:
@@ -344,7 +344,7 @@ def hold_decide(request: HttpRequest, uuid: str) -> HttpResponse:
         return prep_services.hold_decide(
             item=item,
             by=request.user,
-            approve=data["decision"] == "approve",
+            choice=data["decision"],
             note=data.get("note") or "",
             hold_days=data.get("hold_days"),
             expected_version=data["version"],
