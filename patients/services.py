@@ -20,7 +20,8 @@ from patients.models import (
     SurgeryStatus,
 )
 from patients.validators import normalize_mobile
-from prep.models import ProcedureVariant
+from prep import medicines
+from prep.models import Drug, KnownMedicine, ProcedureVariant
 from prep.planning import PlanningError
 from prep.services import (
     HISTORY_REASON_MAX,
@@ -140,9 +141,20 @@ def medication_add(
     name = (name or "").strip() or (drug.name if drug else "")
     if not name:
         raise ValidationError({"name": "Name the medication."})
+    if drug is None:
+        # What the nurse typed is read once here ("Eliquis 5 mg" is apixaban), so the record, the
+        # FHIR export and the pages name the catalogue drug; an ambiguous name stays free text and
+        # planning asks the prescriber.
+        read = medicines.build(Drug.objects.all(), KnownMedicine.objects.all()).resolve(name)
+        rows = [d for d in read.drugs if not indication or d.indication == indication]
+        if len(rows) == 1 and "close spelling" not in read.how:  # a guess stays visible as a guess
+            drug = rows[0]
+        elif read.drugs and all(d.is_bleeding_rule for d in read.drugs):
+            is_blood_thinner = True
     medication = Medication(
         patient=patient, drug=drug, name=name, indication=indication, dose=dose,
-        is_blood_thinner=is_blood_thinner or drug is not None, created_by=by, updated_by=by,
+        is_blood_thinner=is_blood_thinner or (drug is not None and drug.is_bleeding_rule),
+        created_by=by, updated_by=by,
     )  # fmt: skip
     _clean(medication)
     medication.save()

@@ -60,7 +60,7 @@ MEDICATION_PROFILES: tuple[tuple[tuple[str, str, str | None], ...], ...] = (
     (("clopidogrel", "", "clopidogrel"),),
     (("warfarin", "", "warfarin"),),
     (("apixaban", "", "apixaban"),),
-    (("naproxen", "", "naproxen"), ("metformin", "", None)),
+    (("naproxen", "", "naproxen"), ("metformin", "", "metformin")),
     (("rivaroxaban", "", "rivaroxaban"),),
 )
 FLAG_PROFILES: tuple[frozenset[str], ...] = (
@@ -514,7 +514,11 @@ def _seed_patients(
             drug = drugs_by_slug.get(slug) if slug else None
             meds.append(
                 Medication(
-                    patient=patient, name=name, indication=indication, drug=drug, is_blood_thinner=drug is not None
+                    patient=patient,
+                    name=name,
+                    indication=indication,
+                    drug=drug,
+                    is_blood_thinner=drug is not None and drug.is_bleeding_rule,
                 )
             )
     _fast_insert(Medication, meds, now=now)
@@ -613,15 +617,26 @@ def _seed_checklists(
         clinic = patient.clinic
         tz = clinic.tz
         profile, meds = meds_by_patient[patient.pk]
-        senior = patient.age_on(surgery.start_at.astimezone(tz).date()) >= clinic.cardiac_age_threshold
-        key = (surgery.procedure_id, surgery.anaesthesia, profile, patient.flags, senior, clinic.time_zone)
+        age_now = patient.age_on(surgery.start_at.astimezone(tz).date())
+        senior = age_now >= clinic.cardiac_age_threshold
+        # Age matters at the clinic threshold and at the pregnancy question's 60: a band per rule.
+        age_key = "senior" if senior else ("adult" if age_now <= 60 else age_now)
+        key = (
+            surgery.procedure_id,
+            surgery.anaesthesia,
+            profile,
+            patient.flags,
+            age_key,
+            patient.sex,
+            clinic.time_zone,
+        )
         shape = shapes.get(key)
         if shape is None:
             # The reference booking: 60 days ahead at 08:00 local, a patient of the right age band.
             ref_start = planning.local_to_utc(
                 dt.datetime.combine(now.astimezone(tz).date() + dt.timedelta(days=60), dt.time(8, 0)), tz
             )
-            age = 75 if senior else 45
+            age = 75 if senior else (45 if age_now <= 60 else age_now)
             facts = planning.BookingFacts(
                 start_at=ref_start,
                 tz=tz,
@@ -632,6 +647,8 @@ def _seed_checklists(
                 anaesthesia=surgery.anaesthesia,
                 flags=patient.flags,
                 clinic_age_threshold=clinic.cardiac_age_threshold,
+                cardiac_risk=surgery.procedure.cardiac_risk,
+                sex=patient.sex,
                 medications=[
                     planning.MedicationFacts(
                         name=m.name,

@@ -59,7 +59,7 @@ def test_reminders_in_every_status(seeded):
 def test_items_match_the_planner_for_the_booking(seeded):
     """Shifting a reference plan gives the due times planning would compute for the surgery itself."""
     surgery = Surgery.objects.filter(status=SurgeryStatus.BOOKED).select_related("patient__clinic").first()
-    planned = {p.code: p for p in checklist_plan(surgery=surgery)}
+    planned = {p.code: p for p in checklist_plan(surgery=surgery).items}
     items = {i.code: i for i in ChecklistItem.objects.filter(checklist__surgery=surgery)}
     assert set(items) == set(planned)
     for code, item in items.items():
