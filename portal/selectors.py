@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from patients.models import Clinic, Patient, Surgery, SurgeryStatus
 from portal.formatting import local_when
 from prep.models import ChecklistItem, ItemStatus
-from prep.planning import APPROVAL_PREFIX, HOLD_PREFIX
+from prep.planning import APPROVAL_PREFIX, HOLD_PREFIX, LIQUID_DIET_PREFIX
 
 ACTIVE_SURGERY = (SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)
 DONE_STATUSES = (ItemStatus.DONE, ItemStatus.ACCEPTED, ItemStatus.PATIENT_CONFIRMED)
@@ -146,7 +146,8 @@ def _times(item: ChecklistItem, *, tz: zoneinfo.ZoneInfo, language: str) -> list
         "arrival": _("Arrive by"),
     }
     label = labels.get(item.code, _("Date"))
-    style = "datetime" if item.code in TIMED_CODES else "date"
+    timed = item.code in TIMED_CODES or item.code.startswith(LIQUID_DIET_PREFIX)
+    style = "datetime" if timed else "date"
     return [PortalTime(label, when(item.due_at, style))]
 
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from prep.models import ChecklistTemplate, Drug, ProcedureVariant, TemplateItem
+from prep.models import ChecklistTemplate, ClinicTestPolicy, Drug, KnownMedicine, ProcedureVariant, TemplateItem
 
 
 @admin.register(ProcedureVariant)
@@ -53,7 +53,22 @@ class TemplateItemAdmin(admin.ModelAdmin):
 
 @admin.register(Drug)
 class DrugAdmin(admin.ModelAdmin):
-    list_display = ("name", "substance", "indication", "drug_class", "hold_high", "hold_intermediate", "hold_low",
-                    "restart_hours", "needs_normal_inr", "to_be_confirmed")  # fmt: skip
-    list_filter = ("drug_class", "to_be_confirmed", "needs_normal_inr", "hold_high")
+    list_display = ("name", "substance", "indication", "family", "drug_class", "hold_high", "hold_intermediate",
+                    "hold_low", "restart_hours", "needs_normal_inr", "to_be_confirmed")  # fmt: skip
+    list_filter = ("family", "drug_class", "to_be_confirmed", "needs_normal_inr", "hold_high")
     search_fields = ("name", "substance", "slug")
+
+
+@admin.register(KnownMedicine)
+class KnownMedicineAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "drug_class")
+    search_fields = ("name", "slug")
+
+
+@admin.register(ClinicTestPolicy)
+class ClinicTestPolicyAdmin(admin.ModelAdmin):
+    """A clinic's own policy for the document's standard tests (blank fields keep the catalogue's)."""
+
+    list_display = ("clinic", "code", "enabled", "required", "validity_days", "note")
+    list_filter = ("clinic", "code", "enabled")
+    list_select_related = ("clinic",)
