@@ -454,3 +454,19 @@ def test_surgery_is_kept(book) -> None:
     surgery = book("endoscopic-rhizotomy", medications=("Eliquis",), anaesthesia="general")
     assert Surgery.objects.filter(pk=surgery.pk).exists()
     assert ChecklistItem.objects.filter(checklist__surgery=surgery, code="overnight_adult").exists()
+
+
+def test_booking_inside_the_hold_window_through_the_services(book) -> None:
+    from tests.factories import in_days
+
+    surgery = book("trigeminal-rf", start_at=in_days(3), medications=("warfarin",))
+    alerts = {a["code"]: a for a in surgery.checklist.__class__.objects.get(surgery=surgery).alerts}
+    assert alerts["hold_interval_not_met"]["severity"] == "block"
+    assert "5 days hold can no longer be met" in alerts["hold_interval_not_met"]["message"]
+
+
+def test_cardiac_evaluation_through_the_services_follows_anaesthesia_not_bleeding_risk(book) -> None:
+    local = book("trigeminal-rf", anaesthesia="local", birth_date=dt.date(1950, 1, 1))
+    sedation = book("lumbar-facet-rf", anaesthesia="sedation", birth_date=dt.date(1950, 1, 1))
+    assert not ChecklistItem.objects.filter(checklist__surgery=local, code="cardiac_evaluation").exists()
+    assert ChecklistItem.objects.filter(checklist__surgery=sedation, code="cardiac_evaluation").exists()
