@@ -420,10 +420,10 @@ class _MedicinePlanner:
         if med.candidates:
             exact = tuple(d for d in med.candidates if med.indication and d.indication == med.indication)
             return exact or med.candidates
+        if med.is_blood_thinner:  # the nurse's word that it thins the blood wins over "no rule"
+            return ()
         if med.no_rule:
             return None
-        if med.is_blood_thinner:
-            return ()
         self.unmatched.append(med.name)
         return None
 
