@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import permissions as perms
 from accounts.models import User
 from core.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
 from patients import services as patient_services
@@ -43,11 +44,6 @@ def staff_view(view: ViewFunc) -> ViewFunc:
             return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def _require_decider(user: User) -> None:
-    if not (user.is_surgeon or user.is_clinic_admin):
-        raise PermissionDenied("Only a surgeon or a clinic admin can do this.")
 
 
 # --- board ---------------------------------------------------------------------------------
@@ -99,21 +95,24 @@ def board(request: HttpRequest) -> HttpResponse:
 
 def _attach_forms(views: list[selectors.ItemView], user: User, bound: dict[str, Any] | None = None) -> None:
     """Give every row the forms the user may post; ``bound`` replaces one with its errors."""
-    decider = user.is_surgeon or user.is_clinic_admin
     for view in views:
         item = view.item
         view.forms = {}
-        if view.can_complete:
+
+        def may(action: str, item: ChecklistItem = item) -> bool:
+            return perms.allowed(user, action, item.assignee)
+
+        if view.can_complete and may(perms.COMPLETE):
             view.forms["complete"] = wf.ItemCompleteForm(item=item)
-        if view.can_mark_na:
+        if view.can_mark_na and may(perms.NOT_APPLICABLE):
             view.forms["not_applicable"] = wf.ItemReasonForm(item=item, action="not_applicable")
-        if view.can_undo:
+        if view.can_undo and may(perms.UNDO):
             view.forms["undo"] = wf.ItemReasonForm(item=item, action="undo")
-        if view.can_accept:
+        if view.can_accept and may(perms.ACCEPT):
             view.forms["accept"] = wf.ItemVersionForm(
                 initial={"version": item.version}, auto_id=f"id_{item.uuid.hex[:12]}_accept_%s"
             )
-        if view.is_hold_approval and not item.is_closed and decider:
+        if view.is_hold_approval and not item.is_closed and may(perms.DECIDE):
             view.forms["hold"] = wf.HoldDecisionForm(item=item, needs_days=view.hold_without_dates)
         if bound and bound["item"].pk == item.pk:
             view.forms[bound["action"]] = bound["form"]
@@ -132,7 +131,7 @@ def _surgery_context(request: HttpRequest, uuid: object, bound: dict[str, Any] |
         "patient": page.patient,
         "clinic": page.clinic,
         "report": page.report,
-        "can_decide": user.is_surgeon or user.is_clinic_admin,
+        "can_decide": perms.allowed(user, perms.DECIDE, perms.KIND_SURGERY),
         "go_form": wf.GoDecisionForm(initial={"decision": page.surgery.go_decision or None}),
         "note_form": wf.NoteForm(),
         "reminders": reminders_for_surgery(surgery=page.surgery),
@@ -241,7 +240,7 @@ def _item_response(
         "surgery": surgery,
         "report": report,
         "editable": editable,
-        "can_decide": request.user.is_surgeon or request.user.is_clinic_admin,
+        "can_decide": perms.allowed(request.user, perms.DECIDE, perms.KIND_SURGERY),
         "oob": True,
     }
     return render(request, "workspace/_item_response.html", context)
@@ -268,8 +267,6 @@ def _run_item_action(
     except prep_services.ItemConflict as exc:
         # Someone else changed it first: show its current state, apply nothing.
         return _item_response(request, exc.item, message=str(exc), level="warning")
-    except PermissionError as exc:
-        raise PermissionDenied(str(exc)) from None
     return _item_response(request, item, message=done_message.format(title=item.title))
 
 
@@ -331,7 +328,7 @@ def item_accept(request: HttpRequest, uuid: str) -> HttpResponse:
 @staff_view
 def hold_decide(request: HttpRequest, uuid: str) -> HttpResponse:
     item = _get_item(request, uuid)  # outside the clinic: 404 before anything else
-    _require_decider(request.user)
+    perms.require(request.user, perms.DECIDE, item.assignee)  # before the form: no hint to others
     key = item.code.removeprefix("hold_approval:")
     needs_days = not ChecklistItem.objects.filter(checklist_id=item.checklist_id, code=f"hold:{key}").exists()
     form = wf.HoldDecisionForm(request.POST, item=item, needs_days=needs_days)
@@ -366,7 +363,7 @@ def item_history(request: HttpRequest, uuid: str) -> HttpResponse:
 @staff_view
 def go_decision(request: HttpRequest, uuid: str) -> HttpResponse:
     surgery = surgery_get_for_user(user=request.user, uuid=uuid)
-    _require_decider(request.user)
+    perms.require(request.user, perms.DECIDE, perms.KIND_SURGERY)
     form = wf.GoDecisionForm(request.POST)
     if form.is_valid():
         try:

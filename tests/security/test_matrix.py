@@ -72,7 +72,7 @@ workspace:surgery_edit           POST     /surgeries/{surgery}/edit/            
 workspace:surgery_cancel         GET      /surgeries/{surgery}/cancel/                    login  login  login  data   404    data   data   404    login  login
 workspace:surgery_cancel         POST     /surgeries/{surgery}/cancel/                    login  login  login  redir  404    redir  redir  404    login  login  cancel
 workspace:go_decision            GET      /surgeries/{surgery}/go/                        405    405    405    405    405    405    405    405    405    405
-workspace:go_decision            POST     /surgeries/{surgery}/go/                        login  login  login  403    404    redir  redir  404    login  login  go
+workspace:go_decision            POST     /surgeries/{surgery}/go/                        login  login  login  403    404    redir  403    404    login  login  go
 workspace:note_add               GET      /surgeries/{surgery}/notes/                     405    405    405    405    405    405    405    405    405    405
 workspace:note_add               POST     /surgeries/{surgery}/notes/                     login  login  login  redir  404    redir  redir  404    login  login  note
 workspace:item_complete          GET      /items/{item_hb}/complete/                      405    405    405    405    405    405    405    405    405    405
@@ -88,8 +88,8 @@ workspace:item_accept            GET      /items/{item_confirmed}/accept/       
 workspace:item_accept            POST     /items/{item_confirmed}/accept/                 login  login  login  redir  404    redir  redir  404    login  login  accept
 workspace:item_accept            POST+hx  /items/{item_confirmed}/accept/                 login  login  login  200    404    200    200    404    login  login  accept
 workspace:hold_decide            GET      /items/{item_hold}/hold/                        405    405    405    405    405    405    405    405    405    405
-workspace:hold_decide            POST     /items/{item_hold}/hold/                        login  login  login  403    404    redir  redir  404    login  login  hold
-workspace:hold_decide            POST+hx  /items/{item_hold}/hold/                        login  login  login  403    404    200    200    404    login  login  hold
+workspace:hold_decide            POST     /items/{item_hold}/hold/                        login  login  login  403    404    redir  403    404    login  login  hold
+workspace:hold_decide            POST+hx  /items/{item_hold}/hold/                        login  login  login  403    404    200    403    404    login  login  hold
 workspace:item_history           GET      /items/{item_done}/history/                     login  login  login  data   404    data   data   404    login  login
 workspace:item_history           GET+hx   /items/{item_done}/history/                     login  login  login  200    404    200    200    404    login  login
 workspace:item_history           POST     /items/{item_done}/history/                     405    405    405    405    405    405    405    405    405    405

@@ -20,12 +20,13 @@ def _rows(response):
     return [row.surgery for row in response.context["board"].rows]
 
 
-def test_sorted_by_readiness_then_time(client_for, book, nurse):
+def test_sorted_by_readiness_then_time(client_for, book, nurse, surgeon):
     later_not_ready = book(start_at=timezone.now() + dt.timedelta(hours=10), last_name="Soon")
     on_track = book(start_at=in_days(12), last_name="Later")
     ready = book(start_at=in_days(11), last_name="Done")
     for item in ready.checklist.items.filter(required=True):
-        prep_services.item_complete(item=item, by=nurse, result={"blood_group": "O+", "hemoglobin": "13"}.get(
+        by = surgeon if item.assignee == "surgeon" else nurse  # consent is the surgeon's
+        prep_services.item_complete(item=item, by=by, result={"blood_group": "O+", "hemoglobin": "13"}.get(
             item.code, "normal" if item.template_item.result_kind == "text" else ""))  # fmt: skip
     at_risk = book(start_at=in_days(3), last_name="Risky")
     rows = _rows(client_for(nurse).get("/"))
