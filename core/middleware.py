@@ -51,6 +51,12 @@ def _start_staff_session(sender: object, request: HttpRequest, user: object, **k
 
 
 TWO_FACTOR_EXEMPT = ("/accounts/2fa/", "/accounts/logout/", "/static/", "/healthz", "/p/", "/reminders/twilio/")
+# Staff pages that live under an exempt prefix: they need the verified session like every staff page.
+TWO_FACTOR_NOT_EXEMPT = ("/p/staff/",)
+
+
+def two_factor_exempt(path: str) -> bool:
+    return path.startswith(TWO_FACTOR_EXEMPT) and not path.startswith(TWO_FACTOR_NOT_EXEMPT)
 
 
 class TwoFactorRequiredMiddleware:
@@ -68,7 +74,7 @@ class TwoFactorRequiredMiddleware:
             and user.is_authenticated
             and two_factor_required(user)
             and not user.is_verified()
-            and not request.path.startswith(TWO_FACTOR_EXEMPT)
+            and not two_factor_exempt(request.path)
         ):
             if request.path.startswith("/api/"):
                 return HttpResponse("Two-factor verification required.", status=403, content_type="text/plain")
