@@ -30,6 +30,7 @@ from api.models import ApiToken
 from api.permissions import IsClinicAdminSession
 from api.selectors import day_range_utc, surgeries_for_range
 from api.services import api_token_create, api_token_revoke
+from audit import context as audit
 from core import access
 from patients import services as patient_services
 from patients.models import Medication, Patient, Surgery
@@ -57,7 +58,16 @@ class ApiView(APIView):
     def paged(self, qs: QuerySet, serializer_class: type[Serializer], **context: Any) -> Response:
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, self.request, view=self)
+        _note_patients(qs.model, page or [])
         return paginator.get_paginated_response(serializer_class(page, many=True, context=context).data)
+
+
+def _note_patients(model: type, rows: list[Any]) -> None:
+    """The access log counts the patients a list showed (a page of patients, surgeries, medications...)."""
+    if model is Patient:
+        audit.note_shown(kind="api list", patient_ids=[row.pk for row in rows])
+    elif any(f.name == "patient" for f in model._meta.get_fields()):
+        audit.note_shown(kind="api list", patient_ids=[row.patient_id for row in rows])
 
 
 def _surgeon(user: User, email: str | None) -> User | None:
@@ -379,7 +389,8 @@ class BoardCsvExport(ApiView):
     )
     def get(self, request: Request) -> HttpResponse:
         days = self.valid(s.DateRangeInput, request.query_params)
-        surgeries = surgeries_for_range(user=request.user, first=days["from"], last=days["to"])
+        surgeries = list(surgeries_for_range(user=request.user, first=days["from"], last=days["to"]))
+        audit.note_shown(kind="board csv", patient_ids=[surgery.patient_id for surgery in surgeries])
         body = board_csv(surgeries=surgeries, tz=request.user.clinic.tz)
         response = HttpResponse("\ufeff" + body, content_type="text/csv; charset=utf-8")
         name = f"board-{days['from']:%Y%m%d}-{days['to']:%Y%m%d}.csv"
