@@ -87,16 +87,14 @@ def validation_error_field(field: str, message: str) -> ValidationError:
 
 # --- Patients ------------------------------------------------------------------------------
 
-MRN_PARAM = OpenApiParameter("mrn", OpenApiTypes.STR, description="Exact medical record number.")
-
 
 class PatientListCreate(ApiView):
-    @extend_schema(parameters=[MRN_PARAM], responses=s.PatientOutput(many=True), summary="List or search patients")
+    @extend_schema(responses=s.PatientOutput(many=True), summary="List patients")
     def get(self, request: Request) -> Response:
+        if "mrn" in request.query_params:
+            # A record number in a URL ends up in proxy and server logs: search by POST instead.
+            raise validation_error_field("mrn", "Search by record number with POST /api/v1/patients/search/.")
         qs = access.patients_for_user(request.user).order_by("last_name", "first_name", "pk")
-        mrn = request.query_params.get("mrn")
-        if mrn is not None:
-            qs = qs.filter(mrn=mrn.strip())
         return self.paged(qs, s.PatientOutput)
 
     @extend_schema(request=s.PatientInput, responses={201: s.PatientOutput}, summary="Create a patient")
@@ -104,6 +102,18 @@ class PatientListCreate(ApiView):
         values = self.valid(s.PatientInput, request.data)
         patient = patient_services.patient_create(clinic=request.user.clinic, by=request.user, **values)
         return Response(s.PatientOutput(patient).data, status=status.HTTP_201_CREATED)
+
+
+class PatientSearch(ApiView):
+    @extend_schema(
+        request=s.PatientSearchInput,
+        responses=s.PatientOutput(many=True),
+        summary="Find patients by record number (in the body, never in the URL)",
+    )
+    def post(self, request: Request) -> Response:
+        values = self.valid(s.PatientSearchInput, request.data)
+        qs = access.patients_for_user(request.user).filter(mrn=values["mrn"].strip()).order_by("pk")
+        return self.paged(qs, s.PatientOutput)
 
 
 class PatientDetail(ApiView):

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_email",  # the one-time code emailed before a first authenticator is enrolled
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
@@ -86,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before sessions, auth and every view: NUL bytes and far dates get a 400 with the reason.
+    "core.middleware.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -230,6 +233,14 @@ except ConfigError as exc:
 
 # --- Email and SMS ------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Pre-op Tracker <no-reply@localhost>")
+# The set-up code a staff member receives before binding an authenticator app (accounts.two_factor).
+OTP_EMAIL_SENDER = DEFAULT_FROM_EMAIL
+OTP_EMAIL_SUBJECT = "Your Pre-op Tracker set-up code"
+OTP_EMAIL_BODY_TEMPLATE = (
+    "Your code to set up two-step sign-in is {{ token }}.\n\nIt works once, for 10 minutes. If you did not "
+    "ask for it, someone has your password: tell your clinic admin."
+)
+OTP_EMAIL_TOKEN_VALIDITY = 600
 if os.environ.get("EMAIL_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 else:
@@ -313,7 +324,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line passes the redaction filter: no portal sign-in token reaches a log (core.logredact).
+    "filters": {"redact": {"()": "core.logredact.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # django-axes logs every attempt at INFO; our access log already records them.
     "loggers": {"axes": {"level": "WARNING"}},

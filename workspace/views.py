@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import permissions as perms
 from accounts.models import User
 from core.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
+from core.search_keys import search_key_store, search_key_terms
 from patients import services as patient_services
 from patients.models import Medication, Patient, Surgery
 from prep import services as prep_services
@@ -49,13 +50,24 @@ def staff_view(view: ViewFunc) -> ViewFunc:
 # --- board ---------------------------------------------------------------------------------
 
 
-@require_GET
+# Board filters that may sit in a URL: dates, readiness and surgeon name no patient. The patient search
+# (``q``) comes only in a POST or behind an opaque search key (core.search_keys).
+BOARD_URL_FILTERS = ("date_from", "date_to", "readiness", "surgeon")
+
+
+@require_http_methods(["GET", "POST"])
 @staff_view
 def board(request: HttpRequest) -> HttpResponse:
     clinic = request.user.clinic
+    if request.method == "POST":
+        terms = {name: request.POST.get(name, "") for name in (*BOARD_URL_FILTERS, "q")}
+        return redirect(f"{reverse('workspace:board')}?s={search_key_store(request=request, terms=terms)}")
+    key = request.GET.get("s", "")
+    stored = search_key_terms(request=request, key=key)
+    data = stored if stored is not None else {n: request.GET[n] for n in BOARD_URL_FILTERS if n in request.GET}
     defaults = selectors.board_default_filters(clinic=clinic)
     surgeons = selectors.clinic_surgeons(clinic=clinic)
-    form = wf.BoardFilterForm(request.GET or None, surgeons=surgeons)
+    form = wf.BoardFilterForm(data or None, surgeons=surgeons)
     filters = defaults
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
@@ -73,8 +85,13 @@ def board(request: HttpRequest) -> HttpResponse:
     page = selectors.board_page(
         user=request.user, filters=filters, page_number=request.GET.get("page") or 1, surgeons=surgeons
     )
-    query = request.GET.copy()
-    query.pop("page", None)
+    if stored is not None:
+        query = f"s={key}"
+    else:
+        query = request.GET.copy()
+        query.pop("page", None)
+        query.pop("q", None)
+        query = query.urlencode()
     return render(
         request,
         "workspace/board.html",
@@ -82,7 +99,7 @@ def board(request: HttpRequest) -> HttpResponse:
             "board": page,
             "form": form,
             "clinic": clinic,
-            "query": query.urlencode(),
+            "query": query,
             "filtered": form.is_bound,
             "nav": "board",
             "now": timezone.now(),
@@ -421,7 +438,11 @@ def booking_new(request: HttpRequest) -> HttpResponse:
     patient_uuid = request.POST.get("patient") or request.GET.get("patient")
     if patient_uuid:
         patient = patient_get_for_user(user=user, uuid=patient_uuid)
-    search = wf.PatientSearchForm(request.GET or None)
+    if request.method == "POST" and request.POST.get("action") == "search":
+        # The search terms (a name, a record number) never go into the URL: an opaque key does.
+        key = search_key_store(request=request, terms={"q": request.POST.get("q", "")})
+        return redirect(f"{reverse('workspace:book')}?s={key}")
+    search = wf.PatientSearchForm(search_key_terms(request=request, key=request.GET.get("s")))
     matches = selectors.patients_search(user=user, q=search.cleaned_data["q"]) if search.is_valid() else []
     data = request.POST if request.method == "POST" else None
     patient_form = None if patient else wf.PatientForm(data, prefix="patient")
