@@ -44,7 +44,5 @@ class RedactingGunicornLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "U", "f", "{raw_uri}e"):
-            if isinstance(atoms.get(key), str):
-                atoms[key] = redact(atoms[key])
-        return atoms
+        # Every atom: the request line, the path, the referer and the header and environ copies of them.
+        return {key: redact(value) if isinstance(value, str) else value for key, value in atoms.items()}

@@ -95,9 +95,11 @@ DATE_MESSAGE = f"A date in the request is outside the years {YEAR_MIN} to {YEAR_
 _JSON_LIMIT = 1_000_000
 
 
-def _bad_value(value: str, key: str = "") -> str:
+def _bad_value(value: str, key: str = "", *, dates: bool = True) -> str:
     if "\x00" in value:
         return NUL_MESSAGE
+    if not dates:
+        return ""
     match = _ISO_DATE.match(value)
     if match and not YEAR_MIN <= int(match["year"]) <= YEAR_MAX:
         return DATE_MESSAGE
@@ -108,17 +110,19 @@ def _bad_value(value: str, key: str = "") -> str:
 
 def _bad_json(value: object, key: str = "") -> str:
     if isinstance(value, str):
-        return _bad_value(value, key) or ("\x00" in key and NUL_MESSAGE) or ""
+        return _bad_value(value, key, dates=False) or ("\x00" in key and NUL_MESSAGE) or ""
     if isinstance(value, dict):
-        return next((m for k, v in value.items() if (m := _bad_json(v, str(k)) or _bad_value(str(k)))), "")
+        return next((m for k, v in value.items() if (m := _bad_json(v, str(k)))), "")
     if isinstance(value, list):
         return next((m for v in value if (m := _bad_json(v, key))), "")
     return ""
 
 
 def request_input_problem(request: HttpRequest) -> str:
-    """What no view can accept, whatever the route: a NUL byte (PostgreSQL refuses it in any text, so it
-    became a 500) or a date outside the supported years. Empty when the request is fine."""
+    """What no view can accept, whatever the route: a NUL byte anywhere (PostgreSQL refuses it in any text,
+    so it became a 500), or a date outside the supported years in a query string (the filters of lists and
+    exports, where date arithmetic overflowed near 9999). Dates in a posted body stay with their form or
+    serializer, whose error names the field ("The birth date cannot be in the future."). Empty when fine."""
     if "\x00" in request.path or "\x00" in request.META.get("HTTP_AUTHORIZATION", ""):
         return NUL_MESSAGE
     try:
@@ -137,7 +141,8 @@ def request_input_problem(request: HttpRequest) -> str:
                     return ""  # the view answers malformed JSON itself
             if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
                 for key, values in request.POST.lists():
-                    if problem := _bad_value(key) or next((m for v in values if (m := _bad_value(v, key))), ""):
+                    checked = (key, *values)
+                    if problem := next((m for v in checked if (m := _bad_value(v, dates=False))), ""):
                         return problem
     except UnicodeDecodeError:
         return "The request is not valid UTF-8."
