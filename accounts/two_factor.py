@@ -19,6 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
 from django_otp import user_has_device
+from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
@@ -71,12 +72,52 @@ def verify(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/two_factor_verify.html", {"form": form, "next": _next_url(request)})
 
 
+class EmailCodeForm(CodeForm):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].label = "Six-digit code from the email"
+
+
+# The session passed the emailed set-up code for this user (the value is the user's id).
+ENROL_CODE_OK = "accounts:2fa_enrol_code_ok"
+ENROL_DEVICE_NAME = "Two-step set-up code"
+
+
+def _enrol_code_step(request: HttpRequest, user: User) -> HttpResponse:
+    """Before a first authenticator is bound, a one-time code sent to the account's email address.
+
+    Without it, whoever first signed in with the password (a shared or leaked one) would bind his
+    own phone to the account for good. The email device stays unconfirmed: it is never a second
+    factor for signing in, only the proof needed to enrol one.
+    """
+    device, _ = EmailDevice.objects.get_or_create(user=user, name=ENROL_DEVICE_NAME, defaults={"confirmed": False})
+    form = EmailCodeForm(request.POST or None)
+    if request.method == "POST" and "resend" not in request.POST:
+        if form.is_valid() and device.verify_token(form.cleaned_data["code"]):
+            request.session[ENROL_CODE_OK] = user.pk
+            access_log_record(request=request, action="auth 2fa set-up code accepted", allowed=True, user=user)
+            return redirect(f"/accounts/2fa/setup/?next={_next_url(request)}")
+        if form.is_valid():
+            access_log_record(request=request, action="auth 2fa set-up code failed", allowed=False, user=user)
+            form.add_error("code", "That code is not valid, or it has expired. Ask for a new one below.")
+    else:
+        # Cooldown-protected by django-otp: reloading the page does not flood the mailbox.
+        device.generate_challenge()
+        form = EmailCodeForm()
+    email = user.email
+    masked = email[0] + "…" + email[email.index("@") :] if "@" in email else "your address"
+    context = {"form": form, "email": masked, "next": _next_url(request)}
+    return render(request, "accounts/two_factor_email.html", context)
+
+
 @never_cache
 @login_required
 def setup(request: HttpRequest) -> HttpResponse:
     user: User = request.user
     if user_has_device(user) and not request.user.is_verified():
         return redirect(f"/accounts/2fa/?next={_next_url(request)}")
+    if not request.user.is_verified() and request.session.get(ENROL_CODE_OK) != user.pk:
+        return _enrol_code_step(request, user)
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
         device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)

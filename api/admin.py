@@ -10,11 +10,12 @@ from django.http import HttpRequest
 
 from api.models import ApiToken
 from api.services import api_token_create, api_token_revoke
-from patients.models import Clinic
+from core.admin_scope import ClinicScopedAdmin
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ClinicScopedAdmin):
+    clinic_admin_perms = frozenset({"view", "add", "change"})  # change: the revoke action; rows stay read-only
     list_display = ["name", "clinic", "prefix", "created_at", "created_by", "last_used_at", "revoked_at"]
     list_filter = ["clinic"]
     fields = ["clinic", "name", "prefix", "created_at", "created_by", "last_used_at", "revoked_at", "revoked_by"]
@@ -22,13 +23,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     actions = ["revoke"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
-        qs = super().get_queryset(request).select_related("clinic", "created_by")
-        return qs if request.user.is_superuser else qs.filter(clinic_id=request.user.clinic_id)
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "clinic" and not request.user.is_superuser:
-            kwargs["queryset"] = Clinic.objects.filter(pk=request.user.clinic_id)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        return super().get_queryset(request).select_related("clinic", "created_by")
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
         return [*self.readonly_fields, "clinic", "name"] if obj else self.readonly_fields

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid as uuid_lib
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import status
@@ -39,6 +40,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"detail": str(exc), "current_version": exc.item.version, "status": exc.item.status},
             status=status.HTTP_409_CONFLICT,
         )
-    elif isinstance(exc, PermissionError):
+    elif isinstance(exc, DjangoPermissionDenied) and str(exc):
+        # The service's own reason ("Only the surgeon or prescriber can ..."); DRF would replace it.
         return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
     return drf_exception_handler(exc, context)

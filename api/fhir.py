@@ -93,7 +93,10 @@ def capability_statement_build() -> Json:
             {
                 "mode": "server",
                 "security": {
-                    "description": "A clinic's API token (Authorization: Token ...) or a staff session; "
+                    # What api.authentication accepts: the Bearer scheme (RFC 6750), never "Token".
+                    # No code of restful-security-service names a plain bearer token: text only.
+                    "service": [{"text": "Bearer token (RFC 6750): Authorization: Bearer <token>"}],
+                    "description": "A clinic's API token (Authorization: Bearer <token>) or a staff session; "
                     "a patient outside the caller's clinic is a 404.",
                 },
                 "resource": [

@@ -41,6 +41,10 @@ class AwareDateTimeField(serializers.DateTimeField):
 # --- Input ---------------------------------------------------------------------------------
 
 
+class PatientSearchInput(serializers.Serializer):
+    mrn = serializers.CharField(max_length=40, help_text="Exact medical record number.")
+
+
 class PatientInput(serializers.Serializer):
     mrn = serializers.CharField(max_length=40, help_text="The clinic's medical record number.")
     first_name = serializers.CharField(max_length=100)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", views.ApiDocs.as_view(), name="docs"),
     path("patients/", views.PatientListCreate.as_view(), name="patients"),
+    path("patients/search/", views.PatientSearch.as_view(), name="patient-search"),
     path("patients/<str:uuid>/", views.PatientDetail.as_view(), name="patient"),
     path("patients/<str:uuid>/medications/", views.MedicationListCreate.as_view(), name="medications"),
     path(

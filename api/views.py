@@ -30,6 +30,7 @@ from api.models import ApiToken
 from api.permissions import IsClinicAdminSession
 from api.selectors import day_range_utc, surgeries_for_range
 from api.services import api_token_create, api_token_revoke
+from audit import context as audit
 from core import access
 from patients import services as patient_services
 from patients.models import Medication, Patient, Surgery
@@ -57,7 +58,16 @@ class ApiView(APIView):
     def paged(self, qs: QuerySet, serializer_class: type[Serializer], **context: Any) -> Response:
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, self.request, view=self)
+        _note_patients(qs.model, page or [])
         return paginator.get_paginated_response(serializer_class(page, many=True, context=context).data)
+
+
+def _note_patients(model: type, rows: list[Any]) -> None:
+    """The access log counts the patients a list showed (a page of patients, surgeries, medications...)."""
+    if model is Patient:
+        audit.note_shown(kind="api list", patient_ids=[row.pk for row in rows])
+    elif any(f.name == "patient" for f in model._meta.get_fields()):
+        audit.note_shown(kind="api list", patient_ids=[row.patient_id for row in rows])
 
 
 def _surgeon(user: User, email: str | None) -> User | None:
@@ -77,16 +87,14 @@ def validation_error_field(field: str, message: str) -> ValidationError:
 
 # --- Patients ------------------------------------------------------------------------------
 
-MRN_PARAM = OpenApiParameter("mrn", OpenApiTypes.STR, description="Exact medical record number.")
-
 
 class PatientListCreate(ApiView):
-    @extend_schema(parameters=[MRN_PARAM], responses=s.PatientOutput(many=True), summary="List or search patients")
+    @extend_schema(responses=s.PatientOutput(many=True), summary="List patients")
     def get(self, request: Request) -> Response:
+        if "mrn" in request.query_params:
+            # A record number in a URL ends up in proxy and server logs: search by POST instead.
+            raise validation_error_field("mrn", "Search by record number with POST /api/v1/patients/search/.")
         qs = access.patients_for_user(request.user).order_by("last_name", "first_name", "pk")
-        mrn = request.query_params.get("mrn")
-        if mrn is not None:
-            qs = qs.filter(mrn=mrn.strip())
         return self.paged(qs, s.PatientOutput)
 
     @extend_schema(request=s.PatientInput, responses={201: s.PatientOutput}, summary="Create a patient")
@@ -94,6 +102,18 @@ class PatientListCreate(ApiView):
         values = self.valid(s.PatientInput, request.data)
         patient = patient_services.patient_create(clinic=request.user.clinic, by=request.user, **values)
         return Response(s.PatientOutput(patient).data, status=status.HTTP_201_CREATED)
+
+
+class PatientSearch(ApiView):
+    @extend_schema(
+        request=s.PatientSearchInput,
+        responses=s.PatientOutput(many=True),
+        summary="Find patients by record number (in the body, never in the URL)",
+    )
+    def post(self, request: Request) -> Response:
+        values = self.valid(s.PatientSearchInput, request.data)
+        qs = access.patients_for_user(request.user).filter(mrn=values["mrn"].strip()).order_by("pk")
+        return self.paged(qs, s.PatientOutput)
 
 
 class PatientDetail(ApiView):
@@ -379,7 +399,8 @@ class BoardCsvExport(ApiView):
     )
     def get(self, request: Request) -> HttpResponse:
         days = self.valid(s.DateRangeInput, request.query_params)
-        surgeries = surgeries_for_range(user=request.user, first=days["from"], last=days["to"])
+        surgeries = list(surgeries_for_range(user=request.user, first=days["from"], last=days["to"]))
+        audit.note_shown(kind="board csv", patient_ids=[surgery.patient_id for surgery in surgeries])
         body = board_csv(surgeries=surgeries, tz=request.user.clinic.tz)
         response = HttpResponse("\ufeff" + body, content_type="text/csv; charset=utf-8")
         name = f"board-{days['from']:%Y%m%d}-{days['to']:%Y%m%d}.csv"

@@ -6,6 +6,7 @@ it into exactly one access-log row per request.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -38,6 +39,19 @@ def note(*, kind: str, patient_id: int | None = None) -> None:
     access.kinds.append(kind)
     if patient_id is not None and patient_id not in access.patient_ids:
         access.patient_ids.append(patient_id)
+
+
+def note_shown(*, kind: str, patient_ids: Iterable[int | None]) -> None:
+    """A list, page or export showed these patients (the access-log row counts them)."""
+    access = _current.get()
+    if access is None:
+        return
+    access.kinds.append(kind)
+    seen = set(access.patient_ids)
+    for patient_id in patient_ids:
+        if patient_id is not None and patient_id not in seen:
+            seen.add(patient_id)
+            access.patient_ids.append(patient_id)
 
 
 def note_denied(*, kind: str) -> None:

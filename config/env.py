@@ -1,59 +1,83 @@
-"""Reading configuration from the environment.
+"""Reading configuration from the environment, through django-environ's file-aware reader.
 
-Each parser raises ``ConfigError`` with one sentence naming the variable, so that start-up can
-fail with a single clear line instead of a traceback (see ``config.settings``).
+Every variable ``NAME`` can also come from the file named by ``NAME_FILE`` (Docker and Kubernetes
+secrets), as ``environ.FileAwareEnv`` reads it. Each parser raises ``ConfigError`` with one
+sentence naming the variable. ``ConfigError`` is a ``SystemExit``: wherever settings read a variable,
+a bad value stops start-up with that one line ("Configuration error: ...") and no traceback, even
+where the settings do not catch it.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import environ
+from environ.fileaware_mapping import FileAwareMapping
 
 
-class ConfigError(Exception):
-    """A configuration value is missing or malformed."""
+class ConfigError(SystemExit):
+    """A configuration value is missing or malformed (exits with one line when not caught)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"Configuration error: {message}")
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 _DB_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql", "psql"}
 _BROKER_SCHEMES = {"redis", "rediss", "filesystem", "memory"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _env() -> environ.FileAwareEnv:
+    reader = environ.FileAwareEnv()
+    # Uncached: a secret file rotated (or a variable changed by a test) is read again.
+    reader.ENVIRON = FileAwareMapping(cache=False)
+    return reader
+
+
+def _raw(name: str) -> str | None:
+    """``NAME_FILE``'s contents (stripped), else ``NAME``, else None; an unreadable file is a ConfigError."""
+    reader = _env()
+    try:
+        value = reader.str(name, default=None)
+    except OSError as exc:
+        path = reader.ENVIRON.env.get(f"{name}_FILE")
+        raise ConfigError(f"{name}_FILE points at {path!r}, which cannot be read ({exc.strerror}).") from None
+    return value.strip() if isinstance(value, str) and reader.ENVIRON.env.get(f"{name}_FILE") else value
+
+
+def string(name: str, default: str = "") -> str:
+    value = _raw(name)
+    return default if value is None or value == "" else value
 
 
 def secret(name: str, default: str | None = None) -> str | None:
-    """Read ``NAME`` or, failing that, the file named by ``NAME_FILE`` (Docker/K8s secrets)."""
-    value = os.environ.get(name)
-    if value:
-        return value
-    path = os.environ.get(f"{name}_FILE")
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{name}_FILE points at {path!r}, which cannot be read ({exc.strerror}).") from None
-    return default
+    """Read ``NAME`` or the file named by ``NAME_FILE``; ``default`` when neither is set."""
+    value = _raw(name)
+    return value if value else default
 
 
 def boolean(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None or raw == "":
         return default
     lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
+    if lowered in _TRUE | _FALSE:
+        return _env().bool(name) if lowered in _TRUE else False
     raise ConfigError(f"{name} must be a boolean (1/0, true/false, yes/no), got {raw!r}.")
 
 
 def integer(name: str, default: int, *, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = _env().int(name)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
     if value < minimum:

@@ -26,17 +26,17 @@ def _load() -> dict:
         if not debug:
             raise ConfigError("SECRET_KEY is not set; it is required when DEBUG is off.")
         secret_key = "insecure-development-key-only-used-with-DEBUG-on"  # noqa: S105
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-    redis_url = os.environ.get("REDIS_URL", "")
-    broker_name = "CELERY_BROKER_URL" if os.environ.get("CELERY_BROKER_URL") else "REDIS_URL"
-    broker_url = os.environ.get("CELERY_BROKER_URL") or redis_url or "filesystem://"
+    database_url = env.string("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+    redis_url = env.string("REDIS_URL", "")
+    broker_name = "CELERY_BROKER_URL" if env.string("CELERY_BROKER_URL") else "REDIS_URL"
+    broker_url = env.string("CELERY_BROKER_URL") or redis_url or "filesystem://"
     return {
         "debug": debug,
         "secret_key": secret_key,
         "database": env.database(database_url),
         "redis_url": env.broker(redis_url) if redis_url else "",
         "broker_url": env.broker(broker_url, broker_name),
-        "allowed_hosts": [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()],
+        "allowed_hosts": [h.strip() for h in env.string("ALLOWED_HOSTS", "").split(",") if h.strip()],
         "email_port": env.integer("EMAIL_PORT", 25, minimum=1),
         "email_use_tls": env.boolean("EMAIL_USE_TLS", False),
         "email_use_ssl": env.boolean("EMAIL_USE_SSL", False),
@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_email",  # the one-time code emailed before a first authenticator is enrolled
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
@@ -86,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before sessions, auth and every view: NUL bytes and far dates get a 400 with the reason.
+    "core.middleware.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -160,9 +163,7 @@ USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
 # The time zone given to new clinics; every clinical time is computed in the clinic's own zone.
-DEFAULT_CLINIC_TIME_ZONE = os.environ.get("DEFAULT_CLINIC_TIME_ZONE") or os.environ.get(
-    "TIME_ZONE", "America/Los_Angeles"
-)
+DEFAULT_CLINIC_TIME_ZONE = env.string("DEFAULT_CLINIC_TIME_ZONE") or env.string("TIME_ZONE", "America/Los_Angeles")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -173,7 +174,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "core.storage.StaticFilesStorage"
     },
 }
 
@@ -229,29 +230,37 @@ except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
 
 # --- Email and SMS ------------------------------------------------------------------------
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Pre-op Tracker <no-reply@localhost>")
-if os.environ.get("EMAIL_HOST"):
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "Pre-op Tracker <no-reply@localhost>")
+# The set-up code a staff member receives before binding an authenticator app (accounts.two_factor).
+OTP_EMAIL_SENDER = DEFAULT_FROM_EMAIL
+OTP_EMAIL_SUBJECT = "Your Pre-op Tracker set-up code"
+OTP_EMAIL_BODY_TEMPLATE = (
+    "Your code to set up two-step sign-in is {{ token }}.\n\nIt works once, for 10 minutes. If you did not "
+    "ask for it, someone has your password: tell your clinic admin."
+)
+OTP_EMAIL_TOKEN_VALIDITY = 600
+if env.string("EMAIL_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 else:
     # Development: mail is written to files under var/mail, never printed with patient data.
-    EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+    EMAIL_BACKEND = env.string("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "mail"
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_HOST = env.string("EMAIL_HOST", "localhost")
 EMAIL_PORT = _cfg["email_port"]
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_USER = env.string("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env.secret("EMAIL_HOST_PASSWORD", "") or ""
 EMAIL_USE_TLS = _cfg["email_use_tls"]
 EMAIL_USE_SSL = _cfg["email_use_ssl"]
 EMAIL_TIMEOUT = _cfg["email_timeout"]
 
-SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+SMS_BACKEND = env.string("SMS_BACKEND", "console")
 if SMS_BACKEND not in ("console", "twilio"):
     sys.exit(f"Configuration error: SMS_BACKEND must be 'console' or 'twilio', got {SMS_BACKEND!r}.")
 TWILIO_ACCOUNT_SID = env.secret("TWILIO_ACCOUNT_SID", "") or ""
 TWILIO_AUTH_TOKEN = env.secret("TWILIO_AUTH_TOKEN", "") or ""
-TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
-TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com")
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+TWILIO_FROM_NUMBER = env.string("TWILIO_FROM_NUMBER", "")
+TWILIO_API_BASE = env.string("TWILIO_API_BASE", "https://api.twilio.com")
+PUBLIC_BASE_URL = env.string("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Security ---------------------------------------------------------------------------
 # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto only when told to.
@@ -271,7 +280,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env.string("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 # Sessions: the cookie lives at most the absolute lifetime; idle timeouts are enforced per kind of
 # user (staff, patient) by core.middleware.SessionTimeoutMiddleware.
 STAFF_IDLE_MINUTES = env.integer("STAFF_IDLE_MINUTES", 15, minimum=1)
@@ -290,7 +299,7 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_DISABLE_ACCESS_LOG = True  # our own access log records sign-ins (audit.signals)
 AXES_VERBOSE = False
 # Two-factor (TOTP) for staff: always for clinic admins; "all" requires it of every staff member.
-STAFF_2FA_REQUIRED = os.environ.get("STAFF_2FA_REQUIRED", "admins")
+STAFF_2FA_REQUIRED = env.string("STAFF_2FA_REQUIRED", "admins")
 if STAFF_2FA_REQUIRED not in ("admins", "all"):
     sys.exit("Configuration error: STAFF_2FA_REQUIRED must be 'admins' or 'all'.")
 OTP_TOTP_ISSUER = "Pre-op Tracker"
@@ -313,8 +322,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Every line passes the redaction filter: no portal sign-in token reaches a log (core.logredact).
+    "filters": {"redact": {"()": "core.logredact.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
     # django-axes logs every attempt at INFO; our access log already records them.
     "loggers": {"axes": {"level": "WARNING"}},
 }
@@ -341,7 +352,7 @@ except ConfigError as exc:
 # time limit (one reminder can take two provider timeouts: a reconciliation and a send).
 REMINDERS_TASK_BUDGET_SECONDS = max(CELERY_TASK_SOFT_TIME_LIMIT - 3 * REMINDERS_SEND_TIMEOUT, 1)
 # Twilio signs webhooks for the public URL it called, so the URLs are built from PUBLIC_BASE_URL.
-REMINDERS_TWILIO_STATUS_CALLBACK = os.environ.get(
+REMINDERS_TWILIO_STATUS_CALLBACK = env.string(
     "REMINDERS_TWILIO_STATUS_CALLBACK", PUBLIC_BASE_URL.rstrip("/") + "/reminders/twilio/status/"
 )
 CELERY_BEAT_SCHEDULE["dispatch-reminders"] = {

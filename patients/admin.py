@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin_scope import ALL, ClinicScopedAdmin, ClinicScopedInline
 from patients.models import Clinic, Medication, Patient, Surgery
 
 
 @admin.register(Clinic)
-class ClinicAdmin(admin.ModelAdmin):
+class ClinicAdmin(ClinicScopedAdmin):
+    # A clinic admin edits his own clinic's settings; clinics are created by the operators.
+    clinic_admin_perms = frozenset({"view", "change"})
     list_display = ("name", "slug", "time_zone", "phone", "go_no_go_hours", "escalation_hours", "cardiac_age_threshold")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -17,7 +20,9 @@ class ClinicAdmin(admin.ModelAdmin):
     )
 
 
-class MedicationInline(admin.TabularInline):
+class MedicationInline(ClinicScopedInline, admin.TabularInline):
+    clinic_admin_perms = ALL
+
     model = Medication
     extra = 0
     fields = ("name", "drug", "indication", "dose", "is_blood_thinner", "stopped_at")
@@ -25,7 +30,9 @@ class MedicationInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(SimpleHistoryAdmin):
+class PatientAdmin(ClinicScopedAdmin, SimpleHistoryAdmin):
+    clinic_admin_perms = ALL
+    patient_path = "pk"
     list_display = ("mrn", "last_name", "first_name", "birth_date", "clinic", "language", "channel_sms", "sms_consent")
     list_filter = ("clinic", "language", "channel_sms", "sms_consent", "claustrophobic", "cardiac_history")
     search_fields = ("mrn", "last_name", "first_name", "email")
@@ -40,7 +47,9 @@ class PatientAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Surgery)
-class SurgeryAdmin(SimpleHistoryAdmin):
+class SurgeryAdmin(ClinicScopedAdmin, SimpleHistoryAdmin):
+    clinic_admin_perms = ALL
+    patient_path = "patient_id"
     list_display = ("start_at", "patient", "procedure", "surgeon", "anaesthesia", "status", "go_decision")
     list_filter = ("status", "procedure", "anaesthesia", "go_decision", "clinic")
     search_fields = ("patient__mrn", "patient__last_name", "patient__first_name")

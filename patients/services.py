@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import permissions as perms
 from accounts.models import User
 from patients.models import (
     Anaesthesia,
@@ -269,8 +270,7 @@ def surgery_cancel(*, surgery: Surgery, by: User | None, reason: str) -> Surgery
 
 @transaction.atomic
 def surgery_record_go_decision(*, surgery: Surgery, by: User, decision: str, note: str = "") -> Surgery:
-    if not (by.is_surgeon or by.is_clinic_admin):
-        raise PermissionError("Only a surgeon or anaesthetist records the go / no-go decision.")
+    perms.require(by, perms.DECIDE, perms.KIND_SURGERY)
     if decision not in (GoDecision.GO, GoDecision.NO_GO):
         raise ValidationError({"decision": "Choose go or no go."})
     if decision == GoDecision.NO_GO and not note.strip():

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.admin_scope import ClinicScopedAdmin
 from portal.models import SignInLink
 
 
 @admin.register(SignInLink)
-class SignInLinkAdmin(admin.ModelAdmin):
+class SignInLinkAdmin(ClinicScopedAdmin):
     """Read-only: lets support see whether a link was used, expired or locked. The token is never stored."""
 
     list_display = ("uuid", "patient", "channel", "created_at", "expires_at", "used_at", "failed_attempts", "locked_at")
@@ -13,6 +14,7 @@ class SignInLinkAdmin(admin.ModelAdmin):
     fields = (*list_display, "created_by")
     readonly_fields = fields
     raw_id_fields = ("patient",)
+    patient_path = "patient_id"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -21,7 +23,4 @@ class SignInLinkAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request: HttpRequest):  # noqa: ANN201
-        qs = super().get_queryset(request).select_related("patient")
-        clinic_id = getattr(request.user, "clinic_id", None)
-        # Clinic staff see their own clinic's links; superusers without a clinic see all.
-        return qs.filter(patient__clinic_id=clinic_id) if clinic_id and not request.user.is_superuser else qs
+        return super().get_queryset(request).select_related("patient")

@@ -18,6 +18,7 @@ from patients.models import Patient
 PREFIX = "portal:"
 PATIENT_KEY = "portal:patient_id"
 SEEN_KEY = "portal:seen_at"
+STARTED_KEY = "portal:started_at"
 PENDING_KEY = "portal:pending_link"  # the SHA-256 of the opened link's token, never the token
 LANGUAGE_KEY = "portal:language"
 TIMED_OUT_KEY = "portal:timed_out"
@@ -25,6 +26,11 @@ TIMED_OUT_KEY = "portal:timed_out"
 
 def idle_seconds() -> int:
     return int(getattr(settings, "PORTAL_IDLE_MINUTES", 30)) * 60
+
+
+def absolute_seconds() -> int:
+    """A portal session ends this long after sign-in whatever the activity, as a staff session does."""
+    return int(settings.SESSION_ABSOLUTE_HOURS) * 3600
 
 
 def portal_clear(request: HttpRequest, *, keep_language: bool = False) -> None:
@@ -43,8 +49,10 @@ def portal_login(request: HttpRequest, *, patient: Patient) -> None:
     portal_clear(request, keep_language=True)
     # A new session key on every sign-in: a key fixed before sign-in is worthless after it.
     request.session.cycle_key()
+    now = time.time()
     request.session[PATIENT_KEY] = patient.pk
-    request.session[SEEN_KEY] = time.time()
+    request.session[SEEN_KEY] = now
+    request.session[STARTED_KEY] = now
 
 
 def portal_logout(request: HttpRequest) -> None:
@@ -53,13 +61,14 @@ def portal_logout(request: HttpRequest) -> None:
 
 
 def portal_patient(request: HttpRequest) -> Patient | None:
-    """The signed-in patient, or None. An idle session is ended here, and remembered as such."""
+    """The signed-in patient, or None. An idle or too old session is ended here, and remembered as such."""
     patient_id = request.session.get(PATIENT_KEY)
     if patient_id is None:
         return None
     seen = request.session.get(SEEN_KEY, 0)
+    started = request.session.get(STARTED_KEY, 0)  # a session from before the limit has none: it ends
     now = time.time()
-    if now - float(seen) > idle_seconds():
+    if now - float(seen) > idle_seconds() or now - float(started) > absolute_seconds():
         portal_clear(request, keep_language=True)
         request.session[TIMED_OUT_KEY] = True
         return None

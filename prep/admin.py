@@ -1,10 +1,13 @@
 from django.contrib import admin
 
+from core.admin_scope import ALL, ClinicScopedAdmin, ClinicScopedInline
 from prep.models import ChecklistTemplate, ClinicTestPolicy, Drug, KnownMedicine, ProcedureVariant, TemplateItem
 
 
+# The catalogue is shared by every clinic of the installation: a clinic admin reads it, an operator
+# changes it (one clinic's edit would change every other clinic's checklists).
 @admin.register(ProcedureVariant)
-class ProcedureVariantAdmin(admin.ModelAdmin):
+class ProcedureVariantAdmin(ClinicScopedAdmin):
     list_display = (
         "name",
         "slug",
@@ -20,7 +23,7 @@ class ProcedureVariantAdmin(admin.ModelAdmin):
     list_select_related = ("template",)
 
 
-class TemplateItemInline(admin.StackedInline):
+class TemplateItemInline(ClinicScopedInline, admin.StackedInline):
     model = TemplateItem
     extra = 0
     show_change_link = True
@@ -37,14 +40,14 @@ class TemplateItemInline(admin.StackedInline):
 
 
 @admin.register(ChecklistTemplate)
-class ChecklistTemplateAdmin(admin.ModelAdmin):
+class ChecklistTemplateAdmin(ClinicScopedAdmin):
     list_display = ("name", "slug", "version", "updated_at")
     search_fields = ("name", "slug")
     inlines = [TemplateItemInline]
 
 
 @admin.register(TemplateItem)
-class TemplateItemAdmin(admin.ModelAdmin):
+class TemplateItemAdmin(ClinicScopedAdmin):
     list_display = ("code", "title_en", "template", "category", "assignee", "required", "result_kind", "sort_order")
     list_filter = ("template", "category", "assignee", "required", "result_kind")
     search_fields = ("code", "title_en")
@@ -52,7 +55,7 @@ class TemplateItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Drug)
-class DrugAdmin(admin.ModelAdmin):
+class DrugAdmin(ClinicScopedAdmin):
     list_display = ("name", "substance", "indication", "family", "drug_class", "hold_high", "hold_intermediate",
                     "hold_low", "restart_hours", "needs_normal_inr", "to_be_confirmed")  # fmt: skip
     list_filter = ("family", "drug_class", "to_be_confirmed", "needs_normal_inr", "hold_high")
@@ -60,15 +63,19 @@ class DrugAdmin(admin.ModelAdmin):
 
 
 @admin.register(KnownMedicine)
-class KnownMedicineAdmin(admin.ModelAdmin):
+class KnownMedicineAdmin(ClinicScopedAdmin):
     list_display = ("name", "slug", "drug_class")
     search_fields = ("name", "slug")
 
 
 @admin.register(ClinicTestPolicy)
-class ClinicTestPolicyAdmin(admin.ModelAdmin):
-    """A clinic's own policy for the document's standard tests (blank fields keep the catalogue's)."""
+class ClinicTestPolicyAdmin(ClinicScopedAdmin):
+    """A clinic's own policy for the document's standard tests (blank fields keep the catalogue's).
 
+    Unlike the shared catalogue, this is the clinic admin's to change, for his clinic only.
+    """
+
+    clinic_admin_perms = ALL
     list_display = ("clinic", "code", "enabled", "required", "validity_days", "note")
     list_filter = ("clinic", "code", "enabled")
     list_select_related = ("clinic",)

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from accounts import permissions as perms
 from accounts.models import User
 from patients.models import Medication, Surgery
 from prep import medicines, planning
@@ -301,6 +302,13 @@ def _locked_item(item: ChecklistItem, expected_version: int | None) -> Checklist
     return fresh
 
 
+def _refuse_decision(item: ChecklistItem) -> None:
+    """A decision item changes only through its decision service, which also unlocks or closes the hold
+    it governs; ticking, closing or reopening it directly would leave that hold behind."""
+    if item.code.startswith(planning.APPROVAL_PREFIX):
+        raise ItemConflict("This is the prescriber's decision: record it with the decision form.", item=item)
+
+
 @transaction.atomic
 def item_complete(
     *,
@@ -311,6 +319,8 @@ def item_complete(
     expected_version: int | None = None,
 ) -> ChecklistItem:
     item = _locked_item(item, expected_version)
+    perms.require(by, perms.COMPLETE, item.assignee)
+    _refuse_decision(item)
     if item.status in (ItemStatus.DONE, ItemStatus.ACCEPTED):
         raise ItemConflict("This item is already done.", item=item)
     if item.locked:
@@ -346,6 +356,8 @@ def item_mark_not_applicable(
     if not reason:
         raise ValidationError({"reason": "Say why this item does not apply."})
     item = _locked_item(item, expected_version)
+    perms.require(by, perms.NOT_APPLICABLE, item.assignee)
+    _refuse_decision(item)
     if item.status == ItemStatus.NOT_APPLICABLE:
         raise ItemConflict("This item is already marked not applicable.", item=item)
     item.status, item.na_reason = ItemStatus.NOT_APPLICABLE, reason[:300]
@@ -361,8 +373,7 @@ def item_mark_not_applicable(
 def item_patient_confirm(*, item: ChecklistItem, evidence: dict[str, Any]) -> ChecklistItem:
     """A patient's own confirmation: evidence for a nurse to accept, not a tick."""
     item = _locked_item(item, None)
-    if item.assignee != "patient":
-        raise ItemConflict("Only items assigned to the patient can be confirmed by the patient.", item=item)
+    perms.require(None, perms.CONFIRM, item.assignee)
     if item.locked:
         raise ItemConflict("The clinic has not confirmed this instruction yet.", item=item)
     if item.is_closed:
@@ -376,6 +387,7 @@ def item_patient_confirm(*, item: ChecklistItem, evidence: dict[str, Any]) -> Ch
 @transaction.atomic
 def item_accept(*, item: ChecklistItem, by: User, expected_version: int | None = None) -> ChecklistItem:
     item = _locked_item(item, expected_version)
+    perms.require(by, perms.ACCEPT, item.assignee)
     if item.status != ItemStatus.PATIENT_CONFIRMED:
         raise ItemConflict("Only a patient's confirmation can be accepted.", item=item)
     item.status = ItemStatus.ACCEPTED
@@ -397,6 +409,8 @@ def item_undo(*, item: ChecklistItem, by: User, reason: str, expected_version: i
     if not reason:
         raise ValidationError({"reason": "Say why the item is reopened."})
     item = _locked_item(item, expected_version)
+    perms.require(by, perms.UNDO, item.assignee)
+    _refuse_decision(item)
     if item.status == ItemStatus.OPEN:
         raise ItemConflict("This item is already open.", item=item)
     item.status = ItemStatus.OPEN
@@ -430,13 +444,12 @@ def hold_decide(
     recorded on the item and the checklist is planned again from it, so a hold the prescriber set
     is kept and re-dated whenever the surgery moves.
     """
-    if not by.is_surgeon and not by.is_clinic_admin:
-        raise PermissionError("Only a surgeon or prescriber can decide on a hold.")
     if choice is None:
         choice = "approve" if approve else "decline"
     if choice not in DECISIONS:
         raise ValidationError({"decision": f"{choice!r} is not a decision; choose one of: {', '.join(DECISIONS)}."})
     item = _locked_item(item, expected_version)
+    perms.require(by, perms.DECIDE, item.assignee)
     if not item.code.startswith(planning.APPROVAL_PREFIX):
         raise ItemConflict("This item is not a hold decision.", item=item)
     if item.is_closed:

@@ -6,6 +6,7 @@ from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from accounts.models import User
+from audit import context as audit
 from patients.models import Surgery
 from reminders.models import Reminder, Status
 
@@ -39,6 +40,8 @@ def outbox_summary(*, user: User, failures: int = 50) -> dict[str, object]:
     )
     for row in rows:
         row.due_local = row.due_at.astimezone(row.clinic.tz)
+    # The page shows these patients' names and record numbers: the access log counts them.
+    audit.note_shown(kind="reminder outbox", patient_ids=[row.patient_id for row in rows])
     return {
         "counts": [(value, label, counts.get(value, 0)) for value, label in Status.choices],
         "total": sum(counts.values()),

@@ -16,6 +16,20 @@ REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 _cache: dict[str, str | None] = {}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Django's flush between transactional tests truncates every table; on PostgreSQL the access log
+    refuses TRUNCATE (audit migration 0003) unless the flush's own transaction allows it first."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, **kwargs):
+        statements = original(self, style, tables, **kwargs)
+        return ["SET LOCAL preop.audit_truncate = 'allow'", *statements] if statements else statements
+
+    DatabaseOperations.sql_flush = sql_flush
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for name, check in services.CHECKS.items():
         if item.get_closest_marker(name) is None:

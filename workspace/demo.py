@@ -140,9 +140,11 @@ def demo_staff(clinic: Clinic) -> dict[str, User]:
         if user is None:
             user = User.objects.create_user(email=email, password=password, first_name=first, last_name=last,
                                             clinic=clinic, role=role)  # fmt: skip
-        if role == Role.CLINIC_ADMIN and not user.is_staff:
-            # The demo admin edits the catalogue and staff in the Django admin.
-            user.is_staff = user.is_superuser = True
+        if role == Role.CLINIC_ADMIN and (not user.is_staff or user.is_superuser):
+            # The demo admin manages the clinic's staff, patients and settings in the Django admin, limited
+            # to the clinic (core.admin_scope); superusers are for the installation's operators only, and an
+            # older demo database that made him one is corrected.
+            user.is_staff, user.is_superuser = True, False
             user.save(update_fields=["is_staff", "is_superuser"])
         users[role] = user
     return users

@@ -11,6 +11,7 @@ from django.db.models import Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Role, User
+from audit import context as audit
 from core.access import surgeries_for_user, surgery_get_for_user
 from patients.models import Clinic, Medication, Patient, Surgery, SurgeryStatus
 from prep import planning
@@ -143,6 +144,7 @@ def board_page(
             )
         )
     surgeons = surgeons if surgeons is not None else clinic_surgeons(clinic=clinic)
+    audit.note_shown(kind="board", patient_ids=[s.patient_id for s in surgeries])
     return BoardPage(page=page, rows=rows, filters=filters, surgeons=surgeons)
 
 
@@ -307,7 +309,9 @@ def patients_search(*, user: User, q: str, limit: int = 20) -> list[Patient]:
         return []
     for term in terms:
         qs = qs.filter(Q(mrn__istartswith=term) | Q(last_name__istartswith=term) | Q(first_name__istartswith=term))
-    return list(qs.order_by("last_name", "first_name")[:limit])
+    found = list(qs.order_by("last_name", "first_name")[:limit])
+    audit.note_shown(kind="patient search", patient_ids=[p.pk for p in found])
+    return found
 
 
 def item_history(*, item: ChecklistItem) -> list[object]:

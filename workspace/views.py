@@ -17,8 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import permissions as perms
 from accounts.models import User
 from core.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
+from core.search_keys import search_key_store, search_key_terms
 from patients import services as patient_services
 from patients.models import Medication, Patient, Surgery
 from prep import services as prep_services
@@ -45,21 +47,27 @@ def staff_view(view: ViewFunc) -> ViewFunc:
     return wrapper
 
 
-def _require_decider(user: User) -> None:
-    if not (user.is_surgeon or user.is_clinic_admin):
-        raise PermissionDenied("Only a surgeon or a clinic admin can do this.")
-
-
 # --- board ---------------------------------------------------------------------------------
 
 
-@require_GET
+# Board filters that may sit in a URL: dates, readiness and surgeon name no patient. The patient search
+# (``q``) comes only in a POST or behind an opaque search key (core.search_keys).
+BOARD_URL_FILTERS = ("date_from", "date_to", "readiness", "surgeon")
+
+
+@require_http_methods(["GET", "POST"])
 @staff_view
 def board(request: HttpRequest) -> HttpResponse:
     clinic = request.user.clinic
+    if request.method == "POST":
+        terms = {name: request.POST.get(name, "") for name in (*BOARD_URL_FILTERS, "q")}
+        return redirect(f"{reverse('workspace:board')}?s={search_key_store(request=request, terms=terms)}")
+    key = request.GET.get("s", "")
+    stored = search_key_terms(request=request, key=key)
+    data = stored if stored is not None else {n: request.GET[n] for n in BOARD_URL_FILTERS if n in request.GET}
     defaults = selectors.board_default_filters(clinic=clinic)
     surgeons = selectors.clinic_surgeons(clinic=clinic)
-    form = wf.BoardFilterForm(request.GET or None, surgeons=surgeons)
+    form = wf.BoardFilterForm(data or None, surgeons=surgeons)
     filters = defaults
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
@@ -77,8 +85,13 @@ def board(request: HttpRequest) -> HttpResponse:
     page = selectors.board_page(
         user=request.user, filters=filters, page_number=request.GET.get("page") or 1, surgeons=surgeons
     )
-    query = request.GET.copy()
-    query.pop("page", None)
+    if stored is not None:
+        query = f"s={key}"
+    else:
+        query = request.GET.copy()
+        query.pop("page", None)
+        query.pop("q", None)
+        query = query.urlencode()
     return render(
         request,
         "workspace/board.html",
@@ -86,7 +99,7 @@ def board(request: HttpRequest) -> HttpResponse:
             "board": page,
             "form": form,
             "clinic": clinic,
-            "query": query.urlencode(),
+            "query": query,
             "filtered": form.is_bound,
             "nav": "board",
             "now": timezone.now(),
@@ -99,21 +112,24 @@ def board(request: HttpRequest) -> HttpResponse:
 
 def _attach_forms(views: list[selectors.ItemView], user: User, bound: dict[str, Any] | None = None) -> None:
     """Give every row the forms the user may post; ``bound`` replaces one with its errors."""
-    decider = user.is_surgeon or user.is_clinic_admin
     for view in views:
         item = view.item
         view.forms = {}
-        if view.can_complete:
+
+        def may(action: str, item: ChecklistItem = item) -> bool:
+            return perms.allowed(user, action, item.assignee)
+
+        if view.can_complete and may(perms.COMPLETE):
             view.forms["complete"] = wf.ItemCompleteForm(item=item)
-        if view.can_mark_na:
+        if view.can_mark_na and may(perms.NOT_APPLICABLE):
             view.forms["not_applicable"] = wf.ItemReasonForm(item=item, action="not_applicable")
-        if view.can_undo:
+        if view.can_undo and may(perms.UNDO):
             view.forms["undo"] = wf.ItemReasonForm(item=item, action="undo")
-        if view.can_accept:
+        if view.can_accept and may(perms.ACCEPT):
             view.forms["accept"] = wf.ItemVersionForm(
                 initial={"version": item.version}, auto_id=f"id_{item.uuid.hex[:12]}_accept_%s"
             )
-        if view.is_hold_approval and not item.is_closed and decider:
+        if view.is_hold_approval and not item.is_closed and may(perms.DECIDE):
             view.forms["hold"] = wf.HoldDecisionForm(item=item, needs_days=view.hold_without_dates)
         if bound and bound["item"].pk == item.pk:
             view.forms[bound["action"]] = bound["form"]
@@ -132,7 +148,7 @@ def _surgery_context(request: HttpRequest, uuid: object, bound: dict[str, Any] |
         "patient": page.patient,
         "clinic": page.clinic,
         "report": page.report,
-        "can_decide": user.is_surgeon or user.is_clinic_admin,
+        "can_decide": perms.allowed(user, perms.DECIDE, perms.KIND_SURGERY),
         "go_form": wf.GoDecisionForm(initial={"decision": page.surgery.go_decision or None}),
         "note_form": wf.NoteForm(),
         "reminders": reminders_for_surgery(surgery=page.surgery),
@@ -241,7 +257,7 @@ def _item_response(
         "surgery": surgery,
         "report": report,
         "editable": editable,
-        "can_decide": request.user.is_surgeon or request.user.is_clinic_admin,
+        "can_decide": perms.allowed(request.user, perms.DECIDE, perms.KIND_SURGERY),
         "oob": True,
     }
     return render(request, "workspace/_item_response.html", context)
@@ -268,8 +284,6 @@ def _run_item_action(
     except prep_services.ItemConflict as exc:
         # Someone else changed it first: show its current state, apply nothing.
         return _item_response(request, exc.item, message=str(exc), level="warning")
-    except PermissionError as exc:
-        raise PermissionDenied(str(exc)) from None
     if item.result_flag:
         # A result outside the clinic's limits is recorded but keeps the item open: say so, not "done".
         level = "warning" if item.status == "open" else "info"
@@ -335,7 +349,7 @@ def item_accept(request: HttpRequest, uuid: str) -> HttpResponse:
 @staff_view
 def hold_decide(request: HttpRequest, uuid: str) -> HttpResponse:
     item = _get_item(request, uuid)  # outside the clinic: 404 before anything else
-    _require_decider(request.user)
+    perms.require(request.user, perms.DECIDE, item.assignee)  # before the form: no hint to others
     key = item.code.removeprefix("hold_approval:")
     needs_days = not ChecklistItem.objects.filter(checklist_id=item.checklist_id, code=f"hold:{key}").exists()
     form = wf.HoldDecisionForm(request.POST, item=item, needs_days=needs_days)
@@ -370,7 +384,7 @@ def item_history(request: HttpRequest, uuid: str) -> HttpResponse:
 @staff_view
 def go_decision(request: HttpRequest, uuid: str) -> HttpResponse:
     surgery = surgery_get_for_user(user=request.user, uuid=uuid)
-    _require_decider(request.user)
+    perms.require(request.user, perms.DECIDE, perms.KIND_SURGERY)
     form = wf.GoDecisionForm(request.POST)
     if form.is_valid():
         try:
@@ -428,7 +442,11 @@ def booking_new(request: HttpRequest) -> HttpResponse:
     patient_uuid = request.POST.get("patient") or request.GET.get("patient")
     if patient_uuid:
         patient = patient_get_for_user(user=user, uuid=patient_uuid)
-    search = wf.PatientSearchForm(request.GET or None)
+    if request.method == "POST" and request.POST.get("action") == "search":
+        # The search terms (a name, a record number) never go into the URL: an opaque key does.
+        key = search_key_store(request=request, terms={"q": request.POST.get("q", "")})
+        return redirect(f"{reverse('workspace:book')}?s={key}")
+    search = wf.PatientSearchForm(search_key_terms(request=request, key=request.GET.get("s")))
     matches = selectors.patients_search(user=user, q=search.cleaned_data["q"]) if search.is_valid() else []
     data = request.POST if request.method == "POST" else None
     patient_form = None if patient else wf.PatientForm(data, prefix="patient")

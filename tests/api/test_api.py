@@ -29,10 +29,13 @@ def test_patient_create_read_update_search(api, clinic):
     assert api.get(f"/api/v1/patients/{body['id']}/").json()["last_name"] == "Kim-Lee"
 
     api.post("/api/v1/patients/", {**PATIENT, "mrn": "B-2"}, format="json")
-    r = api.get("/api/v1/patients/?mrn=B-1")
+    # The record number travels in the body, never in the URL (and so never in a request log).
+    r = api.post("/api/v1/patients/search/", {"mrn": "B-1"}, format="json")
     assert r.json()["count"] == 1 and r.json()["results"][0]["id"] == body["id"]
     assert api.get("/api/v1/patients/").json()["count"] == 2
-    assert api.get("/api/v1/patients/?mrn=nope").json()["count"] == 0
+    assert api.post("/api/v1/patients/search/", {"mrn": "nope"}, format="json").json()["count"] == 0
+    refused = api.get("/api/v1/patients/?mrn=B-1")
+    assert refused.status_code == 400 and "POST /api/v1/patients/search/" in refused.json()["mrn"][0]
 
 
 @pytest.mark.parametrize(

@@ -175,6 +175,10 @@ def test_metadata_is_a_public_capability_statement_of_what_is_served(client, set
     response = client.get("/fhir/metadata")
     assert response.status_code == 200 and response["Content-Type"] == "application/fhir+json"
     statement = CapabilityStatement.model_validate(response.json())
+    # It advertises the scheme the server takes (api.authentication: Bearer), never "Token".
+    security = response.json()["rest"][0]["security"]
+    assert "Authorization: Bearer" in security["description"] and "Token ..." not in security["description"]
+    assert "Bearer" in security["service"][0]["text"]
     [rest] = statement.rest
     served = {r.type: r for r in rest.resource}
     assert [i.code for i in served["PlanDefinition"].interaction] == ["read"]

@@ -53,7 +53,7 @@ def test_one_row_per_denied_request(client: Client, outsider_nurse, surgery) -> 
 def test_the_log_holds_no_clinical_values(client: Client, nurse, surgery) -> None:
     client.force_login(nurse)
     client.get(f"/surgeries/{surgery.uuid}/")
-    client.get("/", {"q": "Quixote-Unique"})
+    client.post("/", {"q": "Quixote-Unique"}, follow=True)
     dump = " ".join(
         " ".join(str(v) for v in values)
         for values in AccessLog.objects.values_list(*[f.attname for f in AccessLog._meta.fields])
@@ -110,11 +110,13 @@ def test_clinic_admin_searches_own_clinic_only(
     client.force_login(nurse)
     client.get(f"/surgeries/{surgery.uuid}/")
     admin = login(Client(), clinic_admin)
-    page = admin.get("/audit/", {"patient": surgery.patient.mrn})
+    searched = admin.post("/audit/", {"patient": surgery.patient.mrn})
+    assert searched.status_code == 302 and surgery.patient.mrn not in searched["Location"]
+    page = admin.get(searched["Location"])
     assert page.status_code == 200
     body = page.content.decode()
     assert nurse.email in body and outsider_nurse.email not in body
-    assert admin.get("/audit/", {"staff": "nurse@westside"}).status_code == 200
+    assert admin.post("/audit/", {"staff": "nurse@westside"}, follow=True).status_code == 200
 
 
 @pytest.mark.parametrize("who", ["nurse", "surgeon", "outsider_nurse"])
@@ -137,3 +139,59 @@ def test_a_sign_in_token_never_reaches_the_log(client: Client, book) -> None:
     paths = list(AccessLog.objects.values_list("path", flat=True))
     assert any(p.endswith("/p/in/<token>") for p in paths), paths
     assert not any(str(token) in p for p in paths)
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_truncate(client: Client, nurse, surgery) -> None:
+    client.force_login(nurse)
+    client.get(f"/surgeries/{surgery.uuid}/")
+    before = AccessLog.objects.count()
+    with connection.cursor() as cursor:
+        # The test's own transaction holds deferred foreign-key checks; TRUNCATE would stop at them first.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    for sql in ("TRUNCATE audit_accesslog", "TRUNCATE audit_accesslog CASCADE"):
+        with pytest.raises(Exception, match="TRUNCATE refused"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+    assert AccessLog.objects.count() == before >= 1
+
+
+def _last_row() -> AccessLog:
+    return AccessLog.objects.exclude(action__startswith="auth").latest("id")
+
+
+def test_lists_and_exports_log_the_patients_they_show(client: Client, login, nurse, clinic_admin, surgery, book):
+    """The board, the CSV export, the API lists and the reminder outbox: one row each, with the count of
+    patients shown (and the patient when it is one), never cached."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from reminders.models import Reminder, Status
+
+    book("lumbar-facet-rf", last_name="Second-Patient")
+    login(client, nurse)
+    day = timezone.localdate(surgery.start_at, surgery.clinic.tz)
+    window = {"from": (day - dt.timedelta(days=1)).isoformat(), "to": (day + dt.timedelta(days=30)).isoformat()}
+    checks = [
+        ("/", {"date_from": window["from"], "date_to": window["to"]}, 2),
+        ("/api/v1/exports/board.csv", window, 2),
+        ("/api/v1/readiness/", window, 2),
+        ("/api/v1/surgeries/", window, 2),
+        ("/api/v1/patients/", {}, 2),
+        (f"/api/v1/patients/{surgery.patient.uuid}/medications/", {}, 1),
+    ]
+    for path, query, count in checks:
+        response = client.get(path, query)
+        assert response.status_code == 200, path
+        assert "no-store" in response["Cache-Control"], path
+        row = _last_row()
+        assert row.path == path and row.allowed and row.patients_count == count, (path, row.patients_count)
+        assert (row.patient_id == surgery.patient_id) if count == 1 else row.patient_id is None, path
+    # The outbox lists failed reminders with names and record numbers.
+    Reminder.objects.filter(surgery=surgery).update(status=Status.FAILED)
+    client.logout()
+    login(client, clinic_admin)
+    response = client.get("/reminders/outbox/")
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    row = _last_row()
+    assert row.path == "/reminders/outbox/" and row.patients_count == 1 and row.patient_id == surgery.patient_id

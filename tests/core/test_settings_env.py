@@ -102,6 +102,12 @@ def _start(env_vars: dict[str, str]) -> subprocess.CompletedProcess:
         ({"DEBUG": "perhaps"}, "DEBUG"),
         ({"DEBUG": "1", "SMS_BACKEND": "carrier-pigeon"}, "SMS_BACKEND"),
         ({"DEBUG": "1", "REMINDERS_SEND_CHUNK": "0"}, "REMINDERS_SEND_CHUNK"),
+        # Read outside any try/except of the settings: ConfigError is itself the one-line exit.
+        ({"DEBUG": "1", "STAFF_IDLE_MINUTES": "fifteen"}, "STAFF_IDLE_MINUTES"),
+        ({"DEBUG": "1", "SESSION_ABSOLUTE_HOURS": "0"}, "SESSION_ABSOLUTE_HOURS"),
+        ({"DEBUG": "1", "SECURE_HSTS_SECONDS": "1y"}, "SECURE_HSTS_SECONDS"),
+        ({"DEBUG": "0", "SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE"),
+        ({"DEBUG": "1", "AXES_FAILURE_LIMIT_FILE": "/nonexistent/limit"}, "AXES_FAILURE_LIMIT_FILE"),
     ],
 )
 def test_bad_configuration_fails_with_one_line(env_vars: dict[str, str], variable: str) -> None:
@@ -112,6 +118,17 @@ def test_bad_configuration_fails_with_one_line(env_vars: dict[str, str], variabl
     assert lines[0].startswith("Configuration error:")
     assert variable in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_every_variable_can_come_from_a_file(tmp_path) -> None:
+    """django-environ's file-aware reader: NAME_FILE for any variable, not only the secrets."""
+    (tmp_path / "key").write_text("k" * 50 + "\n")
+    (tmp_path / "hosts").write_text("example.org")
+    (tmp_path / "idle").write_text("oops")
+    good = {"DEBUG": "0", "SECRET_KEY_FILE": str(tmp_path / "key"), "ALLOWED_HOSTS_FILE": str(tmp_path / "hosts")}
+    assert _start(good).returncode == 0, _start(good).stderr
+    bad = _start({**good, "STAFF_IDLE_MINUTES_FILE": str(tmp_path / "idle")})
+    assert bad.returncode == 1 and bad.stderr.strip().startswith("Configuration error: STAFF_IDLE_MINUTES")
 
 
 def test_good_configuration_starts() -> None:

@@ -26,7 +26,8 @@ def walk_data(book, nurse, surgeon):
     patient_surgery.save(update_fields=["surgeon"])
     # Everything required is done except the hemoglobin: ticking it makes the patient ready.
     for item in patient_surgery.checklist.items.filter(required=True).exclude(code="hemoglobin"):
-        prep_services.item_complete(item=item, by=nurse, result=RESULTS.get(item.code, ""))
+        by = surgeon if item.assignee == "surgeon" else nurse  # consent is the surgeon's
+        prep_services.item_complete(item=item, by=by, result=RESULTS.get(item.code, ""))
     # Some neighbours so that the board looks like a working day.
     book(start_at=in_days(3), first_name="Maria", last_name="Lopez", medications=["clopidogrel"])
     book(start_at=in_days(9, hour=10), first_name="Kenji", last_name="Watanabe", claustrophobic=True)

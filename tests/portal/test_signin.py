@@ -175,6 +175,22 @@ def test_idle_timeout_ends_the_session(client, alice, sign_in, settings):
         assert client.get("/p/me/calendar.ics").status_code == 302
 
 
+def test_absolute_lifetime_ends_an_active_session(client, alice, sign_in, settings):
+    """Activity keeps the idle clock at bay, not the absolute one: SESSION_ABSOLUTE_HOURS after sign-in
+    the portal session ends, as a staff session does."""
+    settings.PORTAL_IDLE_MINUTES = 30
+    settings.SESSION_ABSOLUTE_HOURS = 2
+    sign_in(client, alice)
+    start = timezone.now()
+    for minutes in range(20, 120, 20):  # a request every 20 minutes: never idle
+        with time_machine.travel(start + dt.timedelta(minutes=minutes)):
+            assert client.get("/p/me/").status_code == 200, minutes
+    with time_machine.travel(start + dt.timedelta(minutes=121)):
+        gone = client.get("/p/me/")
+        assert gone.status_code == 302 and gone["Location"] == "/p/"
+        assert client.get("/p/me/calendar.ics").status_code == 302
+
+
 def test_sign_out(client, alice, sign_in):
     sign_in(client, alice)
     assert client.post("/p/out/").status_code == 302

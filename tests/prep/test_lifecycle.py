@@ -7,7 +7,7 @@ import zoneinfo
 
 import pytest
 import time_machine
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -182,7 +182,7 @@ def test_patient_confirmation_is_evidence_until_accepted(book, nurse) -> None:
     assert any("Patient confirmation to accept" in r for r in report.reasons) or report.state != Readiness.READY
     accepted = item_accept(item=arrival, by=nurse)
     assert accepted.status == ItemStatus.ACCEPTED and accepted.completed_by == nurse
-    with pytest.raises(ItemConflict):
+    with pytest.raises(PermissionDenied):
         item_patient_confirm(item=item(surgery, "hemoglobin"), evidence={})
 
 
@@ -190,7 +190,7 @@ def test_hold_is_locked_until_the_prescriber_approves(book, nurse, surgeon) -> N
     surgery = book("trigeminal-rf", at("2026-03-09T08:00"), medications=["warfarin", "aspirin:secondary"])
     with pytest.raises(ItemConflict, match="waiting for the prescriber"):
         item_complete(item=item(surgery, "hold:warfarin"), by=nurse, result="2026-02-01")
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         hold_decide(item=item(surgery, "hold_approval:warfarin"), by=nurse, approve=True)
     hold_decide(item=item(surgery, "hold_approval:warfarin"), by=surgeon, approve=True, note="no stent")
     assert not item(surgery, "hold:warfarin").locked
@@ -258,7 +258,7 @@ def item_exists(surgery: Surgery, code: str) -> bool:
     return ChecklistItem.objects.filter(checklist__surgery=surgery, code=code).exists()
 
 
-def test_readiness_in_python_and_in_sql_agree(book, nurse, clinic) -> None:
+def test_readiness_in_python_and_in_sql_agree(book, nurse, surgeon, clinic) -> None:
     surgeries = [
         book("lumbar-facet-rf", at("2026-02-10T20:00")),  # within the go/no-go cut-off
         book("lumbar-facet-rf", at("2026-02-13T08:00")),  # items overdue
@@ -266,10 +266,11 @@ def test_readiness_in_python_and_in_sql_agree(book, nurse, clinic) -> None:
     ]
     ready = book("lumbar-facet-rf", at("2026-03-21T08:00"))
     for i in ready.checklist.items.filter(required=True):
+        by = surgeon if i.assignee == "surgeon" else nurse  # consent is the surgeon's
         if i.template_item.result_kind == "none":
-            item_complete(item=i, by=nurse)
+            item_complete(item=i, by=by)
         else:
-            item_complete(item=i, by=nurse, result={"blood_group": "O+", "hemoglobin": "14"}.get(i.code, "normal"))
+            item_complete(item=i, by=by, result={"blood_group": "O+", "hemoglobin": "14"}.get(i.code, "normal"))
     surgeries.append(ready)
     annotated = {s.pk: s for s in surgeries_with_readiness(clinic=clinic)}
     states = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -67,6 +68,7 @@ def test_clinic_admin_must_enrol_and_verify_two_factor(client: Client, clinic_ad
     assert post_login(client, clinic_admin.email, PASSWORD).status_code == 302
     response = client.get("/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/2fa/")
+    _pass_the_emailed_set_up_code(client, clinic_admin)
     setup = client.get("/accounts/2fa/setup/")
     assert setup.status_code == 200 and "<svg" in setup.content.decode()
     device = TOTPDevice.objects.get(user=clinic_admin, confirmed=False)
@@ -94,6 +96,49 @@ def test_clinic_admin_must_enrol_and_verify_two_factor(client: Client, clinic_ad
         assert second.post("/accounts/2fa/", {"code": code_for(device), "next": "/audit/"}).status_code == 302
         assert second.get("/audit/").status_code == 200
     assert AccessLog.objects.filter(user=clinic_admin, action="auth 2fa failed").exists()
+
+
+def _emailed_code(user) -> str:
+    from django.core import mail
+
+    message = [m for m in mail.outbox if m.to == [user.email] and "set-up code" in m.subject][-1]
+    return re.search(r"\b(\d{6})\b", message.body).group(1)
+
+
+def _pass_the_emailed_set_up_code(client: Client, user) -> None:
+    page = client.get("/accounts/2fa/setup/")
+    assert page.status_code == 200 and "<svg" not in page.content.decode() and "emailed" in page.content.decode()
+    response = client.post("/accounts/2fa/setup/", {"code": _emailed_code(user)})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/2fa/setup/")
+
+
+def test_the_password_alone_cannot_bind_an_authenticator(client: Client, clinic_admin) -> None:
+    """Whoever first signs in with a new admin's password must also read the admin's mailbox before a
+    phone is tied to the account: no QR code, no secret, no enrolment without the emailed code."""
+    from django.core import mail
+
+    assert post_login(client, clinic_admin.email, PASSWORD).status_code == 302
+    page = client.get("/accounts/2fa/setup/").content.decode()
+    assert "<svg" not in page and "secret" not in page.lower()
+    assert not TOTPDevice.objects.filter(user=clinic_admin).exists()
+    assert len([m for m in mail.outbox if m.to == [clinic_admin.email]]) == 1
+    code = _emailed_code(clinic_admin)
+    wrong = "000000" if code != "000000" else "111111"
+    refused = client.post("/accounts/2fa/setup/", {"code": wrong})
+    assert refused.status_code == 200 and "<svg" not in refused.content.decode()
+    assert not TOTPDevice.objects.filter(user=clinic_admin).exists()
+    # A reload within the cooldown sends no second email.
+    client.get("/accounts/2fa/setup/")
+    assert len([m for m in mail.outbox if m.to == [clinic_admin.email]]) == 1
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=5)):
+        accepted = client.post("/accounts/2fa/setup/", {"code": code})
+    assert accepted.status_code == 302
+    assert "<svg" in client.get("/accounts/2fa/setup/").content.decode()
+    assert AccessLog.objects.filter(user=clinic_admin, action="auth 2fa set-up code failed").exists()
+    # The code works once: another session with the password alone starts over.
+    other = Client()
+    post_login(other, clinic_admin.email, PASSWORD)
+    assert "<svg" not in other.post("/accounts/2fa/setup/", {"code": code}).content.decode()
 
 
 def test_nurses_need_two_factor_only_when_the_clinic_says_so(client: Client, nurse) -> None:

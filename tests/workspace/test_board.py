@@ -20,12 +20,13 @@ def _rows(response):
     return [row.surgery for row in response.context["board"].rows]
 
 
-def test_sorted_by_readiness_then_time(client_for, book, nurse):
+def test_sorted_by_readiness_then_time(client_for, book, nurse, surgeon):
     later_not_ready = book(start_at=timezone.now() + dt.timedelta(hours=10), last_name="Soon")
     on_track = book(start_at=in_days(12), last_name="Later")
     ready = book(start_at=in_days(11), last_name="Done")
     for item in ready.checklist.items.filter(required=True):
-        prep_services.item_complete(item=item, by=nurse, result={"blood_group": "O+", "hemoglobin": "13"}.get(
+        by = surgeon if item.assignee == "surgeon" else nurse  # consent is the surgeon's
+        prep_services.item_complete(item=item, by=by, result={"blood_group": "O+", "hemoglobin": "13"}.get(
             item.code, "normal" if item.template_item.result_kind == "text" else ""))  # fmt: skip
     at_risk = book(start_at=in_days(3), last_name="Risky")
     rows = _rows(client_for(nurse).get("/"))
@@ -65,8 +66,8 @@ def test_filters_and_search(client_for, book, nurse, surgeon):
     far = book(start_at=in_days(30), last_name="Faraway")
     client = client_for(nurse)
     assert {s.pk for s in _rows(client.get("/"))} == {a.pk, b.pk}  # default: the coming 14 days
-    assert _rows(client.get("/", {"q": "alv"})) == [a]
-    assert _rows(client.get("/", {"q": "MRN-B"})) == [b]
+    assert _rows(client.post("/", {"q": "alv"}, follow=True)) == [a]
+    assert _rows(client.post("/", {"q": "MRN-B"}, follow=True)) == [b]
     assert _rows(client.get("/", {"surgeon": surgeon.email})) == [b]
     assert _rows(client.get("/", {"readiness": "at_risk"})) == [a]
     assert _rows(client.get("/", {"readiness": "on_track"})) == [b]
@@ -123,3 +124,22 @@ def test_board_queries_do_not_grow_with_data(client_for, book, nurse):
     assert small == large
     # session, user, OTP device, clinic, surgeons, count, rows, items, last calls (2), the access-log row
     assert large <= 12
+
+
+def test_patient_search_never_puts_the_name_in_the_url(client_for, book, nurse, outsider_nurse):
+    """The board's search is posted and kept behind an opaque key: the URL, the browser history and the
+    request log never hold a name or a record number; a name typed into the URL filters nothing."""
+    a = book(start_at=in_days(3), last_name="Alvarez-Keyed", mrn="MRN-AK1")
+    b = book(start_at=in_days(4), last_name="Brown-Keyed", mrn="MRN-BK2")
+    client = client_for(nurse)
+    posted = client.post("/", {"q": "alvarez"})
+    assert posted.status_code == 302
+    location = posted["Location"]
+    assert location.startswith("/?s=") and "alvarez" not in location.lower() and "MRN" not in location
+    assert _rows(client.get(location)) == [a]
+    assert _rows(client.get(location + "&page=1")) == [a]  # pages keep the key, not the terms
+    # In the URL the search term is ignored (nothing a link or a log could carry filters the board).
+    assert {s.pk for s in _rows(client.get("/", {"q": "alvarez"}))} == {a.pk, b.pk}
+    # The key means nothing in another session.
+    other = client_for(outsider_nurse)
+    assert _rows(other.get(location)) == []

@@ -57,7 +57,9 @@ def test_preview_saves_nothing_then_book(client_for, catalogue, nurse, surgeon):
 def test_book_for_existing_patient(client_for, book, nurse):
     existing = book(start_at=in_days(3), last_name="Known", mrn="MRN-K")
     client = client_for(nurse)
-    found = client.get("/book/", {"q": "known"}).content.decode()
+    searched = client.post("/book/", {"action": "search", "q": "known"})
+    assert searched.status_code == 302 and "known" not in searched["Location"].lower()
+    found = client.get(searched["Location"]).content.decode()
     assert f"?patient={existing.patient.uuid}" in found
     data = {k: v for k, v in _form().items() if not k.startswith("patient-")}
     data.update({"patient": str(existing.patient.uuid), "action": "save", "med-0-drug": ""})

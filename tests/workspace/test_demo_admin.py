@@ -50,6 +50,9 @@ def test_load_demo_is_idempotent_and_covers_every_state(catalogue, settings, cli
     assert Patient.objects.filter(claustrophobic=True).exists()
     assert Patient.objects.filter(birth_date__year__lt=1945).exists()
     assert Surgery.objects.filter(checklist__items__code__startswith="hold:").exists()
+    # The demo's clinic admin uses the admin site limited to his clinic: superusers are operators only.
+    demo_admin = User.objects.get(role="clinic_admin")
+    assert demo_admin.is_staff and not demo_admin.is_superuser
     email, password, *_ = LOGINS[0]
     response = client.post("/accounts/login/", {"username": email, "password": password})
     assert response.status_code == 302, "the demo login works through the real sign-in page"

@@ -1,0 +1,101 @@
+"""Who may change what: ONE table of role x action x kind, read by every service that changes data.
+
+The kind of a checklist item is its ``assignee`` (nurse, patient, surgeon), never its code: a
+decision item is assigned to the surgeon (the prescriber), so every decision item the catalogue
+grows (``hold_approval:<drug>`` for any drug, other prescriber decisions) is covered without a
+line here. A surgery's go / no-go decision has the kind ``surgery``.
+
+The services call :func:`require`; pages and the API only ask :func:`allowed` to hide what the
+user may not do. Hiding a button is a courtesy, the service is the lock.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+
+# Roles: the staff roles of ``accounts.models.Role``, the API token's service user and the patient
+# signed in to the portal (who is not a ``User``).
+NURSE = "nurse"
+SURGEON = "surgeon"
+CLINIC_ADMIN = "clinic_admin"
+SYSTEM = "system"
+PATIENT = "patient"
+ROLES = (NURSE, SURGEON, CLINIC_ADMIN, SYSTEM, PATIENT)
+
+# Actions that change data.
+COMPLETE = "complete"
+NOT_APPLICABLE = "not_applicable"
+UNDO = "undo"
+ACCEPT = "accept"  # a nurse accepts a patient's confirmation
+CONFIRM = "confirm"  # a patient confirms an item of his own
+DECIDE = "decide"  # the prescriber's decision (a hold approval, go / no-go)
+ACTIONS = (COMPLETE, NOT_APPLICABLE, UNDO, ACCEPT, CONFIRM, DECIDE)
+
+# Kinds: an item's assignee, or the surgery itself.
+KIND_NURSE = "nurse"
+KIND_PATIENT = "patient"
+KIND_SURGEON = "surgeon"
+KIND_SURGERY = "surgery"
+KINDS = (KIND_NURSE, KIND_PATIENT, KIND_SURGEON, KIND_SURGERY)
+
+_CARE_TEAM = frozenset({NURSE, SURGEON, CLINIC_ADMIN, SYSTEM})
+_PRESCRIBER = frozenset({SURGEON})
+
+# (action, kind) -> roles allowed. Anything missing is refused. A clinic admin works as a nurse on
+# nurse and patient items (small clinics) but never takes a prescriber's decision; an API token
+# acts as a nurse does.
+TABLE: dict[tuple[str, str], frozenset[str]] = {
+    (COMPLETE, KIND_NURSE): _CARE_TEAM,
+    (NOT_APPLICABLE, KIND_NURSE): _CARE_TEAM,
+    (UNDO, KIND_NURSE): _CARE_TEAM,
+    (COMPLETE, KIND_PATIENT): _CARE_TEAM,
+    (NOT_APPLICABLE, KIND_PATIENT): _CARE_TEAM,
+    (UNDO, KIND_PATIENT): _CARE_TEAM,
+    (ACCEPT, KIND_PATIENT): _CARE_TEAM,
+    (CONFIRM, KIND_PATIENT): frozenset({PATIENT}),
+    (COMPLETE, KIND_SURGEON): _PRESCRIBER,
+    (NOT_APPLICABLE, KIND_SURGEON): _PRESCRIBER,
+    (UNDO, KIND_SURGEON): _PRESCRIBER,
+    (DECIDE, KIND_SURGEON): _PRESCRIBER,
+    (DECIDE, KIND_SURGERY): _PRESCRIBER,
+}
+
+_WHO = {_CARE_TEAM: "the care team", _PRESCRIBER: "the surgeon or prescriber", frozenset({PATIENT}): "the patient"}
+_WHAT = {
+    COMPLETE: "mark this item done",
+    NOT_APPLICABLE: "mark this item not applicable",
+    UNDO: "reopen this item",
+    ACCEPT: "accept this confirmation",
+    CONFIRM: "confirm this item",
+    DECIDE: "record this decision",
+}
+
+
+class ActionForbidden(PermissionDenied):
+    """The actor's role may not take this action on this kind of record (a 403 on pages and API)."""
+
+    def __init__(self, *, role: str, action: str, kind: str) -> None:
+        self.role, self.action, self.kind = role, action, kind
+        roles = TABLE.get((action, kind))
+        what = _WHAT.get(action, action)
+        message = f"Only {_WHO[roles]} can {what}." if roles else f"Nobody can {what}: it does not apply here."
+        super().__init__(message)
+
+
+def role_of(actor: object | None) -> str:
+    """The table's role of a user (``None`` is the patient acting through the portal)."""
+    if actor is None:
+        return PATIENT
+    if not getattr(actor, "is_active", False):
+        return ""
+    return str(getattr(actor, "role", ""))
+
+
+def allowed(actor: object | None, action: str, kind: str) -> bool:
+    return role_of(actor) in TABLE.get((action, kind), frozenset())
+
+
+def require(actor: object | None, action: str, kind: str) -> None:
+    """Raise :class:`ActionForbidden` unless the table lets ``actor`` take ``action`` on ``kind``."""
+    if not allowed(actor, action, kind):
+        raise ActionForbidden(role=role_of(actor), action=action, kind=kind)
