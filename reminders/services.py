@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -295,20 +295,18 @@ def _postpone(reminder: Reminder, until: dt.datetime, reason: str, now: dt.datet
 
 
 def _sms_sent_today(reminder: Reminder, ctx: _Context, now: dt.datetime) -> list[tuple[str, str]]:
-    """(recipient, words) of the texts this patient was sent today (their local day)."""
+    """(number, words) of the texts this patient was sent today (their local day), counting those
+    handed to the provider whose record is not in yet: they may have gone."""
     tz = ctx.patient.tz
     local = now.astimezone(tz)
     day_start = dt.datetime.combine(local.date(), dt.time(0, 0), tzinfo=tz)
-    return list(
-        Reminder.objects.filter(
-            patient_id=reminder.patient_id,
-            channel=Channel.SMS,
-            sent_at__gte=day_start,
-            status__in=(Status.SENT, Status.DELIVERED),
-        )
-        .exclude(pk=reminder.pk)
-        .values_list("recipient", "body")
-    )
+    sent = Q(sent_at__gte=day_start, status__in=(Status.SENT, Status.DELIVERED))
+    in_flight = Q(needs_reconcile=True, handed_over_at__gte=day_start)
+    rows = Reminder.objects.filter(sent | in_flight, patient_id=reminder.patient_id, channel=Channel.SMS)
+    return [
+        (recipient or ctx.patient.mobile, body)
+        for recipient, body in rows.exclude(pk=reminder.pk).values_list("recipient", "body")
+    ]
 
 
 def _backoff(attempts: int) -> dt.timedelta:
