@@ -428,6 +428,8 @@ def _send_one(
         now = now or timezone.now()
         patient = reminder.patient
         ctx = _Context(surgery=reminder.surgery, patient=patient, clinic=patient.clinic)
+        if reminder.channel == Channel.SMS:
+            _one_text_at_a_time(patient.pk)
         if reminder.needs_reconcile and reminder.channel == Channel.SMS:
             # Ask the provider before any other check: a text that left is recorded as sent,
             # whatever quiet hours, the daily limit or a later change now say.
@@ -476,6 +478,26 @@ def _send_one(
     if resend:
         logger.warning("reminder email sent again after a lost commit reminder=%s", reminder.uuid)
     return _deliver(reminder, ctx, prepared, now, sms=sms, email=email)
+
+
+# The first key of the advisory locks that serialise the texts to one patient (any constant
+# nothing else uses).
+TEXT_LOCK_NAMESPACE = 15_001
+
+
+def _one_text_at_a_time(patient_id: int) -> None:
+    """Serialise the hand-over of texts to one patient until this transaction ends.
+
+    Two workers sending two reminders of one patient at the same moment would both pass the
+    daily-limit and same-words checks before either mark is committed. A transaction-scoped
+    advisory lock (PostgreSQL) makes the second wait for the first's mark; it takes no row lock,
+    so it cannot deadlock with STOP or a re-plan, which lock rows. SQLite runs one writing
+    transaction at a time already.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TEXT_LOCK_NAMESPACE, patient_id % 2**31])
 
 
 def _sms_lookup(reminder: Reminder, sms: SmsTransport) -> str | None:
