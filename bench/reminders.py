@@ -292,6 +292,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="pool size of each worker")
     parser.add_argument("--pool", default="prefork", choices=("prefork", "threads"), help="Celery pool")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--throughput-only", action="store_true", help="skip the email window and the claim query")
     args = parser.parse_args()
     global REDIS_URL
     own_redis = None
@@ -311,6 +312,8 @@ def main() -> None:
             f"(claimed and enqueued in {result['claim_seconds']:.1f} s; received: {result['emails_received']} "
             f"emails, {result['texts_received']} texts; {os.cpu_count()} CPUs)"
         )
+        if args.throughput_only:
+            return
         window = email_window()
         print(
             f"email window: {window['emails']} emails, from the SMTP server's 250 to our record median "
