@@ -289,9 +289,14 @@ def _finish(reminder: Reminder, status: str, reason: str, now: dt.datetime, **ex
 def _postpone(reminder: Reminder, until: dt.datetime, reason: str, now: dt.datetime) -> Outcome:
     if until > reminder.not_after:
         return _finish(reminder, Status.EXPIRED, f"{reason}; the next allowed time is past its deadline", now)
-    # A postponement is not an attempt: give back the one the claim counted.
+    # A postponement is not an attempt: give back the one the claim counted. The mark stays only if
+    # the provider may still hold an earlier attempt (an email; a text the look-up did not find is
+    # known not to have left).
     attempts = max(reminder.attempts - 1, 0)
-    return _finish(reminder, Status.PENDING, reason, now, next_attempt_at=until, due_at=until, attempts=attempts)
+    return _finish(
+        reminder, Status.PENDING, reason, now, next_attempt_at=until, due_at=until, attempts=attempts,
+        needs_reconcile=reminder.needs_reconcile,
+    )  # fmt: skip
 
 
 def _sms_sent_today(reminder: Reminder, ctx: _Context, now: dt.datetime) -> list[tuple[str, str]]:
