@@ -261,6 +261,8 @@ TWILIO_AUTH_TOKEN = env.secret("TWILIO_AUTH_TOKEN", "") or ""
 TWILIO_FROM_NUMBER = env.string("TWILIO_FROM_NUMBER", "")
 TWILIO_API_BASE = env.string("TWILIO_API_BASE", "https://api.twilio.com")
 PUBLIC_BASE_URL = env.string("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Bearer token for GET /reminders/metrics/ (Prometheus text format); unset: the page is a 404.
+METRICS_TOKEN = env.secret("METRICS_TOKEN", "") or ""
 
 # --- Security ---------------------------------------------------------------------------
 # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto only when told to.
@@ -339,9 +341,16 @@ try:
     REMINDERS_DISPATCH_MAX = env.integer("REMINDERS_DISPATCH_MAX", 6000, minimum=1)
     # Reminder ids per send task: fewer broker round trips; each is still locked and committed alone.
     REMINDERS_SEND_CHUNK = env.integer("REMINDERS_SEND_CHUNK", 10, minimum=1)
-    # A claim not finished within the lease is reconciled (asked of the provider), resent only if needed.
-    REMINDERS_LEASE_SECONDS = env.integer("REMINDERS_LEASE_SECONDS", 300, minimum=2)
+    # Short, and renewed by the send task while it works: a claim whose worker died or whose task the
+    # broker lost is claimed again within seconds, and reconciled with the provider if it was handed over.
+    REMINDERS_LEASE_SECONDS = env.integer("REMINDERS_LEASE_SECONDS", 30, minimum=2)
     REMINDERS_SEND_TIMEOUT = env.integer("REMINDERS_SEND_TIMEOUT", 10, minimum=1)
+    if REMINDERS_LEASE_SECONDS <= 2 * REMINDERS_SEND_TIMEOUT:
+        # One reminder may take a provider look-up and a send before the task renews its lease.
+        raise ConfigError(
+            f"REMINDERS_LEASE_SECONDS ({REMINDERS_LEASE_SECONDS}) must be more than twice "
+            f"REMINDERS_SEND_TIMEOUT ({REMINDERS_SEND_TIMEOUT})"
+        )
     REMINDERS_MAX_ATTEMPTS = env.integer("REMINDERS_MAX_ATTEMPTS", 5, minimum=1)
     REMINDERS_RETRY_BASE_SECONDS = env.integer("REMINDERS_RETRY_BASE_SECONDS", 60, minimum=1)
     REMINDERS_RETRY_MAX_SECONDS = env.integer("REMINDERS_RETRY_MAX_SECONDS", 3600, minimum=1)

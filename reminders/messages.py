@@ -145,7 +145,39 @@ def email_render(
             # The same Message-ID on a resend lets receiving systems drop a duplicate.
             "Message-ID": f"<reminder-{reference}@{domain}>",
             "Auto-Submitted": "auto-generated",
+            # RFC 8058 one-click unsubscribe: mail providers POST "List-Unsubscribe=One-Click" to
+            # the URL, which turns this patient's email reminders off without a sign-in.
+            "List-Unsubscribe": f"<{unsubscribe_url(reference)}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+UNSUBSCRIBE_SALT = "reminders.unsubscribe"
+
+
+def unsubscribe_token(reference: str) -> str:
+    """The token of a reminder email's unsubscribe link: the reminder's random public id and a MAC.
+
+    Nothing in it names or numbers the patient; only the server can tie it to one.
+    """
+    from django.utils.crypto import salted_hmac
+
+    mac = salted_hmac(UNSUBSCRIBE_SALT, reference, algorithm="sha256").hexdigest()[:32]
+    return f"{reference}.{mac}"
+
+
+def unsubscribe_reference(token: str) -> str | None:
+    """The reminder reference in a valid token, None when it was altered or is malformed."""
+    from django.utils.crypto import constant_time_compare
+
+    reference, _, mac = token.partition(".")
+    if not reference or not mac:
+        return None
+    return reference if constant_time_compare(unsubscribe_token(reference), token) else None
+
+
+def unsubscribe_url(reference: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/reminders/unsubscribe/{unsubscribe_token(reference)}/"

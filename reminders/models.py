@@ -42,6 +42,43 @@ class Status(models.TextChoices):
 # The planner may still rewrite or cancel these; the others are history.
 LIVE_STATUSES = (Status.PENDING, Status.SENDING)
 
+# Every status change a reminder may make, and nothing else: statuses only move forward.
+# "Not sent yet" (pending, sending, cancelled, suppressed) may move among themselves (a retry, a
+# postponement, a plan that wants a cancelled row again, START after STOP); once a provider may
+# hold the message (sent) it moves only on to delivered or failed (a carrier's report); delivered,
+# failed and expired are final. ``status_sources`` turns this table into the WHERE clause of every
+# conditional UPDATE, so a change that would move a row backwards changes nothing.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.PENDING: frozenset({Status.SENDING, Status.CANCELLED, Status.SUPPRESSED, Status.EXPIRED}),
+    Status.SENDING: frozenset(
+        {
+            Status.PENDING,
+            Status.SENT,
+            Status.DELIVERED,
+            Status.FAILED,
+            Status.CANCELLED,
+            Status.EXPIRED,
+            Status.SUPPRESSED,
+        }
+    ),
+    Status.SENT: frozenset({Status.DELIVERED, Status.FAILED}),
+    Status.CANCELLED: frozenset({Status.PENDING}),
+    Status.SUPPRESSED: frozenset({Status.PENDING, Status.CANCELLED}),
+    Status.DELIVERED: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.EXPIRED: frozenset(),
+}
+
+
+def transition_allowed(old: str, new: str) -> bool:
+    """True when a reminder may go from ``old`` to ``new`` (the one table above)."""
+    return new in TRANSITIONS.get(old, frozenset())
+
+
+def status_sources(new: str) -> tuple[str, ...]:
+    """The statuses a row may be in for a change to ``new``: the filter of a conditional UPDATE."""
+    return tuple(old for old, targets in TRANSITIONS.items() if new in targets)
+
 
 class Reminder(PublicIdModel):
     # No single-column indexes on these: the composite indexes below start with each of them, and
@@ -71,7 +108,13 @@ class Reminder(PublicIdModel):
     first_claimed_at = models.DateTimeField(null=True, blank=True, help_text="Reconciliation looks from here.")
     # Set when an earlier claim may have reached the provider (lease ran out, timeout): ask before sending.
     needs_reconcile = models.BooleanField(default=False)
+    # Unique when set (constraint below): one provider message can be credited to one reminder only.
     provider_id = models.CharField(max_length=200, blank=True)
+    # Email: set in its own commit just before the SMTP DATA command. A claim that finds it set may
+    # have been accepted by the server already: it is sent again with the same Message-ID and
+    # counted in ``resends``.
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    resends = models.PositiveIntegerField(default=0, help_text="Emails sent again after a lost commit.")
     provider_status = models.CharField(max_length=20, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True, help_text="The text as sent (SMS) or the subject (email).")
@@ -89,6 +132,11 @@ class Reminder(PublicIdModel):
             models.Index(fields=["surgery", "status"], name="reminder_surgery_status"),
             models.Index(fields=["clinic", "status"], name="reminder_clinic_status"),
             models.Index(fields=["patient", "channel", "sent_at"], name="reminder_patient_sent"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_id"], condition=~Q(provider_id=""), name="reminder_provider_id_unique"
+            ),
         ]
 
     def __str__(self) -> str:

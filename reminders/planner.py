@@ -137,6 +137,45 @@ def _candidates(
     return create, {h for h, _ in timed}
 
 
+def _words(group: list[tuple[dt.datetime, dt.datetime, dt.datetime, ChecklistItem]]) -> tuple[object, ...]:
+    """What decides the words of a plain text: its kind, the first item's time and the count."""
+    items = list({e[3].pk: e[3] for e in group}.values())
+    kinds = {item_kind(i) for i in items}
+    return (kinds.pop() if len(kinds) == 1 else Kind.SEVERAL, min(i.due_at for i in items), len(items))
+
+
+def sms_groups(
+    entries: list[tuple[dt.datetime, dt.datetime, dt.datetime, ChecklistItem]], *, limit: int
+) -> list[list[tuple[dt.datetime, dt.datetime, dt.datetime, ChecklistItem]]]:
+    """One day's text reminders of a booking as messages: ``(due_at, planned_at, item due, item)``.
+
+    Items due at the same time share ONE text (five blood tests due together are one message, not
+    five texts with the same words: the provider could not tell those apart, nor the patient).
+    Two texts of a day whose words would still be the same (same kind, first time and count) are
+    merged into the earlier one. Within the daily limit of N texts, the first N-1 go alone and the
+    rest share the last.
+    """
+    by_time: dict[dt.datetime, list] = defaultdict(list)
+    for entry in sorted(entries, key=lambda e: (e[0], e[3].sort_order)):
+        by_time[entry[0]].append(entry)
+    groups = [by_time[at] for at in sorted(by_time)]
+    merged = True
+    while merged:
+        merged = False
+        seen: dict[tuple[object, ...], int] = {}
+        for n, group in enumerate(groups):
+            words = _words(group)
+            if words in seen:
+                groups[seen[words]].extend(group)
+                del groups[n]
+                merged = True
+                break
+            seen[words] = n
+    if len(groups) > limit:
+        groups = [*groups[: limit - 1], [e for g in groups[limit - 1 :] for e in g]]
+    return groups
+
+
 def reminders_wanted(*, surgery: Surgery, items: list[ChecklistItem], now: dt.datetime) -> list[Planned]:
     """The reminders this booking should have (nothing is saved). ``surgery`` has patient and clinic."""
     patient, clinic = surgery.patient, surgery.patient.clinic
@@ -176,10 +215,7 @@ def reminders_wanted(*, surgery: Surgery, items: list[ChecklistItem], now: dt.da
         )
     limit = max(clinic.sms_daily_limit, 1)
     for day, entries in sorted(sms_by_day.items()):
-        entries.sort(key=lambda e: (e[0], e[3].sort_order))
-        # With a limit of N texts a day, the first N-1 go alone and the rest share the last text.
-        groups = [[e] for e in entries[: limit - 1]] + ([entries[limit - 1 :]] if len(entries) >= limit else [])
-        for slot, group in enumerate(groups):
+        for slot, group in enumerate(sms_groups(entries, limit=limit)):
             group_items = list({e[3].pk: e[3] for e in group}.values())
             kinds = {item_kind(i) for i in group_items}
             wanted.append(
@@ -213,8 +249,13 @@ def reminders_replan(*, checklist: Checklist, now: dt.datetime | None = None) ->
     by_key = {p.key: p for p in wanted}
     counts = {"created": 0, "cancelled": 0, "updated": 0}
 
-    live = Reminder.objects.filter(surgery=surgery, status__in=LIVE_STATUSES)
+    # Rows handed over to a provider (``needs_reconcile``) are left to the send step, which asks the
+    # provider before it settles them: cancelling one here could record "cancelled" for a text the
+    # patient received. Filters on the row's own columns only, so that PostgreSQL re-checks them
+    # on the version a send that held the row committed (see services._send_one for the order).
+    live = Reminder.objects.filter(surgery=surgery, status__in=LIVE_STATUSES, needs_reconcile=False)
     counts["cancelled"] += live.filter(~Q(surgery_version=surgery.version)).update(
+        claimed_until=None,
         status=Status.CANCELLED,
         status_reason="Surgery moved or cancelled" if surgery.version > 1 or not active else "Plan changed",
         claim_token=None,
@@ -238,9 +279,9 @@ def reminders_replan(*, checklist: Checklist, now: dt.datetime | None = None) ->
     ]
     if stale_ids:
         reason = "Checklist closed" if not active else "No longer needed (item done, changed or on hold)"
-        counts["cancelled"] += Reminder.objects.filter(pk__in=stale_ids, status__in=LIVE_STATUSES).update(
-            status=Status.CANCELLED, status_reason=reason, claim_token=None, updated_at=now
-        )
+        counts["cancelled"] += Reminder.objects.filter(
+            pk__in=stale_ids, status__in=LIVE_STATUSES, needs_reconcile=False
+        ).update(status=Status.CANCELLED, status_reason=reason, claim_token=None, claimed_until=None, updated_at=now)
     new: list[Reminder] = []
     for key, plan in by_key.items():
         row = existing.get(key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Sum
 from django.http import Http404
 
 from accounts.models import User
@@ -32,7 +32,8 @@ def reminders_for_user(*, user: User) -> QuerySet[Reminder]:
 def outbox_summary(*, user: User, failures: int = 50) -> dict[str, object]:
     """Counts by status and the latest failures of the user's clinic (two queries)."""
     qs = reminders_for_user(user=user)
-    counts = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
+    by_status = list(qs.order_by().values_list("status").annotate(n=Count("id"), resent=Sum("resends")))
+    counts = {status: n for status, n, _ in by_status}
     rows = list(
         qs.filter(status=Status.FAILED)
         .select_related("patient", "surgery", "clinic")
@@ -45,5 +46,19 @@ def outbox_summary(*, user: User, failures: int = 50) -> dict[str, object]:
     return {
         "counts": [(value, label, counts.get(value, 0)) for value, label in Status.choices],
         "total": sum(counts.values()),
+        # Emails sent again after a lost commit (the one window SMTP leaves open): each may be a
+        # duplicate, sent with the same Message-ID.
+        "email_resends": sum(resent or 0 for _, _, resent in by_status),
         "failures": rows,
+    }
+
+
+def reminder_metrics() -> dict[str, object]:
+    """Installation-wide counts for monitoring (no patient data): rows by status and channel, resends."""
+    rows = list(
+        Reminder.objects.order_by().values_list("channel", "status").annotate(n=Count("id"), resent=Sum("resends"))
+    )
+    return {
+        "by_status": [(channel, status, n) for channel, status, n, _ in rows],
+        "email_resends": sum(resent or 0 for channel, _, _, resent in rows if channel == "email"),
     }

@@ -1,17 +1,24 @@
 """Writes on reminders: claim, send, reconcile, provider callbacks, opt-outs and the nurse digest.
 
 The claim is a conditional UPDATE (``... WHERE status = 'pending' AND next_attempt_at <= now``,
-``FOR UPDATE SKIP LOCKED`` on PostgreSQL) that sets a lease and a claim token; the send step takes
-the row lock, checks the token (a stale or redelivered task does nothing), re-checks that the
-reminder is still wanted, sends with a timeout and stores the provider id in the same transaction.
-The row lock is held during the send, so a reschedule or cancel waits for it (bounded by the send
-timeout) instead of racing it: either the text left before the change, or it never leaves.
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL) that sets a short lease and a claim token; the send task
+renews the lease while it works. The send step takes the row lock, checks the token (a stale or
+redelivered task does nothing), asks the provider first when an earlier attempt was handed over,
+re-checks that the reminder is still wanted, prepares the message and commits a hand-over mark
+(``needs_reconcile``, ``handed_over_at``, the words); only then does it call the provider, and it
+records the provider id in one UPDATE as soon as the answer comes.
 
-A claim whose lease ran out (worker killed, broker lost the task) is claimed again with
-``needs_reconcile``: for SMS the provider is asked whether it already has the text and it is sent
-only if not. SMTP cannot be asked: the residual window is a worker killed after the SMTP server
-accepted the message and before our commit (a few milliseconds); the email is then sent again with
-the same ``Message-ID`` and ``Reminder-Id``, which receiving systems may use to drop it.
+The order with STOP, cancel and reschedule, which update the same rows: whoever takes the row lock
+first wins. A change committed first is seen by the send step, and nothing leaves. A change that
+comes after the hand-over leaves that row alone (it waits only for the short lock, never for a
+provider): the message left before the change, and the send step's record says so.
+
+A claim whose lease ran out is claimed again; a row that was handed over is reconciled: for SMS the
+provider is asked for a text with the same words to the same number since the hand-over, and a
+message already credited to another reminder is skipped (a provider id is unique in the outbox).
+SMTP cannot be asked: the one remaining window is a worker killed after the SMTP server accepted
+the DATA and before our one-statement record; the email is then sent again with the same
+``Message-ID`` and ``Reminder-Id`` and counted in ``Reminder.resends``.
 """
 
 from __future__ import annotations
@@ -26,14 +33,23 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
-from django.db.models.functions import Greatest
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from patients.models import Clinic, Patient, Surgery, SurgeryStatus
 from prep.models import Checklist, ChecklistItem, ChecklistStatus
 from reminders import messages
-from reminders.models import Channel, Kind, NurseDigest, Reminder, SmsEvent, Status
+from reminders.models import (
+    Channel,
+    Kind,
+    NurseDigest,
+    Reminder,
+    SmsEvent,
+    Status,
+    status_sources,
+    transition_allowed,
+)
 from reminders.planner import (
     in_quiet_hours,
     item_kind,
@@ -110,7 +126,9 @@ def reminders_claim(*, now: dt.datetime | None = None, limit: int | None = None)
         where="status = %s AND claimed_until < %s",
         params=[_db("status", Status.SENDING), _db("claimed_until", now)],
         order="claimed_until",
-        set_extra=", needs_reconcile = %s" % ("TRUE" if connection.vendor == "postgresql" else "1"),
+        # A row handed over to a provider already carries needs_reconcile; one that never was
+        # needs no look-up.
+        set_extra="",
         now=now,
         limit=limit,
     )
@@ -173,6 +191,7 @@ def _chunks(claimed: list[tuple[int, str]], size: int) -> list[tuple[str, list[i
 LOAD_FIELDS = (
     "id", "uuid", "patient_id", "surgery_id", "surgery_version", "covers", "kind", "channel", "status",
     "status_reason", "attempts", "claim_token", "claimed_until", "first_claimed_at", "needs_reconcile",
+    "handed_over_at", "resends",
     "not_after", "due_at", "next_attempt_at", "provider_id", "recipient", "body", "sent_at", "last_error",
     "created_at", "updated_at",
     "surgery__id", "surgery__version", "surgery__status", "surgery__start_at",
@@ -248,43 +267,51 @@ def _not_wanted(reminder: Reminder, ctx: _Context, now: dt.datetime) -> tuple[st
 
 
 def _finish(reminder: Reminder, status: str, reason: str, now: dt.datetime, **extra: object) -> Outcome:
-    reminder.status = status
-    reminder.status_reason = reason[:200]
-    reminder.claim_token = None
-    reminder.claimed_until = None
-    fields = ["status", "status_reason", "claim_token", "claimed_until", "needs_reconcile", "updated_at", *extra]
-    for name, value in extra.items():
+    """Settle a claimed row: the one place the send path changes a status (forward only).
+
+    A conditional UPDATE on the claim token, so it changes nothing once the row was claimed again
+    (the lease ran out) or settled by someone else; the outcome then says "stale".
+    """
+    if not transition_allowed(Status.SENDING, status):
+        raise ValueError(f"a claimed reminder cannot become {status}")
+    values = {"status": status, "status_reason": reason[:200], "claim_token": None, "claimed_until": None,
+              "updated_at": now, **extra}  # fmt: skip
+    changed = Reminder.objects.filter(pk=reminder.pk, claim_token=reminder.claim_token, status=Status.SENDING).update(
+        **values
+    )
+    for name, value in values.items():
         setattr(reminder, name, value)
-    reminder.save(update_fields=fields)
+    if not changed:
+        return Outcome("stale", "settled or claimed again while it was being sent")
     return Outcome(status, reason)
 
 
 def _postpone(reminder: Reminder, until: dt.datetime, reason: str, now: dt.datetime) -> Outcome:
     if until > reminder.not_after:
         return _finish(reminder, Status.EXPIRED, f"{reason}; the next allowed time is past its deadline", now)
-    reminder.next_attempt_at = until
-    reminder.due_at = until
-    # A postponement is not an attempt: give back the one the claim counted.
-    reminder.attempts = max(reminder.attempts - 1, 0)
+    # A postponement is not an attempt: give back the one the claim counted. The mark stays only if
+    # the provider may still hold an earlier attempt (an email; a text the look-up did not find is
+    # known not to have left).
+    attempts = max(reminder.attempts - 1, 0)
     return _finish(
-        reminder, Status.PENDING, reason, now, next_attempt_at=until, due_at=until, attempts=reminder.attempts
-    )
+        reminder, Status.PENDING, reason, now, next_attempt_at=until, due_at=until, attempts=attempts,
+        needs_reconcile=reminder.needs_reconcile,
+    )  # fmt: skip
 
 
-def _sms_sent_today(reminder: Reminder, ctx: _Context, now: dt.datetime) -> int:
+def _sms_sent_today(reminder: Reminder, ctx: _Context, now: dt.datetime) -> list[tuple[str, str]]:
+    """(number, words) of the texts this patient was sent today (their local day), counting those
+    handed to the provider whose record is not in yet: they may have gone."""
     tz = ctx.patient.tz
     local = now.astimezone(tz)
     day_start = dt.datetime.combine(local.date(), dt.time(0, 0), tzinfo=tz)
-    return (
-        Reminder.objects.filter(
-            patient_id=reminder.patient_id,
-            channel=Channel.SMS,
-            sent_at__gte=day_start,
-            status__in=(Status.SENT, Status.DELIVERED),
-        )
-        .exclude(pk=reminder.pk)
-        .count()
-    )
+    sent = Q(sent_at__gte=day_start, status__in=(Status.SENT, Status.DELIVERED))
+    in_flight = Q(needs_reconcile=True, handed_over_at__gte=day_start)
+    rows = Reminder.objects.filter(sent | in_flight, patient_id=reminder.patient_id, channel=Channel.SMS)
+    return [
+        (recipient or ctx.patient.mobile, body)
+        for recipient, body in rows.exclude(pk=reminder.pk).values_list("recipient", "body")
+    ]
 
 
 def _backoff(attempts: int) -> dt.timedelta:
@@ -292,42 +319,44 @@ def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(seconds, settings.REMINDERS_RETRY_MAX_SECONDS))
 
 
-def _mark_started(reminder_ids: Sequence[int], token: str) -> set[int]:
-    """Durably note "a run with this token started" (its own commit); return the ids marked now.
+def _renew_lease(reminder_ids: Sequence[int], token: str) -> int:
+    """Extend the lease of this claim's rows still to do: a task at work keeps its claim.
 
-    A second run with the same token (the task redelivered after its worker process died
-    mid-send) finds the mark and reconciles with the provider instead of sending blindly.
+    Leases are short (``REMINDERS_LEASE_SECONDS``, 30 s by default) so that a claim whose worker
+    died, or whose task the broker lost, is claimed again within seconds; a task renews its rows
+    when it starts and then every third of a lease, so that a long chunk is never taken from it.
     """
-    table = Reminder._meta.db_table
-    marks = ", ".join(["%s"] * len(reminder_ids))
-    # Constants of this module and one placeholder per id; every value goes through parameters.
-    sql = (
-        f"UPDATE {table} SET needs_reconcile = %s WHERE id IN ({marks}) AND claim_token = %s "  # noqa: S608  # nosec B608
-        f"AND status = %s AND needs_reconcile = %s RETURNING id"
+    until = timezone.now() + dt.timedelta(seconds=settings.REMINDERS_LEASE_SECONDS)
+    return Reminder.objects.filter(pk__in=list(reminder_ids), claim_token=token, status=Status.SENDING).update(
+        claimed_until=until
     )
-    params = [
-        _db("needs_reconcile", True), *reminder_ids, _db("claim_token", uuid.UUID(token)),
-        _db("status", Status.SENDING), _db("needs_reconcile", False),
-    ]  # fmt: skip
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0] for row in cursor.fetchall()}
 
 
-def _hand_back(reminder_ids: Sequence[int], token: str, started: set[int]) -> None:
-    """Return claimed rows this run did not get to (its time ran out) to the queue, due now.
+def reminders_hand_back_unstarted(*, now: dt.datetime | None = None) -> int:
+    """Claimed rows no send has handed to a provider go back to the queue, due now.
 
-    Rows this run marked are unmarked: it never tried them. A row an earlier run marked keeps its
-    mark, since that run may have been sending it when it died.
+    Called when the broker comes back empty (see ``tasks.dispatch_reminders``): their tasks are
+    gone, and waiting for the lease would strand them. A row handed over (``needs_reconcile``)
+    is left for its lease: only the send step, which asks the provider first, may settle it. A
+    task still holding one of these rows finds its token gone and skips it.
+    """
+    now = now or timezone.now()
+    return Reminder.objects.filter(status=Status.SENDING, needs_reconcile=False).update(
+        status=Status.PENDING, claim_token=None, claimed_until=None, next_attempt_at=now,
+        attempts=Greatest(F("attempts") - 1, 0), status_reason="Handed back: the broker lost its task", updated_at=now,
+    )  # fmt: skip
+
+
+def reminders_hand_back(*, reminder_ids: Sequence[int], token: str) -> None:
+    """Return claimed rows to the queue, due now: a task that ran out of time, or was never queued.
+
+    A row an earlier run handed over keeps its mark: that run may have been sending it.
     """
     now = timezone.now()
-    mine = Reminder.objects.filter(pk__in=reminder_ids, claim_token=token, status=Status.SENDING)
-    with transaction.atomic():
-        mine.filter(pk__in=started).update(needs_reconcile=False)
-        mine.update(
-            status=Status.PENDING, claim_token=None, claimed_until=None, next_attempt_at=now,
-            attempts=Greatest(F("attempts") - 1, 0), updated_at=now,
-        )  # fmt: skip
+    Reminder.objects.filter(pk__in=list(reminder_ids), claim_token=token, status=Status.SENDING).update(
+        status=Status.PENDING, claim_token=None, claimed_until=None, next_attempt_at=now,
+        attempts=Greatest(F("attempts") - 1, 0), updated_at=now,
+    )  # fmt: skip
 
 
 def reminders_send(
@@ -341,12 +370,14 @@ def reminders_send(
 ) -> list[Outcome]:
     """Send reminders claimed together (one claim token) if they are still wanted.
 
-    Each one is locked, re-checked, sent and committed on its own, so a worker killed mid-way
-    loses at most the one in flight, which the next run reconciles. Rows left when
-    ``budget_seconds`` has passed are handed back rather than run into the task's time limit.
-    Safe to call twice with the same token: what the first call finished is skipped as stale.
+    Each one is locked, re-checked, handed over (its own commit), sent and recorded on its own, so
+    a worker killed mid-way leaves at most the one in flight marked, which the next claim
+    reconciles. Rows left when ``budget_seconds`` has passed are handed back rather than run into
+    the task's time limit. Safe to call twice with the same token: finished rows are "stale".
     """
-    started = _mark_started(reminder_ids, token)
+    _renew_lease(reminder_ids, token)
+    renew_every = settings.REMINDERS_LEASE_SECONDS / 3
+    renew_at = time.monotonic() + renew_every
     sms = sms or sms_transport()
     email = email or email_transport()
     deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
@@ -354,10 +385,13 @@ def reminders_send(
     for n, pk in enumerate(reminder_ids):
         if deadline is not None and n and time.monotonic() > deadline:
             rest = reminder_ids[n:]
-            _hand_back(rest, token, started)
+            reminders_hand_back(reminder_ids=rest, token=token)
             outcomes.extend(Outcome("handed back", "the task's time ran out before this one") for _ in rest)
             break
-        outcomes.append(_send_one(pk, token, first_run=pk in started, now=now, sms=sms, email=email))
+        if time.monotonic() > renew_at:
+            _renew_lease(reminder_ids[n:], token)
+            renew_at = time.monotonic() + renew_every
+        outcomes.append(_send_one(pk, token, now=now, sms=sms, email=email))
     return outcomes
 
 
@@ -373,79 +407,158 @@ def reminder_send(
     return reminders_send(reminder_ids=[reminder_id], token=token, now=now, sms=sms, email=email)[0]
 
 
+@dataclass
+class _Prepared:
+    """Everything a send needs, built before the hand-over so that nothing is left to do after."""
+
+    body: str
+    recipient: str
+    message: object = None  # the email (an EmailMessage), None for a text
+
+
 def _send_one(
-    reminder_id: int, token: str, *, first_run: bool, now: dt.datetime | None, sms: SmsTransport, email: EmailTransport
+    reminder_id: int, token: str, *, now: dt.datetime | None, sms: SmsTransport, email: EmailTransport
 ) -> Outcome:
+    """Lock, reconcile, re-check, prepare and hand over in one short transaction; then send and record.
+
+    The order with STOP, cancel and reschedule (which update the same rows): whoever takes the row
+    lock first wins. A change that commits first is seen here and nothing is sent; once this
+    transaction commits the hand-over mark, the changes leave the row alone (they never wait on a
+    provider) and the send is recorded as having left before them.
+    """
     with transaction.atomic():
         reminder = _lock_and_load(reminder_id)
         if reminder is None or reminder.status != Status.SENDING or str(reminder.claim_token) != token:
             return Outcome("stale", "not claimed by this task (already handled, or claimed again)")
-        # What is really unknown: an earlier run (this token's, or an expired claim's) may have sent it.
-        reminder.needs_reconcile = not first_run
         now = now or timezone.now()
         patient = reminder.patient
         ctx = _Context(surgery=reminder.surgery, patient=patient, clinic=patient.clinic)
+        if reminder.channel == Channel.SMS:
+            _one_text_at_a_time(patient.pk)
+        if reminder.needs_reconcile and reminder.channel == Channel.SMS:
+            # Ask the provider before any other check: a text that left is recorded as sent,
+            # whatever quiet hours, the daily limit or a later change now say.
+            try:
+                found = _sms_lookup(reminder, sms)
+            except TransportError as exc:
+                exc.maybe_sent = True  # nothing learnt: the next attempt must ask again
+                return _failed(reminder, ctx, exc, now)
+            if found:
+                return _finish(
+                    reminder, Status.SENT, "Found at the provider after an interrupted send", now,
+                    provider_id=found, recipient=patient.mobile, sent_at=now, needs_reconcile=False, last_error="",
+                )  # fmt: skip
+            reminder.needs_reconcile = False  # not at the provider: it never left
         ctx.items = [i for i in _items(reminder) if item_wants_patient_reminder(i)]
         refusal = _not_wanted(reminder, ctx, now)
         if refusal:
-            return _finish(reminder, refusal[0], refusal[1], now)
+            reason = refusal[1]
+            if reminder.needs_reconcile:
+                # An email handed to the SMTP server before the change (its commit was lost):
+                # the server may have accepted it, and SMTP cannot be asked.
+                reason = f"{reason}; an earlier attempt may have reached the patient"
+            return _finish(reminder, refusal[0], reason, now, needs_reconcile=False)
         clinic = ctx.clinic
         tz = patient.tz
         if in_quiet_hours(now.astimezone(tz).time(), clinic.quiet_hours_start, clinic.quiet_hours_end):
             return _postpone(reminder, quiet_end_after(now, clinic, tz), "Quiet hours", now)
-        if reminder.channel == Channel.SMS and _sms_sent_today(reminder, ctx, now) >= max(clinic.sms_daily_limit, 1):
-            tomorrow = now.astimezone(tz).date() + dt.timedelta(days=1)
-            next_day = dt.datetime.combine(tomorrow, clinic.quiet_hours_end, tzinfo=tz).astimezone(dt.UTC)
-            return _postpone(reminder, next_day, "Daily text limit reached", now)
-        return _deliver(reminder, ctx, now, sms=sms, email=email)
+        prepared = _prepare(reminder, ctx)
+        if reminder.channel == Channel.SMS:
+            today = _sms_sent_today(reminder, ctx, now)
+            if (patient.mobile, prepared.body) in today:
+                # The same words already reached this number today: a second copy tells the patient
+                # nothing and the provider could not tell the two apart.
+                return _finish(reminder, Status.CANCELLED, "The same text went to this number today", now)
+            if len(today) >= max(clinic.sms_daily_limit, 1):
+                tomorrow = now.astimezone(tz).date() + dt.timedelta(days=1)
+                next_day = dt.datetime.combine(tomorrow, clinic.quiet_hours_end, tzinfo=tz).astimezone(dt.UTC)
+                return _postpone(reminder, next_day, "Daily text limit reached", now)
+        resend = reminder.channel == Channel.EMAIL and reminder.needs_reconcile
+        # The hand-over mark, committed before the provider is called: from here the provider may
+        # hold the message, so a later claim asks it (SMS) or counts a resend (email).
+        Reminder.objects.filter(pk=reminder.pk).update(
+            needs_reconcile=True, handed_over_at=Coalesce(F("handed_over_at"), Value(now)), body=prepared.body,
+            resends=F("resends") + 1 if resend else F("resends"), updated_at=now,
+        )  # fmt: skip
+    if resend:
+        logger.warning("reminder email sent again after a lost commit reminder=%s", reminder.uuid)
+    return _deliver(reminder, ctx, prepared, now, sms=sms, email=email)
 
 
-def _deliver(
-    reminder: Reminder, ctx: _Context, now: dt.datetime, *, sms: SmsTransport, email: EmailTransport
-) -> Outcome:
+# The first key of the advisory locks that serialise the texts to one patient (any constant
+# nothing else uses).
+TEXT_LOCK_NAMESPACE = 15_001
+
+
+def _one_text_at_a_time(patient_id: int) -> None:
+    """Serialise the hand-over of texts to one patient until this transaction ends.
+
+    Two workers sending two reminders of one patient at the same moment would both pass the
+    daily-limit and same-words checks before either mark is committed. A transaction-scoped
+    advisory lock (PostgreSQL) makes the second wait for the first's mark; it takes no row lock,
+    so it cannot deadlock with STOP or a re-plan, which lock rows. SQLite runs one writing
+    transaction at a time already.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TEXT_LOCK_NAMESPACE, patient_id % 2**31])
+
+
+def _sms_lookup(reminder: Reminder, sms: SmsTransport) -> str | None:
+    """The provider id of this reminder's text if the provider has it and no other row claims it."""
+    since = (reminder.handed_over_at or reminder.first_claimed_at or timezone.now()) - RECONCILE_MARGIN
+    candidates = sms.find(to=reminder.patient.mobile, body=reminder.body, since=since)
+    if not candidates:
+        return None
+    # A message already credited to another reminder is that reminder's, never this one's.
+    taken = set(Reminder.objects.filter(provider_id__in=candidates).values_list("provider_id", flat=True))
+    free = [sid for sid in candidates if sid not in taken]
+    return free[0] if free else None
+
+
+def _prepare(reminder: Reminder, ctx: _Context) -> _Prepared:
     clinic, patient = ctx.clinic, ctx.patient
     kind = reminder.kind
     if kind == Kind.SEVERAL and len(ctx.items) == 1:
         kind = item_kind(ctx.items[0])
+    if reminder.channel == Channel.SMS:
+        body = messages.sms_render(kind=kind, clinic=clinic, patient=patient, items=ctx.items)
+        return _Prepared(body=body, recipient=patient.mobile)
+    message = messages.email_render(
+        kind=kind if kind in messages.EMAIL_KINDS else Kind.TASK,
+        clinic=clinic,
+        patient=patient,
+        items=ctx.items,
+        reference=reminder.reference,
+    )
+    # Serialised now: the SMTP conversation after the hand-over has nothing left to build.
+    message.message()
+    return _Prepared(body=message.subject, recipient=patient.email, message=message)
+
+
+def _deliver(
+    reminder: Reminder, ctx: _Context, prepared: _Prepared, now: dt.datetime, *, sms: SmsTransport,
+    email: EmailTransport,
+) -> Outcome:  # fmt: skip
     try:
         if reminder.channel == Channel.SMS:
-            body = messages.sms_render(kind=kind, clinic=clinic, patient=patient, items=ctx.items)
-            transport = sms
-            provider_id = None
-            if reminder.needs_reconcile:
-                # Only texts since this reminder's first claim can be its own (an earlier reminder of the
-                # same item may have had the same words).
-                since = (reminder.first_claimed_at or now) - RECONCILE_MARGIN
-                try:
-                    provider_id = transport.find(to=patient.mobile, body=body, since=since)
-                except TransportError as exc:
-                    exc.maybe_sent = True  # nothing learnt: the next attempt must ask again
-                    raise
-                if provider_id:
-                    return _finish(
-                        reminder, Status.SENT, "Found at the provider after an interrupted send", now,
-                        provider_id=provider_id, recipient=patient.mobile, body=body, sent_at=now,
-                        needs_reconcile=False, last_error="",
-                    )  # fmt: skip
-            provider_id = transport.send(to=patient.mobile, body=body, reference=reminder.reference)
-            recipient = patient.mobile
+            provider_id = sms.send(to=prepared.recipient, body=prepared.body, reference=reminder.reference)
         else:
-            message = messages.email_render(
-                kind=kind if kind in messages.EMAIL_KINDS else Kind.TASK,
-                clinic=clinic,
-                patient=patient,
-                items=ctx.items,
-                reference=reminder.reference,
-            )
-            body = message.subject
-            provider_id = email.send(message)
-            recipient = patient.email
+            provider_id = email.send(prepared.message)
     except TransportError as exc:
         return _failed(reminder, ctx, exc, now)
-    return _finish(
-        reminder, Status.SENT, "", now, provider_id=provider_id[:200], recipient=recipient, body=body,
-        sent_at=now, needs_reconcile=False, last_error="",
-    )  # fmt: skip
+    # One statement, in autocommit: the only time between the provider's answer and our record.
+    try:
+        return _finish(
+            reminder, Status.SENT, "", now, provider_id=provider_id[:200], recipient=prepared.recipient,
+            body=prepared.body, sent_at=now, needs_reconcile=False, last_error="",
+        )  # fmt: skip
+    except IntegrityError:
+        # The provider gave an id another row holds (only a provider's bug can): keep the row for
+        # reconciliation rather than credit one message twice.
+        logger.error("provider id already recorded for another reminder reminder=%s", reminder.uuid)
+        return Outcome("stale", "the provider's id is recorded for another reminder")
 
 
 def _failed(reminder: Reminder, ctx: _Context, exc: TransportError, now: dt.datetime) -> Outcome:
@@ -454,18 +567,24 @@ def _failed(reminder: Reminder, ctx: _Context, exc: TransportError, now: dt.date
         # The carrier holds a STOP for this number: record it so that no other text is tried.
         Patient.objects.filter(mobile=ctx.patient.mobile, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
         error = f"{error} (the number replied STOP)"
+    # A definite refusal means the provider does not hold it: the mark goes.
+    settled = {"needs_reconcile": exc.maybe_sent}
+    if not exc.maybe_sent:
+        settled["handed_over_at"] = None
     if exc.permanent:
-        return _finish(reminder, Status.FAILED, "Permanent error: not retried", now, last_error=error)
+        return _finish(reminder, Status.FAILED, "Permanent error: not retried", now, last_error=error, **settled)
     if reminder.attempts >= settings.REMINDERS_MAX_ATTEMPTS:
         return _finish(
-            reminder, Status.FAILED, f"Gave up after {reminder.attempts} attempts", now, last_error=error
+            reminder, Status.FAILED, f"Gave up after {reminder.attempts} attempts", now, last_error=error, **settled
         )  # fmt: skip
     retry_at = now + _backoff(reminder.attempts)
     if retry_at > reminder.not_after:
-        return _finish(reminder, Status.EXPIRED, "Temporary error and no time left to retry", now, last_error=error)
+        return _finish(
+            reminder, Status.EXPIRED, "Temporary error and no time left to retry", now, last_error=error, **settled
+        )  # fmt: skip
     return _finish(
         reminder, Status.PENDING, f"Temporary error: retry {reminder.attempts + 1}", now, last_error=error,
-        next_attempt_at=retry_at, needs_reconcile=exc.maybe_sent,
+        next_attempt_at=retry_at, **settled,
     )  # fmt: skip
 
 
@@ -535,13 +654,19 @@ def reminder_status_record(*, reference: str, provider_id: str, provider_status:
         values["last_error"] = f"Twilio {provider_status} error {error_code or '-'}"
         values["status_reason"] = "The carrier did not deliver the text"
     if provider_id:
-        # A callback for a send whose commit was lost also settles it: no reconciliation needed.
-        values.update(provider_id=provider_id[:200], claim_token=None, claimed_until=None)
+        # A callback for a send whose commit was lost also settles it: the reference in its URL is
+        # this reminder's own, so the message is credited to this row and no other.
+        values.update(provider_id=provider_id[:200], claim_token=None, claimed_until=None, needs_reconcile=False)
     # Delivered and undelivered are both final: only rows still sending or sent move, forward.
-    qs = Reminder.objects.filter(uuid=ref, channel=Channel.SMS, status__in=(Status.SENDING, Status.SENT))
+    qs = Reminder.objects.filter(uuid=ref, channel=Channel.SMS, status__in=status_sources(new))
     if provider_id:
         qs = qs.filter(provider_id__in=(provider_id, ""))
-    changed = qs.update(**values)
+    try:
+        with transaction.atomic():
+            changed = qs.update(**values)
+    except IntegrityError:
+        logger.warning("status callback for a message credited to another reminder sid=%s", provider_id[:40])
+        return False
     if changed and new == Status.FAILED and error_code == str(TWILIO_UNSUBSCRIBED):
         mobile = Reminder.objects.filter(uuid=ref).values_list("patient__mobile", flat=True).first()
         if mobile:
@@ -573,6 +698,25 @@ class InboundResult:
     reply: str  # empty: send nothing (a duplicate delivery, or a reply we do not answer)
 
 
+def reminders_stop_texts(*, patient_ids: Sequence[int], reason: str, now: dt.datetime) -> int:
+    """Suppress every text of these patients not yet handed to the provider, claimed ones included.
+
+    It updates the rows a send locks, so it waits for a send between its lock and its hand-over
+    (milliseconds, never a network call) and then leaves a handed-over text alone: that one left
+    before the STOP. A claimed row's task finds its token gone and sends nothing. The filter is on
+    the row's own columns so that PostgreSQL re-checks it on the row a waiting send committed.
+    """
+    rows = Reminder.objects.filter(
+        patient_id__in=list(patient_ids),
+        channel=Channel.SMS,
+        status__in=status_sources(Status.SUPPRESSED),
+        needs_reconcile=False,
+    )
+    return rows.update(
+        status=Status.SUPPRESSED, status_reason=reason, claim_token=None, claimed_until=None, updated_at=now
+    )
+
+
 @transaction.atomic
 def sms_inbound_record(*, from_number: str, body: str, message_sid: str) -> InboundResult:
     """An inbound text: opt out or in at once, one reply per inbound message (duplicates get none)."""
@@ -594,9 +738,7 @@ def sms_inbound_record(*, from_number: str, body: str, message_sid: str) -> Inbo
     if action == SmsEvent.Action.STOP:
         # Every patient with this number: the opt-out is the number's, whatever the clinic.
         Patient.objects.filter(mobile=from_number, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
-        Reminder.objects.filter(
-            patient__mobile=from_number, channel=Channel.SMS, status=Status.PENDING
-        ).update(status=Status.SUPPRESSED, status_reason="Patient replied STOP", updated_at=now)  # fmt: skip
+        reminders_stop_texts(patient_ids=[p.pk for p in patients], reason="Patient replied STOP", now=now)
     elif action == SmsEvent.Action.START:
         Patient.objects.filter(mobile=from_number).update(sms_opted_out_at=None)
         # Texts planned before the STOP (and still ahead) come back.
@@ -612,6 +754,36 @@ def sms_inbound_record(*, from_number: str, body: str, message_sid: str) -> Inbo
     language = patient.language if patient else "en"
     reply = messages.sms_reply_render(kind=action, clinic=patient.clinic if patient else None, language=language)
     return InboundResult(action, reply)
+
+
+# --- One-click unsubscribe (RFC 8058) ---------------------------------------------------------
+
+
+def email_unsubscribe(*, token: str) -> bool:
+    """Turn email reminders off for the patient of the email that carried ``token``.
+
+    Returns False when the token is not one of ours. Through ``patients.services.patient_update``,
+    so the patient's history records it and the pending emails are cancelled in the same
+    transaction. Saying it twice changes nothing more.
+    """
+    from patients.services import patient_update  # the use-case layer, above this one
+
+    reference = messages.unsubscribe_reference(token)
+    if reference is None:
+        return False
+    try:
+        ref = uuid.UUID(reference)
+    except ValueError:
+        return False
+    patient_id = Reminder.objects.filter(uuid=ref, channel=Channel.EMAIL).values_list("patient_id", flat=True).first()
+    if patient_id is None:
+        return False
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().get(pk=patient_id)
+        if patient.channel_email:
+            patient._change_reason = "Email reminders turned off by the one-click unsubscribe link"
+            patient_update(patient=patient, by=None, channel_email=False)
+    return True
 
 
 # --- Nurse digest -----------------------------------------------------------------------------

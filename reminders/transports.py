@@ -64,8 +64,12 @@ def mask_number(number: str) -> str:
 class SmsTransport(Protocol):
     def send(self, *, to: str, body: str, reference: str) -> str: ...
 
-    def find(self, *, to: str, body: str, since: dt.datetime) -> str | None:
-        """The provider id of a message already accepted with this body for this number, if any."""
+    def find(self, *, to: str, body: str, since: dt.datetime) -> list[str]:
+        """Provider ids of the messages accepted with this body for this number since ``since``, oldest first.
+
+        The caller skips ids already credited to another reminder: a provider message is never
+        credited twice.
+        """
         ...
 
 
@@ -82,15 +86,17 @@ class ConsoleSmsTransport:
         logger.info("sms written to file sid=%s to=%s chars=%d", sid, mask_number(to), len(body))
         return sid
 
-    def find(self, *, to: str, body: str, since: dt.datetime) -> str | None:
+    def find(self, *, to: str, body: str, since: dt.datetime) -> list[str]:
         if not self.folder.exists():
-            return None
+            return []
         wanted = f"To: {to}\n"
+        found = []
         for path in self.folder.glob("console-*.txt"):
+            modified = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
             text = path.read_text(encoding="utf-8")
-            if text.startswith(wanted) and text.rstrip("\n").endswith(body):
-                return path.stem
-        return None
+            if modified >= since and text.startswith(wanted) and text.rstrip("\n").endswith(body):
+                found.append((modified, path.stem))
+        return [sid for _, sid in sorted(found)]
 
 
 class TwilioSmsTransport:
@@ -152,10 +158,14 @@ class TwilioSmsTransport:
         logger.info("sms accepted sid=%s to=%s chars=%d", message.sid, mask_number(to), len(body))
         return str(message.sid)
 
-    def find(self, *, to: str, body: str, since: dt.datetime) -> str | None:
-        """Reconciliation: has the provider a message with this body to this number since ``since``?
+    def find(self, *, to: str, body: str, since: dt.datetime) -> list[str]:
+        """Reconciliation: the provider's messages with this body to this number since ``since``.
 
-        Twilio's Messages list filters by recipient and date; the body is compared here.
+        Twilio's Messages list filters by recipient and date; the body is compared here. Twilio's
+        message resource carries no reference of ours (the status callback URL is not part of it),
+        so the words and the time are all a look-up can match on: the planner and the send step
+        make sure no two texts with the same words go to one number in a day, and the caller
+        skips ids already credited.
         """
         import requests
         from twilio.base.exceptions import TwilioRestException
@@ -164,11 +174,12 @@ class TwilioSmsTransport:
             messages = self.client.messages.list(to=to, date_sent_after=since, limit=50)
         except (TwilioRestException, requests.exceptions.RequestException) as exc:
             raise self._error(exc) from exc
+        found = []
         for message in messages:
             created = message.date_created or message.date_sent
             if message.body == body and (created is None or created >= since):
-                return str(message.sid)
-        return None
+                found.append((created or since, str(message.sid)))
+        return [sid for _, sid in sorted(found)]
 
 
 def sms_transport() -> SmsTransport:

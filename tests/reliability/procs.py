@@ -34,8 +34,9 @@ def celery_beat(*, broker_url: str, extra_env: dict[str, str] | None = None) -> 
 class OwnRedis:
     """A throw-away redis-server on its own port: the machine's Redis is never stopped."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        # A given port: the same broker address restarted empty (the workers and beat reconnect).
+        self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
 
     @property

@@ -40,6 +40,9 @@ class SmtpRecorder:
         self.fail: list[str] = []
         self.reject_rcpt: dict[str, str] = {}
         self.before_accept: Callable[[email.message.Message], bool] | None = None
+        # Called once a message is recorded, before the "250" answer (e.g. the test kills the sender:
+        # the server holds the message, the sender never learns it).
+        self.after_accept: Callable[[bytes], None] | None = None
         self.lock = threading.RLock()  # a before_accept hook may read ``messages``
 
     @property
@@ -65,6 +68,8 @@ class SmtpRecorder:
                 if self.before_accept(message) is False:
                     return "451 Not accepted"
             self.raw.append(envelope.content)
+        if self.after_accept is not None:
+            self.after_accept(envelope.content)
         return "250 Message accepted for delivery"
 
     def reminder_ids(self) -> list[str]:

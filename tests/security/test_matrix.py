@@ -115,6 +115,12 @@ reminders:twilio-status          GET      /reminders/twilio/status/             
 reminders:twilio-status          POST     /reminders/twilio/status/                       403    403    403    403    403    403    403    403    403    403    twilio
 reminders:twilio-inbound         GET      /reminders/twilio/inbound/                      405    405    405    405    405    405    405    405    405    405
 reminders:twilio-inbound         POST     /reminders/twilio/inbound/                      403    403    403    403    403    403    403    403    403    403    twilio
+# one-click unsubscribe (RFC 8058): the token in the URL is the authorization; an altered one is a 400
+reminders:unsubscribe            GET      /reminders/unsubscribe/not-a-token/             400    400    400    400    400    400    400    400    400    400
+reminders:unsubscribe            POST     /reminders/unsubscribe/not-a-token/             400    400    400    400    400    400    400    400    400    400
+# monitoring: only with the METRICS_TOKEN bearer (none configured here: a 404 for everyone)
+reminders:metrics                GET      /reminders/metrics/                             404    404    404    404    404    404    404    404    404    404
+reminders:metrics                POST     /reminders/metrics/                             405    405    405    405    405    405    405    405    405    405
 # --- patient portal ---
 portal:start                     GET      /p/                                             200    me     me     200    200    200    200    200    200    200
 portal:start                     POST     /p/                                             redir  me     me     redir  redir  redir  redir  redir  redir  redir  contact

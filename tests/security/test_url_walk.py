@@ -33,6 +33,7 @@ PUBLIC = {
     "fhir:metadata",  # the FHIR CapabilityStatement: what the server offers, no data
     "reminders:twilio-status",  # Twilio webhooks: their own signature check answers 403
     "reminders:twilio-inbound",
+    "reminders:unsubscribe",  # RFC 8058 one-click: the token in the URL is the authorization (400 otherwise)
 }
 REFUSED = {301, 302, 401, 403, 404, 405}
 SAMPLE = {"uuid": "00000000-0000-4000-8000-000000000000", "token": "A" * 43}
