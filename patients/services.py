@@ -51,6 +51,19 @@ def _check_mrn(patient: Patient) -> None:
         raise ValidationError({"mrn": MRN_TAKEN})
 
 
+# The oldest plausible patient: a birth year like 1850 is a typing error, not a patient.
+MAX_AGE_YEARS = 120
+
+
+def oldest_birth_date(*, today: dt.date | None = None) -> dt.date:
+    """The earliest birth date accepted (``MAX_AGE_YEARS`` before today; 29 Feb falls back to 28)."""
+    today = today or timezone.localdate()
+    try:
+        return today.replace(year=today.year - MAX_AGE_YEARS)
+    except ValueError:
+        return today.replace(year=today.year - MAX_AGE_YEARS, day=28)
+
+
 def _patient_values(values: dict[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(PATIENT_FIELDS)
     if unknown:
@@ -64,6 +77,13 @@ def _patient_values(values: dict[str, Any]) -> dict[str, Any]:
     birth = values.get("birth_date")
     if isinstance(birth, dt.date) and birth > timezone.localdate():
         raise ValidationError({"birth_date": "The birth date cannot be in the future."})
+    if isinstance(birth, dt.date) and birth < oldest_birth_date():
+        raise ValidationError(
+            {
+                "birth_date": f"A birth date before {oldest_birth_date():%Y} would make the patient older than "
+                f"{MAX_AGE_YEARS}: check the year."
+            }
+        )
     return values
 
 

@@ -86,6 +86,12 @@ class PlannedItem:
         return self.template_item.required
 
 
+def risk_phrase(risk: str) -> str:
+    """ "a high-risk", "an intermediate-risk": the article read aloud, not "a intermediate-risk"."""
+    article = "an" if risk[:1].lower() in tuple("aeiou") else "a"
+    return f"{article} {risk}-risk"
+
+
 def local_to_utc(naive: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     """A local wall time as an aware UTC instant.
 
@@ -241,7 +247,7 @@ def _plan_blood_thinners(
             continue
         if mode == HoldMode.SHARED:
             approval.reason = (
-                f"{name}: shared assessment for a {facts.risk}-risk procedure; the prescriber decides "
+                f"{name}: shared assessment for {risk_phrase(facts.risk)} procedure; the prescriber decides "
                 f"whether to hold it.{tbc}"
             )
             continue
@@ -253,7 +259,7 @@ def _plan_blood_thinners(
         restart = facts.start_at + dt.timedelta(hours=drug.restart_hours or 24)
         approval.due_at = min(approval_due, last_dose - dt.timedelta(days=1))
         approval.reason = (
-            f"{name} is held {_fmt_hours(hours)}{renal} before a {facts.risk}-risk procedure; every hold needs "
+            f"{name} is held {_fmt_hours(hours)}{renal} before {risk_phrase(facts.risk)} procedure; every hold needs "
             f"the prescriber's approval.{tbc}"
         )
         inr = drug.needs_normal_inr
@@ -264,7 +270,7 @@ def _plan_blood_thinners(
                 template_item=hold_ti,
                 title=hold_ti.title_en.replace("{drug}", name),
                 due_at=last_dose,
-                reason=f"{name}: hold {_fmt_hours(hours)}{renal} before a {facts.risk}-risk procedure"
+                reason=f"{name}: hold {_fmt_hours(hours)}{renal} before {risk_phrase(facts.risk)} procedure"
                 + (", then a normal INR" if inr else "")
                 + f"; locked until the prescriber approves.{tbc}",
                 source=hold_ti.source + f" Drug rule: {drug.source}",

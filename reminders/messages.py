@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from core.text import render_text
 from patients.models import Clinic, Patient
 from prep.models import ChecklistItem
 
@@ -92,7 +93,7 @@ def sms_render(*, kind: str, clinic: Clinic, patient: Patient, items: Sequence[C
     attempts.append({**attempts[-1], "link": ""})
     attempts.append({**attempts[-1], "clinic": clinic.name[:20].strip()})
     for ctx in attempts:
-        text = gsm7(_squash(render_to_string(name, ctx)))
+        text = gsm7(_squash(render_text(name, ctx)))
         if len(text) <= SMS_MAX:
             return text
     return text[: SMS_MAX - 1] + "."  # pragma: no cover - the shortest form fits (a test renders them all)
@@ -105,7 +106,7 @@ def sms_reply_render(*, kind: str, clinic: Clinic | None, language: str = "en") 
         "clinic": clinic.name[:CLINIC_NAME_MAX].strip() if clinic else "Pre-op reminders",
         "phone": clinic.phone if clinic else "",
     }
-    text = gsm7(_squash(render_to_string(f"reminders/sms/{kind}.{language}.txt", context)))
+    text = gsm7(_squash(render_text(f"reminders/sms/{kind}.{language}.txt", context)))
     return text[:SMS_MAX]
 
 
@@ -131,8 +132,8 @@ def email_render(
         "language": language,
     }
     base = f"emails/{kind}"
-    subject = _squash(render_to_string(f"{base}/subject.{language}.txt", context))
-    text = render_to_string(f"{base}/body.{language}.txt", context)
+    subject = _squash(render_text(f"{base}/subject.{language}.txt", context))
+    text = render_text(f"{base}/body.{language}.txt", context)
     html = render_to_string(f"{base}/body.{language}.html", context)
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip("> ") or "preop.local"
     message = EmailMultiAlternatives(

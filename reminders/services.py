@@ -662,6 +662,8 @@ def _digest_send_one(*, nurse: object, clinic: Clinic, local_date: dt.date, rows
     from django.core.mail import EmailMultiAlternatives
     from django.template.loader import render_to_string
 
+    from core.text import render_text
+
     try:
         with transaction.atomic():
             digest = NurseDigest.objects.create(nurse=nurse, local_date=local_date, surgeries=len(rows))
@@ -670,8 +672,8 @@ def _digest_send_one(*, nurse: object, clinic: Clinic, local_date: dt.date, rows
     context = {"clinic": clinic, "nurse": nurse, "rows": rows, "date": local_date, "days": days,
                "link": settings.PUBLIC_BASE_URL.rstrip("/") + "/"}  # fmt: skip
     message = EmailMultiAlternatives(
-        subject=" ".join(render_to_string("emails/digest/subject.en.txt", context).split()),
-        body=render_to_string("emails/digest/body.en.txt", context),
+        subject=" ".join(render_text("emails/digest/subject.en.txt", context).split()),
+        body=render_text("emails/digest/body.en.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[nurse.email],
         headers={"Auto-Submitted": "auto-generated", "Digest-Id": f"{nurse.pk}-{local_date.isoformat()}"},

@@ -196,7 +196,8 @@ class ItemView:
 
     @property
     def can_mark_na(self) -> bool:
-        return self.item.status != ItemStatus.NOT_APPLICABLE and not self.is_hold_approval
+        # A done item is reopened first (Undo): "not applicable" over a recorded result would hide it.
+        return self.item.status in OPEN_STATUSES and not self.is_hold_approval
 
     @property
     def is_overdue(self) -> bool:

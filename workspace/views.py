@@ -133,9 +133,11 @@ def _surgery_context(request: HttpRequest, uuid: object, bound: dict[str, Any] |
         "clinic": page.clinic,
         "report": page.report,
         "can_decide": user.is_surgeon or user.is_clinic_admin,
-        "go_form": wf.GoDecisionForm(initial={"decision": page.surgery.go_decision or None}),
+        "go_form": wf.GoDecisionForm(),
         "note_form": wf.NoteForm(),
         "reminders": reminders_for_surgery(surgery=page.surgery),
+        # An item form posted without htmx and refused: listed in the error summary at the top.
+        "bound_form": bound["form"] if bound else None,
     }
 
 
@@ -149,7 +151,8 @@ def surgery_detail(request: HttpRequest, uuid: str) -> HttpResponse:
 @staff_view
 def surgery_print(request: HttpRequest, uuid: str) -> HttpResponse:
     page = selectors.surgery_page(user=request.user, uuid=uuid)
-    return render(request, "workspace/print.html", {"page": page, "phases": dict(PHASES)})
+    context = {"page": page, "phases": dict(PHASES), "printed_at": timezone.now()}
+    return render(request, "workspace/print.html", context)
 
 
 @require_GET
