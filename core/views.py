@@ -2,7 +2,7 @@ import logging
 import sys
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from core.selectors import health_status
 
 log = logging.getLogger(__name__)
+FAVICON = settings.BASE_DIR / "static" / "favicon.ico"
 
 
 @require_GET
@@ -22,9 +23,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def favicon(request: HttpRequest) -> FileResponse:
+def favicon(request: HttpRequest) -> HttpResponse:
     """Browsers ask for /favicon.ico whatever the page links; a 404 there fills every log."""
-    response = FileResponse((settings.BASE_DIR / "static" / "favicon.ico").open("rb"), content_type="image/x-icon")
+    response = HttpResponse(FAVICON.read_bytes(), content_type="image/x-icon")
     patch_cache_control(response, public=True, max_age=86400)
     return response
 

@@ -10,6 +10,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+
+# Re-exported: the booking actions and their callers find every go / no-go action here.
+from patients.go_decisions import withdraw_go_if_needed as withdraw_go_if_needed
 from patients.models import (
     Anaesthesia,
     Clinic,
@@ -20,8 +23,9 @@ from patients.models import (
     SurgeryStatus,
 )
 from patients.validators import normalize_mobile
-from prep.models import ProcedureVariant
+from prep.models import ChecklistItem, ProcedureVariant
 from prep.planning import PlanningError
+from prep.selectors import Readiness, ReadinessReport, readiness_compute
 from prep.services import (
     HISTORY_REASON_MAX,
     checklist_close,
@@ -271,15 +275,51 @@ def surgery_cancel(*, surgery: Surgery, by: User | None, reason: str) -> Surgery
 
 
 @transaction.atomic
-def surgery_record_go_decision(*, surgery: Surgery, by: User, decision: str, note: str = "") -> Surgery:
+def surgery_record_go_decision(
+    *, surgery: Surgery, by: User, decision: str, note: str = "", override: str = ""
+) -> Surgery:
+    """Record go / no go. Go on a patient who is not ready needs an explicit override with a reason.
+
+    Readiness is computed here from the items (not trusted from the page the decider saw), under a
+    lock on the surgery so that a change arriving at the same moment is either seen or withdraws it.
+    """
     if not (by.is_surgeon or by.is_clinic_admin):
         raise PermissionError("Only a surgeon or anaesthetist records the go / no-go decision.")
     if decision not in (GoDecision.GO, GoDecision.NO_GO):
         raise ValidationError({"decision": "Choose go or no go."})
     if decision == GoDecision.NO_GO and not note.strip():
         raise ValidationError({"note": "Say why the surgery will not go ahead."})
+    surgery = Surgery.objects.select_for_update().select_related("patient__clinic").get(pk=surgery.pk)
+    override = override.strip()
+    if decision == GoDecision.GO:
+        report = go_readiness(surgery=surgery)
+        if report.state != Readiness.READY and not override:
+            raise ValidationError(
+                {
+                    "override": f"The patient is not ready ({report.label.lower()}: {report.done} of "
+                    f"{report.required} required items done, {report.overdue} overdue). To go ahead anyway, "
+                    "give the reason for overriding the checklist."
+                }
+            )
+        if report.state == Readiness.READY:
+            override = ""  # nothing was overridden
+    else:
+        override = ""
     surgery.go_decision, surgery.go_decision_note = decision, note.strip()
+    surgery.go_override_reason = override[:1000]
+    surgery.go_withdrawn_at, surgery.go_withdrawn_reason = None, ""
     surgery.go_decided_at, surgery.go_decided_by, surgery.updated_by = timezone.now(), by, by
-    surgery.save(update_fields=["go_decision", "go_decision_note", "go_decided_at", "go_decided_by", "updated_by",
+    surgery._change_reason = ("Go over the checklist: " + override if override else f"Decision: {decision}")[
+        :HISTORY_REASON_MAX
+    ]
+    surgery._history_user = by
+    surgery.save(update_fields=["go_decision", "go_decision_note", "go_override_reason", "go_withdrawn_at",
+                                "go_withdrawn_reason", "go_decided_at", "go_decided_by", "updated_by",
                                 "updated_at"])  # fmt: skip
     return surgery
+
+
+def go_readiness(*, surgery: Surgery) -> ReadinessReport:
+    """The surgery's readiness now, from its items (one query)."""
+    items = list(ChecklistItem.objects.filter(checklist__surgery=surgery))
+    return readiness_compute(surgery=surgery, items=items, clinic=surgery.patient.clinic)

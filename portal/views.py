@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.defaults import page_not_found
 
 from audit import context as audit_context
+from core import clock
 from core.access import patient_get_for_user
 from patients.models import Patient
 from portal import services
@@ -83,7 +84,8 @@ def portal_page(view: View) -> View:
         request.portal_patient = patient
         lang = _language_for(request, patient)
         request.portal_language = lang
-        with translation.override(lang):
+        twelve_hour = patient.clinic.clock_12h if patient is not None else False
+        with translation.override(lang), clock.override(twelve_hour):
             request.LANGUAGE_CODE = lang
             try:
                 response = view(request, *args, **kwargs)

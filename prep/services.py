@@ -15,6 +15,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from accounts.models import User
+from patients.go_decisions import withdraw_go_if_needed
 from patients.models import Medication, Surgery
 from prep import planning
 from prep.models import (
@@ -160,6 +161,8 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
     new = [_item_from_plan(p, checklist, by) for code, p in planned.items() if code not in existing]
     if new:
         bulk_create_with_history(new, ChecklistItem, default_user=by, default_change_reason=reason[:HISTORY_REASON_MAX])
+    # Required work that was not there at a Go (new, back again, reopened) takes the Go back.
+    more_work = [i.title for i in new if i.required]
 
     for code, item in existing.items():
         plan = planned.get(code)
@@ -172,6 +175,8 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
         if item.status == ItemStatus.NOT_APPLICABLE and item.na_reason.startswith("No longer applies"):
             item.status, item.na_reason = ItemStatus.OPEN, ""
             _save(item, by=by, reason=f"Applies again: {reason}", fields=["status", "na_reason"])
+            if plan.required:
+                more_work.append(plan.title)
         changed = [
             name
             for name in ("due_at", "last_dose_at", "restart_at", "reason", "title", "required")
@@ -187,6 +192,8 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
             and item.result_at.astimezone(tz).date() < surgery_day - dt.timedelta(days=validity)
         )
         if expired:
+            if item.required:
+                more_work.append(item.title)
             when = item.result_at.astimezone(tz).date().isoformat()
             item.status = ItemStatus.OPEN
             changed += ["status"]
@@ -199,6 +206,9 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
             )
         elif changed:
             _save(item, by=by, reason=reason, fields=changed)
+    if more_work:
+        titles = ", ".join(more_work[:3]) + ("…" if len(more_work) > 3 else "")
+        withdraw_go_if_needed(surgery=surgery, reason=f"New required item after the Go ({reason}): {titles}")
     checklist.save(update_fields=["updated_at"])
     _after_change(checklist)
     return checklist
@@ -324,6 +334,10 @@ def item_undo(*, item: ChecklistItem, by: User, reason: str, expected_version: i
     item.result_value, item.result_at, item.completed_at, item.completed_by, item.na_reason = "", None, None, None, ""
     fields = ["status", "result_value", "result_at", "completed_at", "completed_by", "na_reason"]
     _save(item, by=by, reason=f"Reopened: {reason}", fields=fields)
+    if item.required:
+        withdraw_go_if_needed(
+            surgery=item.checklist.surgery, reason=f"{item.title} was reopened by {by.display_name}: {reason}"
+        )
     _after_change(item.checklist)
     return item
 
@@ -385,6 +399,7 @@ def hold_decide(
         hold._change_reason = f"Hold of {hold_days} days set by the prescriber"[:HISTORY_REASON_MAX]
         hold._history_user = by
         hold.save()
+        withdraw_go_if_needed(surgery=surgery, reason=f"New required item after the Go: {hold.title}")
     elif hold is not None:
         if approve:
             hold.locked = False

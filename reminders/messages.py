@@ -53,8 +53,10 @@ def language_of(patient: Patient) -> str:
     return patient.language if patient.language in LANGUAGES else "en"
 
 
-def when_text(value: dt.datetime, tz: zoneinfo.ZoneInfo, language: str) -> str:
-    pattern = "EEE MMM d, h:mm a" if language == "en" else "EEE d MMM, HH:mm"
+def when_text(value: dt.datetime, tz: zoneinfo.ZoneInfo, language: str, *, twelve_hour: bool = True) -> str:
+    """The clinic's clock: 2:30 PM on a 12-hour clinic (US), 14:30 otherwise, in either language."""
+    time = "h:mm a" if twelve_hour else "HH:mm"
+    pattern = f"EEE MMM d, {time}" if language == "en" else f"EEE d MMM, {time}"
     return format_datetime(value.astimezone(tz), pattern, locale="en_US" if language == "en" else "es")
 
 
@@ -80,7 +82,7 @@ def sms_render(*, kind: str, clinic: Clinic, patient: Patient, items: Sequence[C
     detailed = patient.sms_detailed
     context = {
         "clinic": clinic.name[:CLINIC_NAME_MAX].strip(),
-        "when": when_text(first.due_at, tz, language) if first else "",
+        "when": when_text(first.due_at, tz, language, twelve_hour=clinic.clock_12h) if first else "",
         "count": len(items),
         "detailed": detailed,
         "drug": (first.drug_name if first and detailed else ""),
@@ -125,7 +127,7 @@ def email_render(
     context = {
         "clinic": clinic,
         "patient_first_name": patient.first_name,
-        "when": when_text(first.due_at, tz, language) if first else "",
+        "when": when_text(first.due_at, tz, language, twelve_hour=clinic.clock_12h) if first else "",
         "detailed": patient.sms_detailed,
         "titles": [item_title(i, language) for i in items],
         "link": portal_link(),

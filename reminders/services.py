@@ -652,7 +652,8 @@ def nurse_digests_send(*, now: dt.datetime | None = None, days: int = 7) -> int:
             items = list(surgery.checklist.items.all()) if hasattr(surgery, "checklist") else []
             report = readiness_compute(surgery=surgery, items=items, clinic=clinic, now=now)
             start = surgery.start_at.astimezone(clinic.tz)  # pre-formatted: templates would show UTC
-            rows.append({"surgery": surgery, "report": report, "start": f"{start:%a %d %b %H:%M}"})
+            clock_text = f"{start:%I:%M %p}".lstrip("0") if clinic.clock_12h else f"{start:%H:%M}"
+            rows.append({"surgery": surgery, "report": report, "start": f"{start:%a %d %b} {clock_text}"})
         for nurse in todo:
             sent += _digest_send_one(nurse=nurse, clinic=clinic, local_date=local.date(), rows=rows, days=days)
     return sent

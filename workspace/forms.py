@@ -118,11 +118,15 @@ def add_service_errors(form: forms.Form, exc: ValidationError, *, rename: dict[s
         form.add_error(rename.get("__all__"), exc.messages)
 
 
+DECISION_FILTERS = {"needed": "Needs a decision", "go": "Go", "no_go": "No go"}
+
+
 class BoardFilterForm(StyledForm):
     date_from = forms.DateField(label="From", widget=date_widget(), required=False)
     date_to = forms.DateField(label="To", widget=date_widget(), required=False)
     readiness = forms.ChoiceField(label="Readiness", required=False, choices=[("", "All"), *Readiness.LABELS.items()])
     surgeon = forms.ChoiceField(label="Surgeon", required=False)
+    decision = forms.ChoiceField(label="Go / no go", required=False, choices=[("", "All"), *DECISION_FILTERS.items()])
     q = forms.CharField(label="Name or MRN", required=False, max_length=100)
 
     def __init__(self, *args: Any, surgeons: list[User], **kwargs: Any) -> None:
@@ -437,6 +441,13 @@ class GoDecisionForm(StyledForm):
     )
     note = forms.CharField(
         label="Note (required for no go)", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    override = forms.CharField(
+        label="Reason to go ahead although the patient is not ready",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed for Go while required items are open; shown on the board and the print sheet.",
     )
 
 

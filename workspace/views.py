@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
+from core import clock
 from core.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
 from patients import services as patient_services
 from patients.models import Medication, Patient, Surgery
@@ -39,7 +40,8 @@ def staff_view(view: ViewFunc) -> ViewFunc:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.clinic_id is None:
             raise PermissionDenied("Your account is not linked to a clinic; ask a clinic admin.")
-        with timezone.override(request.user.clinic.tz):
+        clinic = request.user.clinic
+        with timezone.override(clinic.tz), clock.override(clinic.clock_12h):
             return view(request, *args, **kwargs)
 
     return wrapper
@@ -56,6 +58,9 @@ def _require_decider(user: User) -> None:
 @require_GET
 @staff_view
 def board(request: HttpRequest) -> HttpResponse:
+    if request.user.is_surgeon and not request.GET:
+        # A surgeon lands on the decisions waiting for them; the board is one link away.
+        return redirect("workspace:worklist")
     clinic = request.user.clinic
     defaults = selectors.board_default_filters(clinic=clinic)
     surgeons = selectors.clinic_surgeons(clinic=clinic)
@@ -68,6 +73,7 @@ def board(request: HttpRequest) -> HttpResponse:
             date_to=data["date_to"] or (data["date_from"] or defaults.date_from) + dt.timedelta(days=14),
             readiness=data["readiness"],
             surgeon=data["surgeon"],
+            decision=data["decision"],
             q=data["q"].strip(),
         )
     elif not form.is_bound:
@@ -87,11 +93,18 @@ def board(request: HttpRequest) -> HttpResponse:
             "form": form,
             "clinic": clinic,
             "query": query.urlencode(),
-            "filtered": form.is_bound,
+            "filtered": form.is_bound and any(request.GET.get(name) for name in form.fields),
             "nav": "board",
             "now": timezone.now(),
         },
     )
+
+
+@require_GET
+@staff_view
+def worklist(request: HttpRequest) -> HttpResponse:
+    work = selectors.surgeon_worklist(user=request.user)
+    return render(request, "workspace/worklist.html", {"work": work, "nav": "worklist", "now": timezone.now()})
 
 
 # --- patient page --------------------------------------------------------------------------
@@ -373,8 +386,13 @@ def go_decision(request: HttpRequest, uuid: str) -> HttpResponse:
     form = wf.GoDecisionForm(request.POST)
     if form.is_valid():
         try:
+            data = form.cleaned_data
             patient_services.surgery_record_go_decision(
-                surgery=surgery, by=request.user, decision=form.cleaned_data["decision"], note=form.cleaned_data["note"]
+                surgery=surgery,
+                by=request.user,
+                decision=data["decision"],
+                note=data["note"],
+                override=data["override"],
             )
         except ValidationError as exc:
             wf.add_service_errors(form, exc)
@@ -382,7 +400,11 @@ def go_decision(request: HttpRequest, uuid: str) -> HttpResponse:
         context = _surgery_context(request, uuid)
         context["go_form"] = form
         return render(request, "workspace/surgery.html", context, status=400)
-    messages.success(request, f"Decision recorded: {surgery.get_go_decision_display()}.")
+    surgery.refresh_from_db(fields=["go_decision", "go_override_reason"])
+    text = f"Decision recorded: {surgery.get_go_decision_display()}"
+    if surgery.go_override_reason:
+        text += " (over the checklist, with your reason)"
+    messages.success(request, f"{text}.")
     return redirect("workspace:surgery", uuid=surgery.uuid)
 
 

@@ -90,7 +90,7 @@ def test_surgeon_actions_by_role(request, client_for, surgery, role, status):
     client = client_for(_user(request, role))
     hold = client.post(f"/items/{approval.uuid}/hold/", {"decision": "approve", "hold_days": "7",
                                                           "version": approval.version})  # fmt: skip
-    go = client.post(f"/surgeries/{surgery.uuid}/go/", {"decision": "go"})
+    go = client.post(f"/surgeries/{surgery.uuid}/go/", {"decision": "go", "override": "Hold decided today"})
     assert hold.status_code == status
     assert go.status_code == status
     approval.refresh_from_db()

@@ -277,4 +277,4 @@ def test_every_page_tells_htmx_not_to_inject_styles_and_favicon_is_served(client
     assert ".htmx-indicator" in css
     icon = client.get("/favicon.ico")
     assert icon.status_code == 200 and icon["Content-Type"] == "image/x-icon"
-    assert b"".join(icon.streaming_content)[:4] == b"\x00\x00\x01\x00"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"
