@@ -76,7 +76,8 @@ def test_surgeon_worklist_hold_decision_and_go_guard(live_server, page, decision
 
     # The board shows the override; a new blood thinner after the Go withdraws it.
     page.goto(f"{base}/?view=board")
-    expect(page.get_by_test_id("go-cell").first).to_contain_text("Over the checklist")
+    board_row = page.locator("table.board-table tbody tr", has_text="Lopez, Maria")
+    expect(board_row.get_by_test_id("go-cell")).to_contain_text("Over the checklist")
     medication_add(patient=decisions.patient, by=nurse, name="warfarin", is_blood_thinner=True)
     page.goto(f"{base}/worklist/")
     expect(page.get_by_test_id("go-withdrawn")).to_contain_text("Your Go was withdrawn")
