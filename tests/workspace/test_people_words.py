@@ -278,3 +278,11 @@ def test_every_page_tells_htmx_not_to_inject_styles_and_favicon_is_served(client
     icon = client.get("/favicon.ico")
     assert icon.status_code == 200 and icon["Content-Type"] == "image/x-icon"
     assert icon.content[:4] == b"\x00\x00\x01\x00"
+
+
+def test_change_review_shows_item_status_in_words(client_for, surgery, nurse):
+    medication = surgery.patient.medications.get(name="clopidogrel")
+    page = client_for(nurse).get(f"/patients/{surgery.patient.uuid}/medications/{medication.uuid}/stop/")
+    table = page.content.decode().split("changes-table")[1].split("</table>")[0]
+    assert "Not applicable" in table
+    assert "not_applicable" not in table

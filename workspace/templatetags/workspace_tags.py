@@ -211,3 +211,9 @@ def error_summary(*forms: Any) -> dict[str, Any]:
             href = f"#{target}" if target else ""
             rows += [{"text": f"{label}: {e}", "href": href} for e in errors]
     return {"rows": rows}
+
+
+@register.filter
+def status_label(status: str) -> str:
+    """An item status in words ("Not applicable", never "not_applicable")."""
+    return STATUS.get(status, (str(status).replace("_", " ").capitalize(),))[0]
