@@ -9,17 +9,4 @@
       event.preventDefault();
     }
   });
-  // A form that comes back with errors: the summary takes the focus; its links focus the field.
-  document.addEventListener("DOMContentLoaded", function () {
-    var summary = document.querySelector("[data-error-summary]");
-    if (summary) { summary.focus(); }
-  });
-  document.addEventListener("click", function (event) {
-    var link = event.target.closest && event.target.closest("[data-error-link]");
-    var field = link && document.getElementById(link.getAttribute("href").slice(1));
-    if (field) {
-      event.preventDefault();
-      field.focus();
-    }
-  });
 })();

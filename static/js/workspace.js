@@ -37,26 +37,6 @@
   document.addEventListener("DOMContentLoaded", function () { describeErrors(document); });
   document.addEventListener("htmx:load", function (event) { describeErrors(event.detail.elt); });
 
-  // A page that comes back with errors: the summary at the top takes the focus (and is read out),
-  // and each of its links puts the focus in the field it names, not only the scroll position.
-  document.addEventListener("DOMContentLoaded", function () {
-    var summary = document.querySelector("[data-error-summary]");
-    if (summary) {
-      summary.scrollIntoView({block: "start"});
-      summary.focus();
-    }
-  });
-  document.addEventListener("click", function (event) {
-    var link = event.target.closest && event.target.closest("[data-error-link]");
-    if (!link) { return; }
-    var field = document.getElementById(link.getAttribute("href").slice(1));
-    if (field) {
-      event.preventDefault();
-      field.scrollIntoView({block: "center"});
-      field.focus();
-    }
-  });
-
   // Character counters for fields with a limit (the server checks it; the browser never cuts text).
   function counterText(length, limit) {
     var fmt = function (n) { return n.toLocaleString("en-US"); };

@@ -286,3 +286,10 @@ def test_change_review_shows_item_status_in_words(client_for, surgery, nurse):
     table = page.content.decode().split("changes-table")[1].split("</table>")[0]
     assert "Not applicable" in table
     assert "not_applicable" not in table
+
+
+def test_sign_in_errors_open_on_the_error_summary(client_for, nurse):
+    response = client_for(None).post("/accounts/login/", {"username": nurse.email, "password": "wrong password!"})
+    body = response.content.decode()
+    assert "data-error-summary" in body and 'href="#id_username"' in body
+    assert "forms.js" in body  # the script that moves the focus there, on every page
