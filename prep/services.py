@@ -15,6 +15,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from accounts.models import User
+from core.clock import when_text
 from patients.go_decisions import withdraw_go_if_needed
 from patients.models import Medication, Surgery
 from prep import planning
@@ -233,7 +234,7 @@ def _locked_item(item: ChecklistItem, expected_version: int | None) -> Checklist
     if expected_version is not None and fresh.version != expected_version:
         who = fresh.updated_by.display_name if fresh.updated_by_id and fresh.updated_by else "someone"
         raise ItemConflict(
-            f"This item was changed by {who} at {timezone.localtime(fresh.updated_at):%H:%M} after you opened it; "
+            f"This item was changed by {who} at {when_text(fresh.updated_at, 'H:i')} after you opened it; "
             "nothing was saved. Review its new state and try again.",
             item=fresh,
         )
