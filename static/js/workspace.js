@@ -54,16 +54,25 @@
       var counter = document.createElement("div");
       counter.className = "form-text small char-count";
       counter.id = control.id + "_count";
-      counter.setAttribute("aria-live", "polite");
       control.dataset.counter = counter.id;
       var describedBy = control.getAttribute("aria-describedby");
       control.setAttribute("aria-describedby", (describedBy ? describedBy + " " : "") + counter.id);
+      // Announced only when the text goes over the limit or back under it, not at every key.
+      var live = document.createElement("span");
+      live.className = "visually-hidden";
+      live.setAttribute("aria-live", "polite");
       control.insertAdjacentElement("afterend", counter);
+      counter.insertAdjacentElement("afterend", live);
+      var wasOver = false;
       var update = function () {
         var over = control.value.length > limit;
         counter.textContent = counterText(control.value.length, limit);
         counter.classList.toggle("text-danger", over);
         counter.classList.toggle("fw-semibold", over);
+        if (over !== wasOver) {
+          live.textContent = over ? "Too long: " + counter.textContent : "Back within the limit.";
+          wasOver = over;
+        }
       };
       control.addEventListener("input", update);
       update();
