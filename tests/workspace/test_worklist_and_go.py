@@ -180,3 +180,22 @@ def test_reminder_text_follows_the_clinic_clock(book, clinic):
     moment = dt.datetime(2026, 3, 3, 22, 30, tzinfo=dt.UTC)
     assert when_text(moment, clinic.tz, "en", twelve_hour=True).endswith("2:30 PM")
     assert when_text(moment, clinic.tz, "en", twelve_hour=False).endswith("14:30")
+
+
+def test_worklist_queries_do_not_grow_with_the_surgeries(client_for, book, surgeon):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(surgeon)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/worklist/").status_code == 200
+        return len(queries)
+
+    book(start_at=in_days(1), medications=["clopidogrel"], first_name="One")
+    count()  # the first request of a session also reads what it caches
+    small = count()
+    for day in (1, 2, 2, 3):
+        book(start_at=in_days(day), medications=["apixaban"], first_name=f"More{day}")
+    assert count() == small
