@@ -215,8 +215,8 @@ def portal_preparation(*, patient: Patient, language: str | None = None, now: dt
         section = _section(entry, item, now=now, today=today, tz=tz)
         if section == "overdue":
             entry.overdue = True
-            for t in entry.times:
-                t.label = _("Was due")
+            if len(entry.times) == 1:  # a hold keeps its "Last dose" / "Restart from" labels
+                entry.times[0].label = _("Was due")
         sections = {"overdue": prep.overdue, "today": prep.today, "upcoming": prep.upcoming, "done": prep.done}
         sections[section].append(entry)
     # The patient's own to-dos first, then what waits for their doctor, then what the clinic arranges.
