@@ -9,7 +9,7 @@ DEPLOY_ENV := env -u DATABASE_URL DEBUG=0 ALLOWED_HOSTS=preop.example.org VAR_DI
 # The project's own code, for bandit (tests use assert and fixed test passwords by design).
 SOURCES := config core audit accounts patients prep reminders workspace portal api
 
-.PHONY: run test lint format bench install clean
+.PHONY: run test lint format bench install clean screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ test: $(STAMP)
 lint:
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Screenshots of the board, a patient page, the surgeon's worklist and the portal (desktop and
+# 375 px) into docs/screenshots/, from the demo data in Chromium (/usr/bin/chromium).
+screenshots: $(STAMP)
+	$(PY) manage.py compile_translations --settings=config.test_settings
+	REQUIRE_SERVICES=1 $(VENV)/bin/pytest tests/e2e/screenshots.py -q -p no:randomly
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -123,6 +123,15 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Plain text (email subjects and bodies, SMS): never HTML-escaped, so "Spine & Pain" stays
+        # as typed instead of "Spine &amp; Pain". Used through core.text.render_text only.
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": False, "context_processors": []},
+    },
 ]
 
 DATABASES = {"default": _cfg["database"]}

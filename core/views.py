@@ -1,14 +1,17 @@
 import logging
 import sys
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core.selectors import health_status
 
 log = logging.getLogger(__name__)
+FAVICON = settings.BASE_DIR / "static" / "favicon.ico"
 
 
 @require_GET
@@ -17,6 +20,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """Public, no patient data: database, broker and the worker's last heartbeat."""
     ok, body = health_status()
     return JsonResponse(body, status=200 if ok else 503)
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page links; a 404 there fills every log."""
+    response = HttpResponse(FAVICON.read_bytes(), content_type="image/x-icon")
+    patch_cache_control(response, public=True, max_age=86400)
+    return response
 
 
 def _is_outage(exc: BaseException | None) -> bool:

@@ -42,6 +42,11 @@ class Clinic(PublicIdModel):
         validators=[MinValueValidator(18), MaxValueValidator(120)],
         help_text="Age from which the cardiac evaluation applies (with the procedure's risk).",
     )
+    clock_12h = models.BooleanField(
+        "12-hour clock",
+        default=False,
+        help_text="Show times as 2:30 PM (US clinics) instead of 14:30, on staff pages, the portal and messages.",
+    )
     sms_daily_limit = models.PositiveIntegerField(default=1)
     digest_hour = models.PositiveIntegerField(default=7, validators=[MaxValueValidator(23)])
 
@@ -277,6 +282,11 @@ class Surgery(TrackedModel):
     go_decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Go on a patient who was not ready: the decider's stated reason (shown on the board and sheet).
+    go_override_reason = models.TextField(blank=True)
+    # A Go taken back by a later change (a new required item, an alert): when and why, for the surgeon.
+    go_withdrawn_at = models.DateTimeField(null=True, blank=True)
+    go_withdrawn_reason = models.CharField(max_length=300, blank=True)
 
     history = HistoricalRecords()
 

@@ -11,6 +11,9 @@ from django.utils import timezone
 
 from accounts import permissions as perms
 from accounts.models import User
+
+# Re-exported: the booking actions and their callers find every go / no-go action here.
+from patients.go_decisions import withdraw_go_if_needed as withdraw_go_if_needed
 from patients.models import (
     Anaesthesia,
     Clinic,
@@ -22,8 +25,9 @@ from patients.models import (
 )
 from patients.validators import normalize_mobile
 from prep import medicines
-from prep.models import Drug, KnownMedicine, ProcedureVariant
+from prep.models import ChecklistItem, Drug, KnownMedicine, ProcedureVariant
 from prep.planning import PlanningError
+from prep.selectors import Readiness, ReadinessReport, readiness_compute
 from prep.services import (
     HISTORY_REASON_MAX,
     checklist_close,
@@ -59,6 +63,19 @@ def _check_mrn(patient: Patient) -> None:
         raise ValidationError({"mrn": MRN_TAKEN})
 
 
+# The oldest plausible patient: a birth year like 1850 is a typing error, not a patient.
+MAX_AGE_YEARS = 120
+
+
+def oldest_birth_date(*, today: dt.date | None = None) -> dt.date:
+    """The earliest birth date accepted (``MAX_AGE_YEARS`` before today; 29 Feb falls back to 28)."""
+    today = today or timezone.localdate()
+    try:
+        return today.replace(year=today.year - MAX_AGE_YEARS)
+    except ValueError:
+        return today.replace(year=today.year - MAX_AGE_YEARS, day=28)
+
+
 def _patient_values(values: dict[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(PATIENT_FIELDS)
     if unknown:
@@ -72,6 +89,13 @@ def _patient_values(values: dict[str, Any]) -> dict[str, Any]:
     birth = values.get("birth_date")
     if isinstance(birth, dt.date) and birth > timezone.localdate():
         raise ValidationError({"birth_date": "The birth date cannot be in the future."})
+    if isinstance(birth, dt.date) and birth < oldest_birth_date():
+        raise ValidationError(
+            {
+                "birth_date": f"A birth date before {oldest_birth_date():%Y} would make the patient older than "
+                f"{MAX_AGE_YEARS}: check the year."
+            }
+        )
     return values
 
 
@@ -269,14 +293,50 @@ def surgery_cancel(*, surgery: Surgery, by: User | None, reason: str) -> Surgery
 
 
 @transaction.atomic
-def surgery_record_go_decision(*, surgery: Surgery, by: User, decision: str, note: str = "") -> Surgery:
+def surgery_record_go_decision(
+    *, surgery: Surgery, by: User, decision: str, note: str = "", override: str = ""
+) -> Surgery:
+    """Record go / no go. Go on a patient who is not ready needs an explicit override with a reason.
+
+    Readiness is computed here from the items (not trusted from the page the decider saw), under a
+    lock on the surgery so that a change arriving at the same moment is either seen or withdraws it.
+    """
     perms.require(by, perms.DECIDE, perms.KIND_SURGERY)
     if decision not in (GoDecision.GO, GoDecision.NO_GO):
         raise ValidationError({"decision": "Choose go or no go."})
     if decision == GoDecision.NO_GO and not note.strip():
         raise ValidationError({"note": "Say why the surgery will not go ahead."})
+    surgery = Surgery.objects.select_for_update().select_related("patient__clinic").get(pk=surgery.pk)
+    override = override.strip()
+    if decision == GoDecision.GO:
+        report = go_readiness(surgery=surgery)
+        if report.state != Readiness.READY and not override:
+            raise ValidationError(
+                {
+                    "override": f"The patient is not ready ({report.label.lower()}: {report.done} of "
+                    f"{report.required} required items done, {report.overdue} overdue). To go ahead anyway, "
+                    "give the reason for overriding the checklist."
+                }
+            )
+        if report.state == Readiness.READY:
+            override = ""  # nothing was overridden
+    else:
+        override = ""
     surgery.go_decision, surgery.go_decision_note = decision, note.strip()
+    surgery.go_override_reason = override[:1000]
+    surgery.go_withdrawn_at, surgery.go_withdrawn_reason = None, ""
     surgery.go_decided_at, surgery.go_decided_by, surgery.updated_by = timezone.now(), by, by
-    surgery.save(update_fields=["go_decision", "go_decision_note", "go_decided_at", "go_decided_by", "updated_by",
+    surgery._change_reason = ("Go over the checklist: " + override if override else f"Decision: {decision}")[
+        :HISTORY_REASON_MAX
+    ]
+    surgery._history_user = by
+    surgery.save(update_fields=["go_decision", "go_decision_note", "go_override_reason", "go_withdrawn_at",
+                                "go_withdrawn_reason", "go_decided_at", "go_decided_by", "updated_by",
                                 "updated_at"])  # fmt: skip
     return surgery
+
+
+def go_readiness(*, surgery: Surgery) -> ReadinessReport:
+    """The surgery's readiness now, from its items (one query)."""
+    items = list(ChecklistItem.objects.filter(checklist__surgery=surgery))
+    return readiness_compute(surgery=surgery, items=items, clinic=surgery.patient.clinic)

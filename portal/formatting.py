@@ -11,6 +11,8 @@ import zoneinfo
 
 from babel.dates import format_datetime
 
+from core.clock import babel_pattern
+
 PATTERNS = {
     "en": {
         "datetime": "EEEE d MMMM, HH:mm",
@@ -30,4 +32,5 @@ PATTERNS = {
 def local_when(value: dt.datetime, *, tz: zoneinfo.ZoneInfo, language: str, style: str = "datetime") -> str:
     """``value`` (aware) as wall-clock text in ``tz``."""
     language = language if language in PATTERNS else "en"
-    return format_datetime(value.astimezone(tz), PATTERNS[language][style], tzinfo=tz, locale=language)
+    pattern = babel_pattern(PATTERNS[language][style])  # 2:30 PM for a clinic on the 12-hour clock
+    return format_datetime(value.astimezone(tz), pattern, tzinfo=tz, locale=language)

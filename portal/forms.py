@@ -128,7 +128,11 @@ class LastDoseConfirmForm(ConfirmForm):
         value = self.cleaned_data["last_dose_date"]
         evidence: dict[str, Any] = {"kind": "last_dose", "last_dose_date": value.isoformat()}
         if self.planned_at is not None:
-            evidence["later_than_planned"] = value > self.planned_at.astimezone(self.tz).date()
+            planned = self.planned_at.astimezone(self.tz).date()
+            evidence["later_than_planned"] = value > planned
+            # Stopping early matters too: off the drug longer than the prescriber decided.
+            evidence["earlier_than_planned"] = value < planned
+            evidence["days_from_plan"] = (value - planned).days
         return evidence
 
 

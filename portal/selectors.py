@@ -64,6 +64,7 @@ class PortalItem:
     state_label: str = ""
     uuid: str | None = None  # set only when the patient can confirm it
     sort_at: dt.datetime | None = None
+    overdue: bool = False
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Preparation:
     arrival_time: str = ""
     place: str = ""
     surgeon_name: str = ""
+    overdue: list[PortalItem] = field(default_factory=list)
     today: list[PortalItem] = field(default_factory=list)
     upcoming: list[PortalItem] = field(default_factory=list)
     done: list[PortalItem] = field(default_factory=list)
@@ -168,7 +170,13 @@ def _drug_key(code: str) -> str:
 def _section(entry: PortalItem, item: ChecklistItem, *, now: dt.datetime, today: dt.date, tz: zoneinfo.ZoneInfo) -> str:
     if entry.state in ("done", "confirmed", "keep_taking"):
         return "done"
-    if entry.state == "pending_decision" or item.due_at <= now or item.due_at.astimezone(tz).date() == today:
+    if entry.state == "pending_decision":
+        return "today"
+    local_day = item.due_at.astimezone(tz).date()
+    # Due on an earlier day and still open: late, not "today" (a past date under "Today" misleads).
+    if local_day < today:
+        return "overdue"
+    if item.due_at <= now or local_day == today:
         return "today"
     return "upcoming"
 
@@ -206,12 +214,17 @@ def portal_preparation(*, patient: Patient, language: str | None = None, now: dt
         if entry is None:
             continue
         section = _section(entry, item, now=now, today=today, tz=tz)
-        {"today": prep.today, "upcoming": prep.upcoming, "done": prep.done}[section].append(entry)
+        if section == "overdue":
+            entry.overdue = True
+            if len(entry.times) == 1:  # a hold keeps its "Last dose" / "Restart from" labels
+                entry.times[0].label = _("Was due")
+        sections = {"overdue": prep.overdue, "today": prep.today, "upcoming": prep.upcoming, "done": prep.done}
+        sections[section].append(entry)
     # The patient's own to-dos first, then what waits for their doctor, then what the clinic arranges.
     rank = {"todo": 0, "pending_decision": 1}
-    for rows in (prep.today, prep.upcoming):
+    for rows in (prep.overdue, prep.today, prep.upcoming):
         rows.sort(key=lambda e: (rank.get(e.state, 2), e.sort_at or now))
-    prep.done.sort(key=lambda e: e.sort_at or now)
+    prep.done.sort(key=lambda e: e.sort_at or now, reverse=True)
     return prep
 
 
@@ -261,6 +274,8 @@ def _entry(
     elif item.status == ItemStatus.NOT_APPLICABLE:
         return None
     state, label = _state(item)
+    if state in ("done", "confirmed"):
+        return _done_entry(item, state=state, label=label, tz=tz, lang=lang)
     return PortalItem(
         key=str(item.uuid),
         title=_fill(_text(item, "patient_title", lang), item, tz=tz, language=lang),
@@ -271,6 +286,25 @@ def _entry(
         state_label=label,
         uuid=str(item.uuid) if item_confirmable(item) else None,
         sort_at=item.due_at,
+    )
+
+
+def _done_entry(item: ChecklistItem, *, state: str, label: str, tz: zoneinfo.ZoneInfo, lang: str) -> PortalItem:
+    """A done item in the past tense, with the day it was done: its instructions ("the clinic will
+    tell you where to go") were about doing it and would now read as still to come."""
+    if state == "confirmed":
+        at, time_label = item.confirmed_at, _("You confirmed on")
+    else:
+        at, time_label = item.completed_at or item.result_at or item.updated_at, _("Done on")
+    times = [PortalTime(time_label, local_when(at, tz=tz, language=lang, style="date"))] if at else []
+    return PortalItem(
+        key=str(item.uuid),
+        title=_fill(_text(item, "patient_title", lang), item, tz=tz, language=lang),
+        why=_fill(_text(item, "why", lang), item, tz=tz, language=lang),
+        times=times,
+        state=state,
+        state_label=label,
+        sort_at=at,
     )
 
 

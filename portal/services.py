@@ -26,7 +26,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from patients.models import Patient
+from core.text import render_text
+from patients.models import Clinic, Patient
 from patients.services import patient_update
 from patients.validators import normalize_mobile
 from portal.models import LinkChannel, SignInLink
@@ -101,8 +102,8 @@ def _send_email(*, patient: Patient, url: str) -> None:
         "url": url,
         "hours": int(link_ttl().total_seconds() // 3600),
     }
-    subject = " ".join(render_to_string("portal/emails/signin_link_subject.txt", context).split())
-    text = render_to_string("portal/emails/signin_link.txt", context)
+    subject = " ".join(render_text("portal/emails/signin_link_subject.txt", context).split())
+    text = render_text("portal/emails/signin_link.txt", context)
     html = render_to_string("portal/emails/signin_link.html", context)
     message = EmailMultiAlternatives(subject=subject, body=text, to=[patient.email])
     message.attach_alternative(html, "text/html")
@@ -213,6 +214,12 @@ def signin_link_get_valid(*, token_sha256: str) -> SignInLink | None:
         .filter(token_hash=token_sha256, used_at__isnull=True, locked_at__isnull=True, expires_at__gt=now)
         .first()
     )
+
+
+def signin_link_clinic(*, token_sha256: str) -> Clinic | None:
+    """The clinic of a link, used or not: enough to show its phone number, nothing about the patient."""
+    link = SignInLink.objects.select_related("patient__clinic").filter(token_hash=token_sha256).first()
+    return link.patient.clinic if link is not None else None
 
 
 def signin_link_verify(*, token_sha256: str, birth_date: dt.date) -> VerifyResult:

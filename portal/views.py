@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.defaults import page_not_found
 
 from audit import context as audit_context
+from core import clock
 from core.access import patient_get_for_user
 from patients.models import Patient
 from portal import services
@@ -83,7 +84,8 @@ def portal_page(view: View) -> View:
         request.portal_patient = patient
         lang = _language_for(request, patient)
         request.portal_language = lang
-        with translation.override(lang):
+        twelve_hour = patient.clinic.clock_12h if patient is not None else False
+        with translation.override(lang), clock.override(twelve_hour):
             request.LANGUAGE_CODE = lang
             try:
                 response = view(request, *args, **kwargs)
@@ -130,7 +132,7 @@ def _ctx(request: HttpRequest, **extra: object) -> dict[str, object]:
     clinic = extra.get("clinic") or (patient.clinic if patient else None)
     return {
         "portal_patient": patient,
-        "clinic": patient.clinic if patient else None,
+        "clinic": clinic,
         "clinic_phone": _phone_display(clinic.phone) if clinic and clinic.phone else "",
         "other_language": other,
         "other_language_name": LANGUAGES[other],
@@ -185,7 +187,10 @@ def verify(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING_KEY)
     link = services.signin_link_get_valid(token_sha256=pending) if pending else None
     if link is None:
-        return render(request, "portal/link_invalid.html", _ctx(request), status=410 if pending else 400)
+        # The clinic of a used or expired link is still known: its number is what the patient needs.
+        clinic = services.signin_link_clinic(token_sha256=pending) if pending else None
+        context = _ctx(request, clinic=clinic)
+        return render(request, "portal/link_invalid.html", context, status=410 if pending else 400)
     if LANGUAGE_KEY not in request.session and link.patient.language in LANGUAGES:
         # Before the date of birth we know only whose link this is: speak their language.
         request.portal_language = link.patient.language
@@ -198,7 +203,8 @@ def verify(request: HttpRequest) -> HttpResponse:
             return redirect("portal:me")
         if not result.valid:
             request.session.pop(PENDING_KEY, None)
-            return render(request, "portal/link_invalid.html", _ctx(request, locked=True), status=403)
+            context = _ctx(request, locked=True, clinic=link.patient.clinic)
+            return render(request, "portal/link_invalid.html", context, status=403)
         form.add_error(
             None,
             translation.ngettext(

@@ -151,6 +151,12 @@ class Plan:
     unmatched: list[str]
 
 
+def risk_phrase(risk: str) -> str:
+    """ "a high-risk", "an intermediate-risk": the article read aloud, not "a intermediate-risk"."""
+    article = "an" if risk[:1].lower() in tuple("aeiou") else "a"
+    return f"{article} {risk}-risk"
+
+
 def local_to_utc(naive: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     """A local wall time as an aware UTC instant.
 
@@ -471,7 +477,7 @@ class _MedicinePlanner:
                 )
             )
         if mode == HoldMode.NONE and not blocked and (decision is None or decision.choice != "approve"):
-            self._keep(name, family, index, common, f"{name}: no hold before a {facts.risk}-risk procedure{tbc}")
+            self._keep(name, family, index, common, f"{name}: no hold before {risk_phrase(facts.risk)} procedure{tbc}")
             return
         renal_note = ""
         if drug is not None and mode == HoldMode.HOLD:
@@ -538,10 +544,12 @@ class _MedicinePlanner:
             hold_reason = f"{name}: hold of {_fmt_hours(hours)} set by {set_by};{inr}"
         else:
             approval.reason = (
-                f"{name} is held {_fmt_hours(hours)}{renal_note} before a {facts.risk}-risk procedure; "
+                f"{name} is held {_fmt_hours(hours)}{renal_note} before {risk_phrase(facts.risk)} procedure; "
                 f"every hold needs the prescriber's approval.{read}{tbc}"
             )
-            hold_reason = f"{name}: hold {_fmt_hours(hours)}{renal_note} before a {facts.risk}-risk procedure;{inr}"
+            hold_reason = (
+                f"{name}: hold {_fmt_hours(hours)}{renal_note} before {risk_phrase(facts.risk)} procedure;{inr}"
+            )
         approved = decision is not None and decision.choice == "approve"
         hold_reason += " approved." if approved else " locked until the prescriber approves."
         hold = PlannedItem(

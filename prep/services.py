@@ -17,6 +17,8 @@ from simple_history.utils import bulk_create_with_history
 
 from accounts import permissions as perms
 from accounts.models import User
+from core.clock import when_text
+from patients.go_decisions import withdraw_go_if_needed
 from patients.models import Medication, Surgery
 from prep import medicines, planning
 from prep.models import (
@@ -231,6 +233,8 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
     new = [_item_from_plan(p, checklist, by) for code, p in planned.items() if code not in existing]
     if new:
         bulk_create_with_history(new, ChecklistItem, default_user=by, default_change_reason=reason[:HISTORY_REASON_MAX])
+    # Required work that was not there at a Go (new, back again, reopened) takes the Go back.
+    more_work = [i.title for i in new if i.required]
 
     for code, item in existing.items():
         plan = planned.get(code)
@@ -243,6 +247,8 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
         if item.status == ItemStatus.NOT_APPLICABLE and item.na_reason.startswith("No longer applies"):
             item.status, item.na_reason = ItemStatus.OPEN, ""
             _save(item, by=by, reason=f"Applies again: {reason}", fields=["status", "na_reason"])
+            if plan.required:
+                more_work.append(plan.title)
         changed = [
             name
             for name in ("due_at", "last_dose_at", "restart_at", "reason", "title", "required", "hold_hours")
@@ -258,6 +264,8 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
             and item.result_at.astimezone(tz).date() < surgery_day - dt.timedelta(days=validity)
         )
         if expired:
+            if item.required:
+                more_work.append(item.title)
             when = item.result_at.astimezone(tz).date().isoformat()
             item.status = ItemStatus.OPEN
             changed += ["status"]
@@ -270,7 +278,15 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
             )
         elif changed:
             _save(item, by=by, reason=reason, fields=changed)
-    checklist.alerts = [a.as_dict() for a in full_plan.alerts]
+    alerts = [a.as_dict() for a in full_plan.alerts]
+    new_blocks = [a["message"] for a in alerts if a["severity"] == "block" and a not in (checklist.alerts or [])]
+    if more_work:
+        titles = ", ".join(more_work[:3]) + ("…" if len(more_work) > 3 else "")
+        withdraw_go_if_needed(surgery=surgery, reason=f"New required item after the Go ({reason}): {titles}")
+    elif new_blocks:
+        # A new safety alert after a Go takes it back too (the surgeon decides again, seeing it).
+        withdraw_go_if_needed(surgery=surgery, reason=f"New safety alert after the Go: {new_blocks[0]}")
+    checklist.alerts = alerts
     checklist.save(update_fields=["updated_at", "alerts"])
     _after_change(checklist)
     return checklist
@@ -295,7 +311,7 @@ def _locked_item(item: ChecklistItem, expected_version: int | None) -> Checklist
     if expected_version is not None and fresh.version != expected_version:
         who = fresh.updated_by.display_name if fresh.updated_by_id and fresh.updated_by else "someone"
         raise ItemConflict(
-            f"This item was changed by {who} at {timezone.localtime(fresh.updated_at):%H:%M} after you opened it; "
+            f"This item was changed by {who} at {when_text(fresh.updated_at, 'H:i')} after you opened it; "
             "nothing was saved. Review its new state and try again.",
             item=fresh,
         )
@@ -418,6 +434,10 @@ def item_undo(*, item: ChecklistItem, by: User, reason: str, expected_version: i
     item.result_flag = ""
     fields = ["status", "result_value", "result_at", "completed_at", "completed_by", "na_reason", "result_flag"]
     _save(item, by=by, reason=f"Reopened: {reason}", fields=fields)
+    if item.required:
+        withdraw_go_if_needed(
+            surgery=item.checklist.surgery, reason=f"{item.title} was reopened by {by.display_name}: {reason}"
+        )
     _after_change(item.checklist)
     return item
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from core.text import render_text
 from patients.models import Clinic, Patient
 from prep.models import ChecklistItem
 
@@ -52,8 +53,10 @@ def language_of(patient: Patient) -> str:
     return patient.language if patient.language in LANGUAGES else "en"
 
 
-def when_text(value: dt.datetime, tz: zoneinfo.ZoneInfo, language: str) -> str:
-    pattern = "EEE MMM d, h:mm a" if language == "en" else "EEE d MMM, HH:mm"
+def when_text(value: dt.datetime, tz: zoneinfo.ZoneInfo, language: str, *, twelve_hour: bool = True) -> str:
+    """The clinic's clock: 2:30 PM on a 12-hour clinic (US), 14:30 otherwise, in either language."""
+    time = "h:mm a" if twelve_hour else "HH:mm"
+    pattern = f"EEE MMM d, {time}" if language == "en" else f"EEE d MMM, {time}"
     return format_datetime(value.astimezone(tz), pattern, locale="en_US" if language == "en" else "es")
 
 
@@ -79,7 +82,7 @@ def sms_render(*, kind: str, clinic: Clinic, patient: Patient, items: Sequence[C
     detailed = patient.sms_detailed
     context = {
         "clinic": clinic.name[:CLINIC_NAME_MAX].strip(),
-        "when": when_text(first.due_at, tz, language) if first else "",
+        "when": when_text(first.due_at, tz, language, twelve_hour=clinic.clock_12h) if first else "",
         "count": len(items),
         "detailed": detailed,
         "drug": (first.drug_name if first and detailed else ""),
@@ -92,7 +95,7 @@ def sms_render(*, kind: str, clinic: Clinic, patient: Patient, items: Sequence[C
     attempts.append({**attempts[-1], "link": ""})
     attempts.append({**attempts[-1], "clinic": clinic.name[:20].strip()})
     for ctx in attempts:
-        text = gsm7(_squash(render_to_string(name, ctx)))
+        text = gsm7(_squash(render_text(name, ctx)))
         if len(text) <= SMS_MAX:
             return text
     return text[: SMS_MAX - 1] + "."  # pragma: no cover - the shortest form fits (a test renders them all)
@@ -105,7 +108,7 @@ def sms_reply_render(*, kind: str, clinic: Clinic | None, language: str = "en") 
         "clinic": clinic.name[:CLINIC_NAME_MAX].strip() if clinic else "Pre-op reminders",
         "phone": clinic.phone if clinic else "",
     }
-    text = gsm7(_squash(render_to_string(f"reminders/sms/{kind}.{language}.txt", context)))
+    text = gsm7(_squash(render_text(f"reminders/sms/{kind}.{language}.txt", context)))
     return text[:SMS_MAX]
 
 
@@ -124,15 +127,15 @@ def email_render(
     context = {
         "clinic": clinic,
         "patient_first_name": patient.first_name,
-        "when": when_text(first.due_at, tz, language) if first else "",
+        "when": when_text(first.due_at, tz, language, twelve_hour=clinic.clock_12h) if first else "",
         "detailed": patient.sms_detailed,
         "titles": [item_title(i, language) for i in items],
         "link": portal_link(),
         "language": language,
     }
     base = f"emails/{kind}"
-    subject = _squash(render_to_string(f"{base}/subject.{language}.txt", context))
-    text = render_to_string(f"{base}/body.{language}.txt", context)
+    subject = _squash(render_text(f"{base}/subject.{language}.txt", context))
+    text = render_text(f"{base}/body.{language}.txt", context)
     html = render_to_string(f"{base}/body.{language}.html", context)
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip("> ") or "preop.local"
     message = EmailMultiAlternatives(

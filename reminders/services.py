@@ -824,7 +824,8 @@ def nurse_digests_send(*, now: dt.datetime | None = None, days: int = 7) -> int:
             items = list(surgery.checklist.items.all()) if hasattr(surgery, "checklist") else []
             report = readiness_compute(surgery=surgery, items=items, clinic=clinic, now=now)
             start = surgery.start_at.astimezone(clinic.tz)  # pre-formatted: templates would show UTC
-            rows.append({"surgery": surgery, "report": report, "start": f"{start:%a %d %b %H:%M}"})
+            clock_text = f"{start:%I:%M %p}".lstrip("0") if clinic.clock_12h else f"{start:%H:%M}"
+            rows.append({"surgery": surgery, "report": report, "start": f"{start:%a %d %b} {clock_text}"})
         for nurse in todo:
             sent += _digest_send_one(nurse=nurse, clinic=clinic, local_date=local.date(), rows=rows, days=days)
     return sent
@@ -834,6 +835,8 @@ def _digest_send_one(*, nurse: object, clinic: Clinic, local_date: dt.date, rows
     from django.core.mail import EmailMultiAlternatives
     from django.template.loader import render_to_string
 
+    from core.text import render_text
+
     try:
         with transaction.atomic():
             digest = NurseDigest.objects.create(nurse=nurse, local_date=local_date, surgeries=len(rows))
@@ -842,8 +845,8 @@ def _digest_send_one(*, nurse: object, clinic: Clinic, local_date: dt.date, rows
     context = {"clinic": clinic, "nurse": nurse, "rows": rows, "date": local_date, "days": days,
                "link": settings.PUBLIC_BASE_URL.rstrip("/") + "/"}  # fmt: skip
     message = EmailMultiAlternatives(
-        subject=" ".join(render_to_string("emails/digest/subject.en.txt", context).split()),
-        body=render_to_string("emails/digest/body.en.txt", context),
+        subject=" ".join(render_text("emails/digest/subject.en.txt", context).split()),
+        body=render_text("emails/digest/body.en.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[nurse.email],
         headers={"Auto-Submitted": "auto-generated", "Digest-Id": f"{nurse.pk}-{local_date.isoformat()}"},

@@ -21,7 +21,7 @@ from workspace.models import CallOutcome, NoteKind
 from workspace.services import note_add
 
 CLINIC = {"slug": "demo-spine", "name": "Westside Spine & Pain (demo)", "time_zone": "America/Los_Angeles",
-          "phone": "+13105550100"}  # fmt: skip
+          "phone": "+13105550100", "clock_12h": True}  # fmt: skip
 # Known demo passwords (>= 12 characters); load_demo refuses to run unless DEBUG is on.
 LOGINS = (
     ("nurse@demo.preop.test", "demo-nurse-2026!", Role.NURSE, "Nina", "Okafor"),

@@ -7,18 +7,49 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import User
 from patients.models import Anaesthesia, Clinic, Indication, Patient, Side, Surgery
+from patients.services import MAX_AGE_YEARS, oldest_birth_date
 from prep import planning
 from prep.models import ChecklistItem, Drug, ProcedureVariant, ResultKind
 from prep.selectors import Readiness
 from workspace.models import CallOutcome, NoteKind
 
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+def date_widget() -> forms.DateInput:
+    """A new date input each time: a widget's attrs are mutated while rendering (crispy adds
+    ``is-invalid``), so one instance shared by forms would carry one user's error to every form."""
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def time_widget() -> forms.TimeInput:
+    return forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+
+# Labels written for people where the model's field name would read badly ("Sms consent").
+PATIENT_LABELS = {
+    "mrn": "Medical record number (MRN)",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "birth_date": "Date of birth",
+    "sex": "Sex",
+    "language": "Language",
+    "email": "Email address",
+    "mobile": "Mobile number",
+    "channel_email": "Reminders by email",
+    "channel_sms": "Reminders by text message (SMS)",
+    "sms_consent": "The patient agrees to receive text messages",
+    "sms_detailed": "Texts may name the procedure and medicines",
+    "claustrophobic": "Claustrophobic",
+    "cardiac_history": "Cardiac history",
+    "impaired_renal_function": "Impaired renal function",
+    "latex_allergy": "Latex allergy",
+    "allergies": "Other allergies",
+}
 
 PATIENT_FORM_FIELDS = (
     "mrn", "first_name", "last_name", "birth_date", "sex", "language", "email", "mobile",
@@ -29,8 +60,35 @@ PATIENT_FORM_FIELDS = (
 )  # fmt: skip
 
 
+def limit_fields(form: forms.Form) -> None:
+    """Text limits checked by the server, with a counter, never cut silently by the browser.
+
+    A ``maxlength`` attribute makes the browser drop whatever is pasted past the limit, and the
+    shortened text is then saved as if nothing happened. The limit goes to ``data-maxlength``
+    (the counter in workspace.js reads it) and the server's error says how much is too much.
+    """
+    for field in form.fields.values():
+        limit = getattr(field, "max_length", None)
+        if not limit or isinstance(field.widget, forms.HiddenInput):
+            continue
+        field.widget.attrs.pop("maxlength", None)
+        field.widget.attrs["data-maxlength"] = str(limit)
+        # New validator objects: the field's list is shared between copies of a form class's field.
+        field.validators = [
+            MaxLengthValidator(limit, message=LIMIT_MESSAGE) if isinstance(v, MaxLengthValidator) else v
+            for v in field.validators
+        ]
+
+
+LIMIT_MESSAGE = (
+    "This text has %(show_value)s characters; at most %(limit_value)s fit. Shorten it and save again "
+    "(nothing was saved)."
+)
+
+
 def style_fields(form: forms.Form) -> None:
     """Bootstrap classes on the widgets of forms rendered by hand (crispy does its own)."""
+    limit_fields(form)
     for field in form.fields.values():
         widget = field.widget
         if isinstance(widget, forms.HiddenInput):
@@ -62,11 +120,15 @@ def add_service_errors(form: forms.Form, exc: ValidationError, *, rename: dict[s
         form.add_error(rename.get("__all__"), exc.messages)
 
 
+DECISION_FILTERS = {"needed": "Needs a decision", "go": "Go", "no_go": "No go"}
+
+
 class BoardFilterForm(StyledForm):
-    date_from = forms.DateField(label="From", widget=DATE, required=False)
-    date_to = forms.DateField(label="To", widget=DATE, required=False)
+    date_from = forms.DateField(label="From", widget=date_widget(), required=False)
+    date_to = forms.DateField(label="To", widget=date_widget(), required=False)
     readiness = forms.ChoiceField(label="Readiness", required=False, choices=[("", "All"), *Readiness.LABELS.items()])
     surgeon = forms.ChoiceField(label="Surgeon", required=False)
+    decision = forms.ChoiceField(label="Go / no go", required=False, choices=[("", "All"), *DECISION_FILTERS.items()])
     q = forms.CharField(label="Name or MRN", required=False, max_length=100)
 
     def __init__(self, *args: Any, surgeons: list[User], **kwargs: Any) -> None:
@@ -91,17 +153,24 @@ class PatientForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields.update(forms.fields_for_model(Patient, fields=PATIENT_FORM_FIELDS))
-        self.fields["birth_date"].widget = DATE
+        self.fields["birth_date"].widget = date_widget()
+        for name, label in PATIENT_LABELS.items():
+            self.fields[name].label = label
         self.fields["mobile"].help_text = "Any usual form, e.g. (310) 555-0100 or +13105550100."
         self.fields["allergies"].widget = forms.Textarea(attrs={"rows": 2})
         for name in ("stent_date", "vte_date", "stroke_date"):
-            # A widget of its own per field and form: a shared instance would carry one form's state to the next.
-            self.fields[name].widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+            self.fields[name].widget = date_widget()
+        limit_fields(self)
 
     def clean_birth_date(self) -> dt.date:
         value = self.cleaned_data["birth_date"]
         if value > timezone.localdate():
             raise ValidationError("The birth date cannot be in the future.")
+        if value < oldest_birth_date():
+            raise ValidationError(
+                f"A birth date before {oldest_birth_date():%Y} would make the patient older than {MAX_AGE_YEARS}: "
+                "check the year."
+            )
         return value
 
 
@@ -116,15 +185,32 @@ def patient_initial(patient: Patient) -> dict[str, Any]:
     return {**{name: getattr(patient, name) for name in PATIENT_FORM_FIELDS}, "seen": patient.updated_at.isoformat()}
 
 
+class DrugSelect(forms.Select):
+    """Catalogue drugs marked as blood thinners, so that picking one ticks the box (workspace.js)."""
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(*args, **kwargs)
+        if getattr(option["value"], "instance", None) is not None:
+            # Every catalogue drug is a blood-thinner rule (prep.models.Drug).
+            option["attrs"]["data-blood-thinner"] = "true"
+        return option
+
+
 class MedicationForm(forms.Form):
     drug = forms.ModelChoiceField(
         label="Catalogue drug",
+        widget=DrugSelect,
         queryset=Drug.objects.order_by("name"),
         to_field_name="slug",
         required=False,
         empty_label="— not in the list —",
     )
     name = forms.CharField(label="Or name (free text)", required=False, max_length=120)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit_fields(self)
+
     indication = forms.ChoiceField(label="Indication", choices=Indication.choices, required=False)
     dose = forms.CharField(label="Dose", required=False, max_length=120)
     is_blood_thinner = forms.BooleanField(label="Blood thinner", required=False)
@@ -137,6 +223,9 @@ class MedicationForm(forms.Form):
             and (data.get("dose") or data.get("indication"))
         ):
             self.add_error("name", "Choose a drug from the list or type its name.")
+        if data.get("drug"):
+            # A catalogue drug is a blood thinner whether or not the box was ticked.
+            data["is_blood_thinner"] = True
         return data
 
     @property
@@ -149,16 +238,38 @@ class MedicationForm(forms.Form):
 MedicationFormSet = forms.formset_factory(MedicationForm, extra=3, max_num=10, absolute_max=10)
 
 
+def anaesthesia_label(value: str) -> str:
+    return dict(Anaesthesia.choices).get(value, value)
+
+
+class ProcedureSelect(forms.Select):
+    """Each procedure carries its default anaesthesia, so the menu can name it (workspace.js)."""
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(*args, **kwargs)
+        procedure = getattr(option["value"], "instance", None)
+        if procedure is not None:
+            option["attrs"]["data-default-anaesthesia"] = anaesthesia_label(procedure.default_anaesthesia)
+        return option
+
+
+DEFAULT_ANAESTHESIA = "The procedure's default"
+
+
 class SurgeryFieldsForm(forms.Form):
     procedure = forms.ModelChoiceField(
-        label="Procedure", queryset=ProcedureVariant.objects.filter(active=True), to_field_name="slug"
+        label="Procedure",
+        queryset=ProcedureVariant.objects.filter(active=True),
+        to_field_name="slug",
+        widget=ProcedureSelect,
     )
-    start_date = forms.DateField(label="Date", widget=DATE)
-    start_time = forms.TimeField(label="Time", widget=TIME, help_text="Clinic time.")
+    start_date = forms.DateField(label="Date", widget=date_widget())
+    start_time = forms.TimeField(label="Time", widget=time_widget(), help_text="Clinic time.")
     anaesthesia = forms.ChoiceField(
         label="Anaesthesia",
         required=False,
-        choices=[("", "The procedure's default"), *Anaesthesia.choices],
+        choices=[("", DEFAULT_ANAESTHESIA), *Anaesthesia.choices],
+        help_text="Blank: the procedure's default, named in the menu once a procedure is chosen.",
     )
     surgeon = forms.ModelChoiceField(
         label="Surgeon", queryset=User.objects.none(), to_field_name="email", required=False
@@ -172,6 +283,21 @@ class SurgeryFieldsForm(forms.Form):
         self.clinic = clinic
         self.fields["surgeon"].queryset = User.objects.filter(pk__in=[s.pk for s in surgeons])
         self.fields["start_time"].help_text = f"Clinic time ({clinic.time_zone})."
+        limit_fields(self)
+        procedure = self._procedure()
+        if procedure is not None:
+            # Name the default, so that "the procedure's default" is never a guess.
+            default = f"{DEFAULT_ANAESTHESIA}: {anaesthesia_label(procedure.default_anaesthesia)}"
+            self.fields["anaesthesia"].choices = [("", default), *Anaesthesia.choices]
+
+    def _procedure(self) -> ProcedureVariant | None:
+        if self.is_bound:
+            slug = self.data.get(self.add_prefix("procedure"))
+            if not slug:
+                return None
+            return self.fields["procedure"].queryset.filter(slug=str(slug)[:50]).first()
+        value = self.initial.get("procedure")
+        return value if isinstance(value, ProcedureVariant) else None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -225,7 +351,7 @@ class ItemVersionForm(StyledForm):
 class ItemCompleteForm(ItemVersionForm):
     """Tick an item, with its result when the catalogue asks for one."""
 
-    result_date = forms.DateField(label="Result date", widget=DATE, required=False)
+    result_date = forms.DateField(label="Result date", widget=date_widget(), required=False)
 
     def __init__(self, *args: Any, item: ChecklistItem, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", f"id_{item.uuid.hex[:12]}_complete_%s")
@@ -251,7 +377,7 @@ class ItemCompleteForm(ItemVersionForm):
             self.fields["result"] = forms.DateField(
                 label=format_html('Date<span class="visually-hidden"> of {}</span>', item.title),
                 required=False,
-                widget=DATE,
+                widget=date_widget(),
             )
         elif kind == ResultKind.TEXT:
             self.fields["result"] = forms.CharField(label=label, required=False, max_length=200)
@@ -287,8 +413,16 @@ class ItemReasonForm(ItemVersionForm):
         self.fields["reason"].label = REASON_LABELS[action]
 
 
+HOLD_DECISIONS = {"approve": "Approve the hold", "decline": "Decline: the patient keeps taking it"}
+
+
 class HoldDecisionForm(ItemVersionForm):
-    decision = forms.ChoiceField(label="Decision", choices=[("approve", "Approve the hold"), ("decline", "Decline")])
+    # No answer is pre-selected: one click on the button must never approve a hold by default.
+    decision = forms.ChoiceField(
+        label="Decision",
+        choices=[("", "Choose…"), *HOLD_DECISIONS.items()],
+        error_messages={"required": "Choose whether to approve or decline the hold."},
+    )
     hold_days = forms.IntegerField(label="Hold for (days)", min_value=1, max_value=30, required=False)
     note = forms.CharField(label="Note", required=False, max_length=300)
 
@@ -308,8 +442,23 @@ class HoldDecisionForm(ItemVersionForm):
 
 
 class GoDecisionForm(StyledForm):
-    decision = forms.ChoiceField(label="Decision", choices=[("go", "Go"), ("no_go", "No go")], widget=forms.RadioSelect)
-    note = forms.CharField(label="Note (required for no go)", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    # Never bound to the current decision as its initial value: a decision is made, not re-submitted.
+    decision = forms.ChoiceField(
+        label="Decision",
+        choices=[("go", "Go"), ("no_go", "No go")],
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose go or no go."},
+    )
+    note = forms.CharField(
+        label="Note (required for no go)", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    override = forms.CharField(
+        label="Reason to go ahead although the patient is not ready",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed for Go while required items are open; shown on the board and the print sheet.",
+    )
 
 
 class NoteForm(StyledForm):

@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Role, User
 from audit import context as audit
 from core.access import surgeries_for_user, surgery_get_for_user
-from patients.models import Clinic, Medication, Patient, Surgery, SurgeryStatus
+from patients.models import Clinic, GoDecision, Medication, Patient, Surgery, SurgeryStatus
 from prep import planning
-from prep.models import ChecklistItem, ChecklistStatus, ItemStatus
+from prep.models import Assignee, ChecklistItem, ChecklistStatus, ItemStatus
 from prep.selectors import (
     OPEN_STATUSES,
     PHASES,
@@ -38,6 +38,7 @@ class BoardFilters:
     date_to: dt.date
     readiness: str = ""
     surgeon: str = ""  # the surgeon's email: staff users have no UUID and ids never go in URLs
+    decision: str = ""  # "needed" | "go" | "no_go"
     q: str = ""
 
 
@@ -95,10 +96,29 @@ def board_queryset(*, user: User, filters: BoardFilters, now: dt.datetime | None
             Q(patient__mrn__istartswith=term) | Q(patient__last_name__istartswith=term)
             | Q(patient__first_name__istartswith=term)
         )  # fmt: skip
+    if filters.decision == "needed":
+        qs = qs.filter(needs_decision_q())
+    elif filters.decision in (GoDecision.GO, GoDecision.NO_GO):
+        qs = qs.filter(go_decision=filters.decision)
     qs = surgeries_with_readiness(clinic=clinic, qs=qs, now=now)
     if filters.readiness in Readiness.RANK:
         qs = qs.filter(readiness_rank=Readiness.RANK[filters.readiness])
     return qs.order_by("readiness_rank", "start_at", "pk")
+
+
+def open_decision_items() -> QuerySet[ChecklistItem]:
+    """Open items that wait for the surgeon / prescriber: chosen by who they are assigned to, not by
+    their code, so every kind of decision item (hold approvals, and the GLP-1 or diabetes decisions
+    of other catalogues) is found the same way."""
+    return ChecklistItem.objects.filter(
+        assignee=Assignee.SURGEON, status__in=OPEN_STATUSES, locked=False, checklist__status=ChecklistStatus.ACTIVE
+    )
+
+
+def needs_decision_q() -> Q:
+    """A surgery waits for a decision: no go / no-go yet, or an open decision item."""
+    waiting = open_decision_items().filter(checklist__surgery=OuterRef("pk"))
+    return Q(go_decision=GoDecision.PENDING) | Q(Exists(waiting))
 
 
 def board_page(
@@ -198,7 +218,8 @@ class ItemView:
 
     @property
     def can_mark_na(self) -> bool:
-        return self.item.status != ItemStatus.NOT_APPLICABLE and not self.is_hold_approval
+        # A done item is reopened first (Undo): "not applicable" over a recorded result would hide it.
+        return self.item.status in OPEN_STATUSES and not self.is_hold_approval
 
     @property
     def is_overdue(self) -> bool:
@@ -316,3 +337,58 @@ def patients_search(*, user: User, q: str, limit: int = 20) -> list[Patient]:
 
 def item_history(*, item: ChecklistItem) -> list[object]:
     return list(item.history.select_related("history_user").order_by("-history_date", "-history_id"))
+
+
+# --- the surgeon's worklist ------------------------------------------------------------------------
+
+WORKLIST_GO_DAYS = 3
+
+
+@dataclass
+class GoRow:
+    surgery: Surgery
+    report: ReadinessReport
+
+
+@dataclass
+class Worklist:
+    decisions: list[ChecklistItem]
+    go_rows: list[GoRow]
+    go_days: int = WORKLIST_GO_DAYS
+
+
+def surgeon_worklist(*, user: User, now: dt.datetime | None = None) -> Worklist:
+    """What waits for this surgeon: open decision items (oldest due first) and the go / no-go of the
+    coming days, with any Go that a later change withdrew.
+
+    A surgeon sees their own surgeries and the unassigned ones; a nurse or admin, the clinic's (a
+    nurse chases what waits for the surgeons). Three queries in all.
+    """
+    now = now or timezone.now()
+    clinic = user.clinic
+    surgeries = surgeries_for_user(user).filter(status__in=ACTIVE_SURGERY)
+    if user.is_surgeon:
+        surgeries = surgeries.filter(Q(surgeon=user) | Q(surgeon__isnull=True))
+    decisions = list(
+        open_decision_items()
+        .filter(checklist__surgery__in=surgeries)
+        .select_related("checklist__surgery__patient", "checklist__surgery__procedure")
+        .order_by("due_at", "pk")
+    )
+    horizon = _local_midnight(timezone.localdate(now, clinic.tz) + dt.timedelta(days=WORKLIST_GO_DAYS + 1), clinic)
+    coming = Q(start_at__gte=now - dt.timedelta(hours=12), start_at__lt=horizon) | Q(go_withdrawn_at__isnull=False)
+    items = ChecklistItem.objects.only("id", "checklist_id", "title", "required", "status", "due_at", "code", "locked")
+    undecided = (
+        surgeries.filter(coming, go_decision=GoDecision.PENDING, start_at__gte=now - dt.timedelta(hours=12))
+        .select_related("patient", "procedure", "checklist")
+        .prefetch_related(Prefetch("checklist__items", queryset=items))
+        .order_by("start_at", "pk")
+    )
+    go_rows = []
+    for surgery in undecided:
+        checklist = getattr(surgery, "checklist", None)
+        report = readiness_compute(
+            surgery=surgery, items=list(checklist.items.all()) if checklist else [], clinic=clinic, now=now
+        )
+        go_rows.append(GoRow(surgery=surgery, report=report))
+    return Worklist(decisions=decisions, go_rows=go_rows)

@@ -5,6 +5,7 @@ from workspace import views
 app_name = "workspace"
 urlpatterns = [
     path("", views.board, name="board"),
+    path("worklist/", views.worklist, name="worklist"),
     path("book/", views.booking_new, name="book"),
     path("patients/<uuid:uuid>/", views.patient_detail, name="patient"),
     path("patients/<uuid:uuid>/edit/", views.patient_edit, name="patient_edit"),

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import permissions as perms
 from accounts.models import User
+from core import clock
 from core.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
 from core.search_keys import search_key_store, search_key_terms
 from patients import services as patient_services
@@ -41,7 +42,8 @@ def staff_view(view: ViewFunc) -> ViewFunc:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.clinic_id is None:
             raise PermissionDenied("Your account is not linked to a clinic; ask a clinic admin.")
-        with timezone.override(request.user.clinic.tz):
+        clinic = request.user.clinic
+        with timezone.override(clinic.tz), clock.override(clinic.clock_12h):
             return view(request, *args, **kwargs)
 
     return wrapper
@@ -52,12 +54,15 @@ def staff_view(view: ViewFunc) -> ViewFunc:
 
 # Board filters that may sit in a URL: dates, readiness and surgeon name no patient. The patient search
 # (``q``) comes only in a POST or behind an opaque search key (core.search_keys).
-BOARD_URL_FILTERS = ("date_from", "date_to", "readiness", "surgeon")
+BOARD_URL_FILTERS = ("date_from", "date_to", "readiness", "surgeon", "decision")
 
 
 @require_http_methods(["GET", "POST"])
 @staff_view
 def board(request: HttpRequest) -> HttpResponse:
+    if request.user.is_surgeon and request.method == "GET" and not request.GET:
+        # A surgeon lands on the decisions waiting for them; the board is one link away.
+        return redirect("workspace:worklist")
     clinic = request.user.clinic
     if request.method == "POST":
         terms = {name: request.POST.get(name, "") for name in (*BOARD_URL_FILTERS, "q")}
@@ -76,6 +81,7 @@ def board(request: HttpRequest) -> HttpResponse:
             date_to=data["date_to"] or (data["date_from"] or defaults.date_from) + dt.timedelta(days=14),
             readiness=data["readiness"],
             surgeon=data["surgeon"],
+            decision=data["decision"],
             q=data["q"].strip(),
         )
     elif not form.is_bound:
@@ -100,11 +106,18 @@ def board(request: HttpRequest) -> HttpResponse:
             "form": form,
             "clinic": clinic,
             "query": query,
-            "filtered": form.is_bound,
+            "filtered": form.is_bound and any(form.data.get(name) for name in form.fields),
             "nav": "board",
             "now": timezone.now(),
         },
     )
+
+
+@require_GET
+@staff_view
+def worklist(request: HttpRequest) -> HttpResponse:
+    work = selectors.surgeon_worklist(user=request.user)
+    return render(request, "workspace/worklist.html", {"work": work, "nav": "worklist", "now": timezone.now()})
 
 
 # --- patient page --------------------------------------------------------------------------
@@ -149,9 +162,11 @@ def _surgery_context(request: HttpRequest, uuid: object, bound: dict[str, Any] |
         "clinic": page.clinic,
         "report": page.report,
         "can_decide": perms.allowed(user, perms.DECIDE, perms.KIND_SURGERY),
-        "go_form": wf.GoDecisionForm(initial={"decision": page.surgery.go_decision or None}),
+        "go_form": wf.GoDecisionForm(),
         "note_form": wf.NoteForm(),
         "reminders": reminders_for_surgery(surgery=page.surgery),
+        # An item form posted without htmx and refused: listed in the error summary at the top.
+        "bound_form": bound["form"] if bound else None,
     }
 
 
@@ -165,7 +180,8 @@ def surgery_detail(request: HttpRequest, uuid: str) -> HttpResponse:
 @staff_view
 def surgery_print(request: HttpRequest, uuid: str) -> HttpResponse:
     page = selectors.surgery_page(user=request.user, uuid=uuid)
-    return render(request, "workspace/print.html", {"page": page, "phases": dict(PHASES)})
+    context = {"page": page, "phases": dict(PHASES), "printed_at": timezone.now()}
+    return render(request, "workspace/print.html", context)
 
 
 @require_GET
@@ -388,8 +404,13 @@ def go_decision(request: HttpRequest, uuid: str) -> HttpResponse:
     form = wf.GoDecisionForm(request.POST)
     if form.is_valid():
         try:
+            data = form.cleaned_data
             patient_services.surgery_record_go_decision(
-                surgery=surgery, by=request.user, decision=form.cleaned_data["decision"], note=form.cleaned_data["note"]
+                surgery=surgery,
+                by=request.user,
+                decision=data["decision"],
+                note=data["note"],
+                override=data["override"],
             )
         except ValidationError as exc:
             wf.add_service_errors(form, exc)
@@ -397,7 +418,11 @@ def go_decision(request: HttpRequest, uuid: str) -> HttpResponse:
         context = _surgery_context(request, uuid)
         context["go_form"] = form
         return render(request, "workspace/surgery.html", context, status=400)
-    messages.success(request, f"Decision recorded: {surgery.get_go_decision_display()}.")
+    surgery.refresh_from_db(fields=["go_decision", "go_override_reason"])
+    text = f"Decision recorded: {surgery.get_go_decision_display()}"
+    if surgery.go_override_reason:
+        text += " (over the checklist, with your reason)"
+    messages.success(request, f"{text}.")
     return redirect("workspace:surgery", uuid=surgery.uuid)
 
 

@@ -54,6 +54,7 @@ def page(request: pytest.FixtureRequest, browser: object) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(10_000)
+    watch_console(page)
     yield page
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -68,3 +69,45 @@ def screenshot(page: object, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- accessibility and the Content-Security-Policy, checked on every page a test visits -------------
+
+# WCAG 2.2 AA as axe-core tags it (2.0, 2.1 and 2.2, levels A and AA).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+BLOCKING = ("serious", "critical")
+
+
+def watch_console(page: object) -> list[str]:
+    """Keep the page's console errors (CSP violations are reported there) on ``page.console_errors``."""
+    errors: list[str] = []
+    page.console_errors = errors
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return errors
+
+
+def axe_violations(page: object) -> list[str]:
+    """Serious and critical WCAG 2.2 AA violations on the current page, one line each.
+
+    axe-core is the copy bundled in axe-playwright-python (no network); it is injected through
+    Playwright's evaluate, which the page's Content-Security-Policy does not apply to.
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
+    results = Axe().run(page, options=options)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+        for v in results.response["violations"]
+        if v.get("impact") in BLOCKING
+    ]
+
+
+def assert_accessible(page: object, name: str) -> None:
+    """0 serious or critical axe violations, and no CSP violation logged since the last check."""
+    page.wait_for_load_state("load")
+    problems = axe_violations(page)
+    csp = [e for e in getattr(page, "console_errors", []) if "Content Security Policy" in e or "Refused to" in e]
+    if hasattr(page, "console_errors"):
+        page.console_errors.clear()
+    assert problems == [] and csp == [], f"{name} ({page.url}): {problems} {csp}"

@@ -55,11 +55,12 @@ def test_patient_walk(live_server, page, book, surgeon, nurse):
     page.get_by_role("button", name="Continue").click()
     expect(page).to_have_url(re.compile(r"/p/me/$"))
 
-    # 2. Today's items: the clopidogrel hold, approved, with its last dose.
-    today = page.locator("section[aria-labelledby='today-h']")
-    hold_card = today.locator("article", has_text="Stop Clopidogrel before your procedure")
+    # 2. The clopidogrel hold, approved: its last dose was days ago, so it is overdue (not "today").
+    overdue = page.locator("section[aria-labelledby='overdue-h']")
+    hold_card = overdue.locator("article", has_text="Stop Clopidogrel before your procedure")
     expect(hold_card).to_be_visible()
     expect(hold_card).to_contain_text("Last dose:")
+    expect(hold_card).to_contain_text("Overdue")
     expect(page.get_by_role("heading", name="Your procedure", exact=True)).to_be_visible()
     # Phone first: nothing wider than the screen, touch targets of at least 44 px.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -116,7 +117,9 @@ def test_patient_walk(live_server, page, book, surgeon, nurse):
         nurse_page.goto(f"{live_server.url}/surgeries/{surgery.uuid}/")
         row = nurse_page.locator(f"#item-{hold.uuid}")
         expect(row).to_contain_text("The patient confirmed")
-        expect(row).to_contain_text(last_dose)
+        taken = dt.date.fromisoformat(last_dose)
+        expect(row).to_contain_text(f"Last dose taken on {taken:%a} {taken.day} {taken:%b %Y}")
+        expect(row).to_contain_text("later than planned")  # a day ago, while the plan said days before
         row.get_by_role("button", name="Accept the patient's confirmation").click()
         expect(nurse_page.locator(f"#item-{hold.uuid}")).not_to_contain_text("The patient confirmed")
     finally:

@@ -46,7 +46,7 @@ def approve(surgery, surgeon, drug: str) -> None:
 
 def section(html: str, name: str) -> str:
     start = html.index(f'id="{name}-h"')
-    ends = [html.find(f'id="{n}-h"', start + 1) for n in ("today", "next", "done")]
+    ends = [html.find(f'id="{n}-h"', start + 1) for n in ("overdue", "today", "next", "done")]
     ends = [e for e in ends if e > start]
     return html[start : min(ends) if ends else len(html)]
 
@@ -102,7 +102,10 @@ def test_today_next_done_and_no_internal_fields(client, surgery, surgeon, nurse,
         item_complete(item=item(surgery, "hemoglobin"), by=nurse, result="13.1")
         html = sign_in(client, surgery.patient).content.decode()
     today, upcoming, done = section(html, "today"), section(html, "next"), section(html, "done")
-    assert "Stop Clopidogrel" in today  # its last dose has passed and it is not confirmed yet
+    overdue = section(html, "overdue")
+    # Its last dose was due on an earlier day and it is not confirmed yet: overdue, not "today".
+    assert "Stop Clopidogrel" in overdue and "Stop Clopidogrel" not in today
+    assert "Was due" in overdue and "Overdue" in overdue
     assert "Stop eating" in upcoming and "Arriving on the day" in upcoming
     assert "hemoglobin" in done.lower()
     assert "13.1" not in html  # results are for staff

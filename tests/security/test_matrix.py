@@ -40,11 +40,16 @@ TABLE = """
 # name                           method   path                                            anon   self   other  nurse  nurse_x surgeon admin admin_x token  token_x  body
 healthz                          GET      /healthz                                        health health health health health health health health health health
 healthz                          POST     /healthz                                        405    405    405    405    405    405    405    405    405    405
+favicon                          GET      /favicon.ico                                    200    200    200    200    200    200    200    200    200    200
+favicon                          POST     /favicon.ico                                    405    405    405    405    405    405    405    405    405    405
 admin:index                      GET      /admin/                                         adm    adm    adm    adm    adm    adm    adm    adm    adm    adm
 admin:index                      POST     /admin/                                         adm    adm    adm    adm    adm    adm    adm    adm    adm    adm
 admin:patients_patient_changelist GET     /admin/patients/patient/                        adm    adm    adm    adm    adm    adm    adm    adm    adm    adm
 # --- staff pages (workspace) ---
-workspace:board                  GET      /                                               login  login  login  data   empty  data   data   empty  login  login
+workspace:board                  GET      /                                               login  login  login  data   empty  redir  data   empty  login  login
+workspace:board                  GET      /?view=board                                    login  login  login  data   empty  data   data   empty  login  login
+workspace:worklist               GET      /worklist/                                      login  login  login  data   empty  data   data   empty  login  login
+workspace:worklist               POST     /worklist/                                      405    405    405    405    405    405    405    405    405    405
 workspace:board                  GET      /?q={last_name_part}                            login  login  login  data   empty  data   data   empty  login  login
 workspace:board                  GET      /?q={mrn_lower}                                 login  login  login  data   empty  data   data   empty  login  login
 workspace:board                  GET      /?surgeon={surgeon_email}                       login  login  login  data   empty  data   data   empty  login  login
@@ -246,7 +251,7 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
         "action": "confirm",
     },
     "cancel": lambda v: {"reason": "patient asked"},
-    "go": lambda v: {"decision": "go", "note": ""},
+    "go": lambda v: {"decision": "go", "note": "", "override": "Decided with the anaesthetist"},
     "search_board": lambda v: {"q": v["last_name_part"]},
     "api_search": lambda v: {"mrn": v["mrn"]},
     "search_book": lambda v: {"action": "search", "q": v["last_name_part"]},

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db
 # Names (namespace:name) that anyone may open, each for a reason.
 PUBLIC = {
     "healthz",  # load balancers; shows no patient data
+    "favicon",  # the site's icon
     "accounts:login",
     "accounts:logout",  # POST only; logging out nobody is harmless
     "admin:login",

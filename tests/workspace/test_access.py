@@ -15,7 +15,7 @@ def urls(surgery):
     med = patient.medications.get()
     hb = item_of(surgery, "hemoglobin")
     return {
-        "board": "/",
+        "board": "/?view=board",  # with no query a surgeon lands on the worklist
         "book": "/book/",
         "surgery": f"/surgeries/{surgery.uuid}/",
         "print": f"/surgeries/{surgery.uuid}/print/",
@@ -91,7 +91,7 @@ def test_surgeon_actions_by_role(request, client_for, surgery, role, status):
     client = client_for(_user(request, role))
     hold = client.post(f"/items/{approval.uuid}/hold/", {"decision": "approve", "hold_days": "7",
                                                           "version": approval.version})  # fmt: skip
-    go = client.post(f"/surgeries/{surgery.uuid}/go/", {"decision": "go"})
+    go = client.post(f"/surgeries/{surgery.uuid}/go/", {"decision": "go", "override": "Hold decided today"})
     assert hold.status_code == status
     assert go.status_code == status
     approval.refresh_from_db()
@@ -139,3 +139,11 @@ def test_staff_without_clinic_is_refused(client_for, db):
 
     loner = UserFactory(clinic=None)
     assert client_for(loner).get("/").status_code == 403
+
+
+@pytest.mark.parametrize(("role", "landing"), [("nurse", 200), ("surgeon", 302), ("clinic_admin", 200)])
+def test_the_root_is_the_board_except_for_surgeons(request, client_for, role, landing):
+    response = client_for(_user(request, role)).get("/")
+    assert response.status_code == landing
+    if landing == 302:
+        assert response["Location"] == "/worklist/"
