@@ -13,7 +13,8 @@ from tests.factories import PASSWORD, in_days
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-RESULTS = {"blood_group": "A+", "ecg": "Sinus rhythm", "chest_xray": "Clear", "urinalysis": "Normal"}
+RESULTS = {"blood_group": "A+", "ecg": "Sinus rhythm", "chest_xray": "Clear", "urinalysis": "Normal",
+           "contrast_allergy": "None known"}  # fmt: skip
 
 
 @pytest.fixture

@@ -245,7 +245,7 @@ def test_birth_year_1850_is_refused_by_the_service_too(book, clinic, nurse):
 
 def test_done_item_menu_has_no_mark_not_applicable(client_for, surgery, nurse):
     item = item_of(surgery, "mri")
-    prep_services.item_complete(item=item, by=nurse, result=timezone.localdate().isoformat())
+    prep_services.item_complete(item=item, by=nurse, result=timezone.localdate(timezone=item.tz).isoformat())
     page = client_for(nurse).get(f"/surgeries/{surgery.uuid}/").content.decode()
     row = page.split('data-code="mri"')[1].split("</li>\n")[0]
     assert "Undo (reopen)" in row and "Mark not applicable" not in row

@@ -14,7 +14,7 @@ from tests.factories import UserFactory, in_days
 from tests.workspace.conftest import item_of
 
 RESULTS = {"blood_group": "A+", "ecg": "Sinus rhythm", "chest_xray": "Clear", "urinalysis": "Normal",
-           "hemoglobin": "13.0"}  # fmt: skip
+           "hemoglobin": "13.0", "pregnancy_check": "not pregnant", "contrast_allergy": "None known"}  # fmt: skip
 
 
 def text_of(response) -> str:
@@ -46,7 +46,7 @@ def make_ready(surgery, nurse, surgeon) -> None:
             continue
         result = RESULTS.get(item.code, "")
         if item.code == "mri":
-            result = timezone.localdate().isoformat()
+            result = timezone.localdate(timezone=item.tz).isoformat()
         prep_services.item_complete(item=item, by=nurse, result=result)
 
 
