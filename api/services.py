@@ -10,13 +10,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import permissions as perms
 from accounts.models import User
 from api.models import ApiToken
 from patients.models import Clinic
 
 # The service user of a token has this role: not a choice of the staff form on purpose, so it
 # never shows up as a nurse (digests, assignee lists) or as a surgeon (booking forms).
-SYSTEM_ROLE = "system"
+SYSTEM_ROLE = perms.SYSTEM
 TOKEN_PREFIX_BYTES = 6
 TOKEN_SECRET_BYTES = 32
 
