@@ -201,6 +201,7 @@ LOAD_FIELDS = (
     "patient__sms_opted_out_at", "patient__sms_detailed",
     "patient__clinic__id", "patient__clinic__name", "patient__clinic__phone", "patient__clinic__time_zone",
     "patient__clinic__quiet_hours_start", "patient__clinic__quiet_hours_end", "patient__clinic__sms_daily_limit",
+    "patient__clinic__clock_12h",  # the clock the message is written on
 )  # fmt: skip
 ITEM_FIELDS = (
     "id", "code", "category", "assignee", "status", "locked", "due_at", "drug_name", "title", "sort_order",

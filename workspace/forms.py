@@ -295,7 +295,11 @@ class SurgeryFieldsForm(forms.Form):
             slug = self.data.get(self.add_prefix("procedure"))
             if not slug:
                 return None
-            return self.fields["procedure"].queryset.filter(slug=str(slug)[:50]).first()
+            try:
+                # The field's own lookup: it turns any bad value (unknown, undecodable) into an error.
+                return self.fields["procedure"].clean(slug)
+            except ValidationError:
+                return None
         value = self.initial.get("procedure")
         return value if isinstance(value, ProcedureVariant) else None
 

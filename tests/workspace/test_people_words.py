@@ -293,3 +293,12 @@ def test_sign_in_errors_open_on_the_error_summary(client_for, nurse):
     body = response.content.decode()
     assert "data-error-summary" in body and 'href="#id_username"' in body
     assert "forms.js" in body  # the script that moves the focus there, on every page
+
+
+def test_a_garbled_procedure_never_breaks_the_default_anaesthesia_label(catalogue, clinic):
+    from workspace.forms import SurgeryFieldsForm
+
+    for garbled in ("\ud800x", "nul\x00", "no-such-procedure", "x" * 500):
+        form = SurgeryFieldsForm({"surgery-procedure": garbled}, prefix="surgery", clinic=clinic, surgeons=[])
+        assert form.fields["anaesthesia"].choices[0] == ("", "The procedure's default")
+        assert not form.is_valid() and "procedure" in form.errors
