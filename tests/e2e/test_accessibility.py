@@ -27,12 +27,13 @@ STAFF_PAGES = {
     "reminders:outbox", "audit:access_log",
 }  # fmt: skip
 PORTAL_PAGES = {"portal:start", "portal:sent", "portal:verify", "portal:me", "portal:item_confirm",
-                "portal:messages"}  # fmt: skip
+                "portal:messages", "reminders:unsubscribe"}  # fmt: skip
 NOT_PAGES = {
     "accounts:logout", "workspace:go_decision", "workspace:note_add", "workspace:item_complete",
     "workspace:item_not_applicable", "workspace:item_undo", "workspace:item_accept", "workspace:hold_decide",
     "portal:link_open", "portal:sign_out", "portal:language", "portal:calendar", "portal:sms_stop",
     "portal:staff_send", "reminders:twilio-status", "reminders:twilio-inbound",
+    "reminders:metrics",  # Prometheus text for a scraper, not a page
 }  # fmt: skip
 
 
@@ -179,6 +180,11 @@ def test_portal_pages_meet_wcag_22_aa_at_phone_width(live_server, page, world):
     assert_accessible(page, "portal:item_confirm (error)")
     page.goto(f"{base}/p/me/messages/")
     assert_accessible(page, "portal:messages")
+    # The page an email's unsubscribe link opens (a button; only its POST unsubscribes).
+    from reminders.messages import unsubscribe_token
+
+    page.goto(f"{base}/reminders/unsubscribe/{unsubscribe_token('axe-walk-reference')}/")
+    assert_accessible(page, "reminders:unsubscribe")
     # A used link's page, in English, with the clinic's number.
     page.goto(f"{base}/p/in/{token}")
     assert_accessible(page, "portal:verify (used link)")

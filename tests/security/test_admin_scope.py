@@ -33,6 +33,9 @@ CLINIC_ADMIN_PERMS = {
     "prep.checklisttemplate": {"view"},
     "prep.templateitem": {"view"},
     "prep.drug": {"view"},
+    "prep.knownmedicine": {"view"},
+    # A clinic's own policy for the document's tests: his to set, for his clinic only.
+    "prep.clinictestpolicy": {"view", "add", "change", "delete"},
 }
 # Models whose rows belong to a clinic, and a row of each clinic for the tests.
 PATIENT_MODELS = ("patients.patient", "patients.surgery", "workspace.patientnote", "reminders.reminder",
@@ -78,6 +81,10 @@ def _rows(world: World, label: str):
             out.append(SignInLink.objects.filter(patient=side.patient).first())
         elif label == "api.apitoken":
             out.append(ApiToken.objects.filter(clinic=side.clinic).first())
+        elif label == "prep.clinictestpolicy":
+            from prep.models import ClinicTestPolicy
+
+            out.append(ClinicTestPolicy.objects.get_or_create(clinic=side.clinic, code="ecg")[0])
         else:
             return []
     assert all(row is not None for row in out), label

@@ -47,7 +47,8 @@ def make_ready(surgery, nurse, surgeon) -> None:
         result = RESULTS.get(item.code, "")
         if item.code == "mri":
             result = timezone.localdate(timezone=item.tz).isoformat()
-        prep_services.item_complete(item=item, by=nurse, result=result)
+        # Consent is the surgeon's (the permission table); the nurse ticks the rest.
+        prep_services.item_complete(item=item, by=surgeon if item.assignee == "surgeon" else nurse, result=result)
 
 
 def test_surgeon_lands_on_the_worklist_oldest_decision_first(client_for, book, surgeon, nurse, clinic,
