@@ -186,12 +186,13 @@ def patient_initial(patient: Patient) -> dict[str, Any]:
 
 
 class DrugSelect(forms.Select):
-    """Catalogue drugs marked as blood thinners, so that picking one ticks the box (workspace.js)."""
+    """Catalogue drugs that thin the blood are marked, so that picking one ticks the box (workspace.js)."""
 
     def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         option = super().create_option(*args, **kwargs)
-        if getattr(option["value"], "instance", None) is not None:
-            # Every catalogue drug is a blood-thinner rule (prep.models.Drug).
+        drug = getattr(option["value"], "instance", None)
+        if drug is not None and drug.is_bleeding_rule:
+            # GLP-1, SGLT2 and diabetes medicines are catalogue drugs too, but not blood thinners.
             option["attrs"]["data-blood-thinner"] = "true"
         return option
 
@@ -223,8 +224,8 @@ class MedicationForm(forms.Form):
             and (data.get("dose") or data.get("indication"))
         ):
             self.add_error("name", "Choose a drug from the list or type its name.")
-        if data.get("drug"):
-            # A catalogue drug is a blood thinner whether or not the box was ticked.
+        if data.get("drug") and data["drug"].is_bleeding_rule:
+            # A catalogue blood thinner is one whether or not the box was ticked.
             data["is_blood_thinner"] = True
         return data
 
