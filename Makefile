@@ -2,18 +2,19 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock | cksum | cut -d' ' -f1)
 # Production-like settings for `check --deploy` (never used to serve anything).
 DEPLOY_ENV := env -u DATABASE_URL DEBUG=0 ALLOWED_HOSTS=preop.example.org VAR_DIR=$(CURDIR)/var/deploy-check \
 	SECRET_KEY=deploy-check-$(shell cksum Makefile | cut -d' ' -f1)-0123456789abcdefghijklmnopqrstuvwxyz0123456789
 # The project's own code, for bandit (tests use assert and fixed test passwords by design).
 SOURCES := config core audit accounts patients prep reminders workspace portal api
 
-.PHONY: run test lint format bench install clean screenshots
+.PHONY: run test lint format bench install clean screenshots lock
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Installs the lock file: every package, transitive ones included, at one version with its hashes.
+$(STAMP): requirements-dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -36,6 +37,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/bandit -q -r $(SOURCES) -x '*/migrations/*' --severity-level medium
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+	DEBUG=1 VAR_DIR=$(CURDIR)/var/deploy-check $(PY) manage.py makemigrations --check --dry-run --noinput -v 1
 	$(PY) manage.py compile_translations --settings=config.test_settings
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -48,6 +50,12 @@ lint:
 screenshots: $(STAMP)
 	$(PY) manage.py compile_translations --settings=config.test_settings
 	REQUIRE_SERVICES=1 $(VENV)/bin/pytest tests/e2e/screenshots.py -q -p no:randomly
+
+# Re-resolve the lock files after editing requirements*.txt (the pins there are the direct ones).
+LOCK := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock: $(STAMP)
+	$(LOCK) -o requirements.lock requirements.txt
+	$(LOCK) -o requirements-dev.lock requirements-dev.txt
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -16,3 +16,8 @@ SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
+
+# Parallel test runs (pytest-xdist) share one Redis cache: each worker keeps its own keys, so that
+# one test's throttle counts or lockouts never reach another's.
+if os.environ.get("PYTEST_XDIST_WORKER") and REDIS_URL:  # noqa: F405
+    CACHES["default"]["KEY_PREFIX"] = os.environ["PYTEST_XDIST_WORKER"]  # noqa: F405

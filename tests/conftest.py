@@ -9,10 +9,18 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests import services
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+# Hypothesis profiles: "ci" (the default, `make test`) tries 50 examples per property, "thorough"
+# 500 (HYPOTHESIS_PROFILE=thorough, before a release or after changing a form or a validator).
+# No example database: nothing is written into the tree, every run draws new examples.
+hypothesis_settings.register_profile("ci", max_examples=50, deadline=None, database=None)
+hypothesis_settings.register_profile("thorough", max_examples=500, deadline=None, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 _cache: dict[str, str | None] = {}
 
 
@@ -52,12 +60,28 @@ def redis_url() -> str:
     return url
 
 
-@pytest.fixture
-def catalogue(db: None) -> None:
-    """The shipped catalogue, loaded as `make run` loads it."""
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker) -> None:
+    """The shipped catalogue, loaded once into the new test database as `make run` loads it.
+
+    Every test runs in a transaction rolled back to this state, so the 200 rows are written once
+    per session (per xdist worker) instead of once per test.
+    """
     from prep.loader import catalogue_load
 
-    catalogue_load()
+    with django_db_blocker.unblock():
+        catalogue_load()
+
+
+@pytest.fixture
+def catalogue(db: None) -> None:
+    """The shipped catalogue. Loaded once per session (above); loaded again only after a
+    transactional test's flush emptied the tables (those tests run last, as in Django)."""
+    from prep.loader import catalogue_load
+    from prep.models import CatalogueRelease
+
+    if not CatalogueRelease.objects.exists():
+        catalogue_load()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import connection
@@ -21,8 +21,20 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 def test_redis_url() -> str:
-    # A database number of its own, so the tests never touch what `make run` keeps in Redis.
-    return os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+    """A Redis database of the tests' own, so they never touch what `make run` keeps in Redis.
+
+    Under pytest-xdist each worker takes the next number down (gw0: 15, gw1: 14...): the Celery
+    workers one test starts must never take another test's tasks, nor a flush empty its queue.
+    """
+    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        parts = urlsplit(url)
+        number = int(parts.path.strip("/") or 0) - int(worker[2:])
+        if number < 0:
+            raise RuntimeError(f"TEST_REDIS_URL={url} leaves no Redis database for xdist worker {worker}")
+        url = urlunsplit(parts._replace(path=f"/{number}"))
+    return url
 
 
 def redis_unavailable() -> str | None:

@@ -96,6 +96,10 @@ def _write(tmp_path: Path, mutate) -> Path:
     ],
 )
 def test_malformed_catalogue_is_refused_whole(tmp_path: Path, mutate, message: str) -> None:
+    def rows() -> tuple:
+        return tuple(m.objects.count() for m in (CatalogueRelease, ProcedureVariant, Drug, TemplateItem))
+
+    before = rows()  # the shipped catalogue, loaded once per test session
     with pytest.raises(CatalogueError, match=message):
         catalogue_load(path=_write(tmp_path, mutate))
-    assert not ProcedureVariant.objects.exists() and not Drug.objects.exists()
+    assert rows() == before and not CatalogueRelease.objects.filter(version="test-1").exists()

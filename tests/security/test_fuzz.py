@@ -22,8 +22,8 @@ from tests.security.conftest import HX, World, rolled_back
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
+# The number of examples comes from the Hypothesis profile (tests/conftest.py).
 FUZZ = settings(
-    max_examples=200,
     deadline=None,
     database=None,  # no .hypothesis/ directory in the tree
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
