@@ -6,7 +6,7 @@ claim query's time with 1,000,000 future pending rows on PostgreSQL.
 Needs PostgreSQL and redis-server. It creates (and drops) its own database, ``BENCH_DATABASE_URL``
 (default postgres://postgres@127.0.0.1:5432/preop_bench_reminders_<pid>), and starts its own
 redis-server on a free port unless ``BENCH_REDIS_URL`` is given. The SMTP and SMS servers are the
-local fakes of the test suite (aiosmtpd and a Twilio-like HTTP server) running in this process.
+stand-ins of ``devtools.standins`` (aiosmtpd and a Twilio-like HTTP server) running in this process.
 """
 
 from __future__ import annotations
@@ -59,14 +59,24 @@ def setup_django() -> None:
     django.setup()
 
 
+def _in_days(days: int, hour: int = 8):
+    """``days`` from now at ``hour`` o'clock in Los Angeles, the bench clinic's zone."""
+    import datetime as dt
+    import zoneinfo
+
+    from django.utils import timezone
+
+    local = timezone.now().astimezone(zoneinfo.ZoneInfo("America/Los_Angeles")) + dt.timedelta(days=days)
+    return local.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
 def make_surgeries(count: int, *, detailed_from: int | None = None):
     from django.core.management import call_command
 
+    from devtools.outbox import open_all_hours
     from patients.models import Clinic
     from patients.services import patient_create, surgery_book
     from prep.models import ProcedureVariant
-    from tests.factories import in_days
-    from tests.reminders.helpers import open_all_hours
 
     call_command("migrate", verbosity=0)
     call_command("load_catalogue", verbosity=0)
@@ -80,19 +90,19 @@ def make_surgeries(count: int, *, detailed_from: int | None = None):
             birth_date="1960-01-01", email=f"bench{n}@example.org", mobile=f"+1310555{n:04d}",
             channel_sms=True, sms_consent=True, sms_detailed=detailed_from is not None and n >= detailed_from,
         )  # fmt: skip
-        surgeries.append(surgery_book(patient=patient, procedure=procedure, start_at=in_days(25), by=None))
+        surgeries.append(surgery_book(patient=patient, procedure=procedure, start_at=_in_days(25), by=None))
     return surgeries
 
 
 def throughput(total: int, workers: int, concurrency: int, pool: str) -> dict:
     import redis
 
+    from devtools.outbox import due_reminders
+    from devtools.processes import celery_worker
+    from devtools.standins import FakeTwilio, SmtpServer, provider_env
     from reminders.models import Channel, Reminder, Status
     from reminders.services import reminders_dispatch
     from reminders.tasks import send_reminders
-    from tests.reminders.fakes import FakeTwilio, SmtpServer, provider_env
-    from tests.reminders.helpers import due_reminders
-    from tests.services import celery_worker
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     # Half emails, 20 per patient; half texts, one per test item for patients who chose detailed
@@ -164,11 +174,11 @@ def email_window(count: int = 300) -> dict:
     from django.db import transaction
     from django.test import override_settings
 
+    from devtools.outbox import due_reminders
+    from devtools.standins import SmtpServer, provider_settings
     from reminders.models import Channel, Reminder
     from reminders.services import reminders_claim, reminders_send
     from reminders.transports import email_transport
-    from tests.reminders.fakes import SmtpServer, provider_settings
-    from tests.reminders.helpers import due_reminders
 
     smtp = SmtpServer().start()
     try:
@@ -297,7 +307,7 @@ def main() -> None:
     global REDIS_URL
     own_redis = None
     if not REDIS_URL:
-        from tests.reliability.procs import OwnRedis
+        from devtools.processes import OwnRedis
 
         own_redis = OwnRedis().start()
         REDIS_URL = own_redis.url

@@ -86,7 +86,7 @@ def _setup_django(logdir: Path) -> None:
 
 
 def step_seed(suite: Suite, *, patients: int, clinics: int, label: str) -> None:
-    from prep.seeding import seed_scale
+    from devtools.seeding import seed_scale
 
     report = seed_scale(clinics=clinics, patients=patients, days=35, nurses_per_clinic=50, seed=len(suite.rows) + 1)
     rows = report.patients + report.surgeries + report.checklists + report.items + report.history_rows
@@ -177,11 +177,11 @@ def step_generation(suite: Suite, *, count: int) -> list:
     from django.utils import timezone
 
     from accounts.models import Role, User
+    from devtools.seeding import seed_scale
     from patients import services
     from patients.models import Clinic, Surgery
     from prep import planning
     from prep.models import Drug, ProcedureVariant
-    from prep.seeding import seed_scale
 
     # No quiet hours: the comparison that reuses these bookings sends at any hour.
     clinic = Clinic.objects.create(
@@ -259,7 +259,7 @@ def step_load(suite: Suite, *, run_time: str, users: int) -> None:
     import urllib.request
 
     from bench.compare.harness import Processes, database_url
-    from prep.seeding import BENCH_PASSWORD
+    from devtools.seeding import BENCH_PASSWORD
 
     port = _free_port()
     cores = os.cpu_count() or 1

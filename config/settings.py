@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "workspace",
     "portal",
     "api",
+    # Development and benchmark commands (load_demo, seed_scale); no production app imports it.
+    "devtools",
 ]
 
 MIDDLEWARE = [

@@ -1,20 +1,12 @@
-"""Which outside services the tests can reach, and real processes the tests start."""
+"""Which outside services the tests can reach (the processes they start are in devtools.processes)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -65,82 +57,6 @@ def browser_unavailable() -> str | None:
 
 
 CHECKS = {"redis": redis_unavailable, "postgres": postgres_unavailable, "browser": browser_unavailable}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def database_url_for_subprocess() -> str:
-    """The URL of the database the tests are using right now (the test database)."""
-    conf = connection.settings_dict
-    if conf["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{conf['NAME']}"
-    user = conf.get("USER") or ""
-    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{conf.get('HOST') or '127.0.0.1'}:{conf.get('PORT') or 5432}/{conf['NAME']}"
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.test_settings",
-            "DATABASE_URL": database_url_for_subprocess(),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-@contextmanager
-def celery_worker(
-    *,
-    broker_url: str,
-    concurrency: int = 1,
-    extra_env: dict[str, str] | None = None,
-    name: str = "test",
-    pool: str = "prefork",
-    loglevel: str = "INFO",
-) -> Iterator[subprocess.Popen]:
-    """A real Celery worker process on ``broker_url``; killed on exit."""
-    env = subprocess_env(CELERY_BROKER_URL=broker_url, **(extra_env or {}))
-    celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
-    log = open(ROOT / "var" / f"worker-{name}-{os.getpid()}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [celery, "-A", "config", "worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}", f"--pool={pool}",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", f"--hostname={name}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        yield proc
-    finally:
-        stop_process(proc)
-        log.close()
-
-
-def stop_process(proc: subprocess.Popen, sig: int = 15) -> None:
-    if proc.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=5)
-
-
-def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def redis_host_port(url: str) -> tuple[str, int]:

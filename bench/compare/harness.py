@@ -36,8 +36,8 @@ from pathlib import Path
 import redis
 from django.db import transaction
 
-from tests.services import database_url_for_subprocess as database_url
-from tests.services import free_port
+from devtools.processes import database_url_for_subprocess as database_url
+from devtools.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"

@@ -8,10 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from devtools.seeding import BENCH_PASSWORD, seed_scale
 from patients.models import Surgery, SurgeryStatus
 from prep import planning
 from prep.models import ChecklistItem, ItemStatus
-from prep.seeding import BENCH_PASSWORD, seed_scale
 from prep.services import checklist_plan
 
 
@@ -95,3 +95,23 @@ def test_command_refuses_an_empty_catalogue(db):
 
     with pytest.raises(CommandError, match="catalogue"):
         call_command("seed_scale", "--patients", "10")
+
+
+def test_staff_per_clinic_as_asked(catalogue):
+    from accounts.models import Role, User
+
+    report = seed_scale(clinics=2, patients=20, days=5, seed=4, nurses_per_clinic=2, surgeons_per_clinic=5)
+    for slug in report.clinic_slugs:
+        staff = User.objects.filter(clinic__slug=slug)
+        assert staff.filter(role=Role.SURGEON).count() == 5
+        assert staff.filter(role=Role.NURSE).count() == 2
+        assert staff.filter(role=Role.CLINIC_ADMIN).count() == 1
+    surgeons = set(Surgery.objects.values_list("surgeon__email", flat=True))
+    assert surgeons <= {f"surgeon{i}@{slug}.bench.test" for slug in report.clinic_slugs for i in range(1, 6)}
+
+
+@pytest.mark.parametrize("field", ["nurses_per_clinic", "surgeons_per_clinic"])
+def test_a_clinic_needs_staff(catalogue, field):
+    # Every surgery has a surgeon and every ticked item a nurse: none would be a crash halfway.
+    with pytest.raises(ValueError, match="at least 1"):
+        seed_scale(clinics=1, patients=5, days=5, **{field: 0})

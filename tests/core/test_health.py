@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.models import Heartbeat
 from core.services import heartbeat_record
-from tests import services
+from devtools import processes
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_broken_broker_gives_503_not_an_exception(client: Client) -> None:
     heartbeat_record(name="worker")
     from config.celery import app
 
-    port = services.free_port()  # nothing listens there
+    port = processes.free_port()  # nothing listens there
     old = app.conf.broker_url, app.conf.broker_transport_options
     app.conf.broker_url = f"redis://127.0.0.1:{port}/0"
     app.conf.broker_transport_options = {"socket_connect_timeout": 0.5}
@@ -84,9 +84,9 @@ def test_heartbeat_task_runs_in_a_real_worker(redis_url: str, client: Client) ->
     old = app.conf.broker_url, app.conf.broker_transport_options
     app.conf.broker_url, app.conf.broker_transport_options = redis_url, {}
     try:
-        with services.celery_worker(broker_url=redis_url, name="heartbeat"):
+        with processes.celery_worker(broker_url=redis_url, name="heartbeat"):
             heartbeat.delay()
-            services.wait_for(lambda: Heartbeat.objects.filter(name="worker").exists(), timeout=60, what="heartbeat")
+            processes.wait_for(lambda: Heartbeat.objects.filter(name="worker").exists(), timeout=60, what="heartbeat")
             status, body = _get(client)
     finally:
         app.conf.broker_url, app.conf.broker_transport_options = old

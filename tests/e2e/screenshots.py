@@ -22,10 +22,10 @@ SIZES = {"desktop": {"width": 1366, "height": 900}, "375": {"width": 375, "heigh
 def test_make_screenshots(live_server, browser, settings):
     from django.utils import timezone
 
+    from devtools import demo
     from patients.models import Surgery
     from portal.services import signin_link_create
     from prep.loader import catalogue_load
-    from workspace import demo
 
     assert CHROMIUM_ARGS  # the session's browser is launched with these (tests/e2e/conftest.py)
     catalogue_load()

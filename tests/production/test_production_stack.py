@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from devtools.processes import database_url_for_subprocess, free_port, stop_process, wait_for
 from tests import services
-from tests.services import ROOT, database_url_for_subprocess, free_port, stop_process, wait_for
+from tests.services import ROOT
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -31,13 +31,14 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
+from devtools.outbox import open_all_hours
+from devtools.processes import OwnRedis, celery_worker, wait_for
+from devtools.standins import provider_env
 from patients.services import surgery_cancel, surgery_update
 from reminders.models import Channel, Reminder, Status
 from reminders.services import sms_inbound_record
-from tests.reliability.procs import OwnRedis, celery_beat, kill_group
-from tests.reminders.fakes import provider_env
-from tests.reminders.helpers import open_all_hours, sms_fields
-from tests.services import celery_worker, wait_for
+from tests.reliability.procs import celery_beat, kill_group
+from tests.reminders.helpers import sms_fields
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

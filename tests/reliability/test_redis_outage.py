@@ -11,14 +11,15 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
+from devtools.outbox import due_reminders, open_all_hours
+from devtools.processes import OwnRedis, celery_worker, wait_for
+from devtools.standins import provider_env
 from prep.models import ChecklistItem
 from prep.services import item_complete
 from reminders.models import Channel, Reminder, Status
 from tests.factories import in_days
-from tests.reliability.procs import OwnRedis, celery_beat
-from tests.reminders.fakes import provider_env
-from tests.reminders.helpers import due_reminders, open_all_hours, sms_fields
-from tests.services import celery_worker, wait_for
+from tests.reliability.procs import celery_beat
+from tests.reminders.helpers import sms_fields
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -14,11 +14,13 @@ from collections import Counter
 
 import pytest
 
+from devtools.outbox import due_reminders, open_all_hours
+from devtools.processes import subprocess_env
+from devtools.standins import provider_env
 from reminders.models import Channel, Reminder, Status
 from tests.factories import in_days
-from tests.reminders.fakes import provider_env
-from tests.reminders.helpers import due_reminders, open_all_hours, sms_fields
-from tests.services import ROOT, subprocess_env
+from tests.reminders.helpers import sms_fields
+from tests.services import ROOT
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.reminders.fakes import FakeTwilio, SmtpServer, provider_settings
+from devtools.standins import FakeTwilio, SmtpServer, provider_settings
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from devtools.outbox import due_reminders, open_all_hours
 from reminders.models import Channel, Reminder, Status
 from reminders.services import _chunks, reminders_claim, reminders_dispatch, reminders_send
 from tests.factories import in_days
-from tests.reminders.helpers import due_reminders, open_all_hours, sms_fields
+from tests.reminders.helpers import sms_fields
 
 pytestmark = pytest.mark.django_db
 

@@ -10,11 +10,12 @@ import time_machine
 from django.core.management import call_command
 from django.db import transaction
 
+from devtools.outbox import due_reminders, open_all_hours
 from patients.services import surgery_update
 from reminders.models import Channel, Reminder, Status
 from reminders.services import reminder_send, reminders_claim, reminders_run_once
 from tests.factories import aware
-from tests.reminders.helpers import due_reminders, open_all_hours, sms_fields
+from tests.reminders.helpers import sms_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -173,7 +174,7 @@ def test_smtp_rejected_recipient_fails_at_once(providers, surgery):
 
 
 def test_smtp_server_down_is_temporary(providers, surgery, settings):
-    from tests.services import free_port
+    from devtools.processes import free_port
 
     settings.EMAIL_PORT = free_port()  # nothing listens there
     run("2026-02-10T09:00:30")

@@ -6,10 +6,11 @@ import pytest
 from django.template.loader import render_to_string
 
 from accounts.models import Role
+from devtools.outbox import due_reminders
 from reminders.models import Channel, Reminder, Status
 from reminders.selectors import reminders_for_surgery
 from tests.factories import UserFactory
-from tests.reminders.helpers import due_reminders, sms_fields
+from tests.reminders.helpers import sms_fields
 
 pytestmark = pytest.mark.django_db
 

@@ -16,6 +16,7 @@ import time_machine
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from devtools.outbox import due_reminders, open_all_hours
 from patients.services import surgery_cancel
 from reminders.models import TRANSITIONS, Channel, Reminder, Status, status_sources, transition_allowed
 from reminders.services import (
@@ -28,7 +29,7 @@ from reminders.services import (
 )
 from reminders.transports import email_transport, sms_transport
 from tests.factories import aware
-from tests.reminders.helpers import due_reminders, open_all_hours, sms_fields
+from tests.reminders.helpers import sms_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -352,7 +353,7 @@ def test_a_text_handed_over_before_a_change_is_recorded_as_sent(providers, surge
 def test_a_status_callback_for_a_message_credited_elsewhere_changes_nothing(client, settings, surgery):
     from twilio.request_validator import RequestValidator
 
-    from tests.reminders.fakes import AUTH_TOKEN
+    from devtools.standins import AUTH_TOKEN
 
     settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
     settings.PUBLIC_BASE_URL = "https://preop.example.org"

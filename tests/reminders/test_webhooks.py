@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
+from devtools.outbox import due_reminders
+from devtools.standins import AUTH_TOKEN
 from reminders.models import Channel, Reminder, SmsEvent, Status
-from tests.reminders.fakes import AUTH_TOKEN
-from tests.reminders.helpers import due_reminders, sms_fields
+from tests.reminders.helpers import sms_fields
 
 pytestmark = pytest.mark.django_db
 BASE = "https://preop.example.org"

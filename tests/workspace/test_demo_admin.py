@@ -9,9 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import User
+from devtools.demo import LOGINS
 from patients.models import Patient, Surgery
 from prep.selectors import surgeries_upcoming
-from workspace.demo import LOGINS
 
 
 def test_load_demo_refuses_without_debug(catalogue, settings):

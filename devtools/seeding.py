@@ -7,9 +7,11 @@ history rows and (when the reminders app has its table) reminders in every statu
 Speed comes from two things. Planning is pure (``prep.planning.plan_items``), so it runs once per
 distinct booking shape (procedure, anaesthesia, medications, flags, age band) at a reference date,
 and each surgery's items are that plan moved to its own date in the clinic's zone (calendar days
-keep their wall-clock time, items at a fixed local time stay at it). Rows are then written with
-``bulk_create`` a table at a time, history rows included, instead of calling the per-surgery
-services (which are what ``patients.services.surgery_book`` benchmarks measure).
+keep their wall-clock time, items at a fixed local time stay at it). Rows are then written by raw
+inserts a table at a time (``executemany`` on SQLite, ``COPY`` on PostgreSQL), history rows
+included, instead of calling the per-surgery services (which are what the
+``patients.services.surgery_book`` benchmarks measure). That raw SQL is why this lives in the
+development package and not in a production app.
 
 Never for production data: every patient is fictitious and ``seed_scale`` only adds rows.
 """
@@ -171,11 +173,6 @@ def _reminders_table_ready() -> bool:
     except ImportError:
         return False
     return Reminder._meta.db_table in connection.introspection.table_names()
-
-
-def _batch() -> int:
-    # SQLite binds at most 999 parameters a statement (Django splits further); PostgreSQL takes big batches.
-    return 2000 if connection.vendor == "postgresql" else 500
 
 
 def _converter(field: models.Field, now: dt.datetime) -> Callable[[object], object]:
@@ -364,15 +361,18 @@ def seed_scale(
     with_reminders: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> SeedReport:
-    """Add ``clinics`` clinics sharing ``patients`` patients, one surgery each within ``days`` of ``now``."""
-    if clinics < 1 or patients < 1 or days < 1:
-        raise ValueError("clinics, patients and days must each be at least 1")
+    """Add ``clinics`` clinics sharing ``patients`` patients, one surgery each within ``days`` of ``now``.
+
+    Each clinic gets an admin, ``surgeons_per_clinic`` surgeons and ``nurses_per_clinic`` nurses:
+    every surgery has a surgeon and every ticked item a nurse, so neither may be zero.
+    """
+    if min(clinics, patients, days, nurses_per_clinic, surgeons_per_clinic) < 1:
+        raise ValueError("clinics, patients, days, nurses and surgeons per clinic must each be at least 1")
     started = time.perf_counter()
     now = now or timezone.now()
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
     report = SeedReport()
     say = log or (lambda _msg: None)
-    batch = _batch()
 
     procedures = list(ProcedureVariant.objects.filter(active=True).select_related("template"))
     if not procedures:
@@ -389,18 +389,16 @@ def seed_scale(
             # thrash the disk. A larger cache for this connection keeps seeding linear.
             cursor.execute("PRAGMA cache_size = -262144")
     with transaction.atomic():
-        clinic_rows, staff = _seed_clinics(clinics, nurses_per_clinic, rng, report)
+        clinic_rows, staff = _seed_clinics(clinics, nurses_per_clinic, surgeons_per_clinic, rng, report)
         say(f"clinics and staff: {time.perf_counter() - started:.1f} s")
-        patient_rows, meds_by_patient = _seed_patients(clinic_rows, patients, now, rng, drugs_by_slug, batch, report)
+        patient_rows, meds_by_patient = _seed_patients(clinic_rows, patients, now, rng, drugs_by_slug, report)
         say(f"patients and medications: {time.perf_counter() - started:.1f} s")
-        surgeries = _seed_surgeries(patient_rows, procedures, staff, days, now, rng, batch, report)
+        surgeries = _seed_surgeries(patient_rows, procedures, staff, days, now, rng, report)
         say(f"surgeries: {time.perf_counter() - started:.1f} s")
-        items_by_surgery = _seed_checklists(
-            surgeries, meds_by_patient, template_items, drugs, staff, now, rng, batch, report
-        )
+        items_by_surgery = _seed_checklists(surgeries, meds_by_patient, template_items, drugs, staff, now, rng, report)
         say(f"checklists, items and history: {time.perf_counter() - started:.1f} s")
         if with_reminders and _reminders_table_ready():
-            _seed_reminders(surgeries, items_by_surgery, now, rng, batch, report)
+            _seed_reminders(surgeries, items_by_surgery, now, rng, report)
             say(f"reminders: {time.perf_counter() - started:.1f} s")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -412,7 +410,7 @@ def seed_scale(
 
 
 def _seed_clinics(
-    count: int, nurses: int, rng: random.Random, report: SeedReport
+    count: int, nurses: int, surgeons: int, rng: random.Random, report: SeedReport
 ) -> tuple[list[Clinic], dict[int, dict]]:
     existing = Clinic.objects.filter(slug__startswith="scale-").count()
     password = make_password(BENCH_PASSWORD)  # hashed once: every bench login shares it
@@ -431,7 +429,7 @@ def _seed_clinics(
     users = []
     for clinic in clinic_rows:
         users.append(User(email=f"admin@{clinic.slug}.bench.test", role=Role.CLINIC_ADMIN, clinic=clinic))
-        for i in range(1, 4):
+        for i in range(1, surgeons + 1):
             users.append(
                 User(
                     email=f"surgeon{i}@{clinic.slug}.bench.test",
@@ -471,7 +469,6 @@ def _seed_patients(
     now: dt.datetime,
     rng: random.Random,
     drugs_by_slug: dict[str, Drug],
-    batch: int,
     report: SeedReport,
 ) -> tuple[list[Patient], dict[int, tuple[int, list[Medication]]]]:
     today = now.date()
@@ -536,7 +533,6 @@ def _seed_surgeries(
     days: int,
     now: dt.datetime,
     rng: random.Random,
-    batch: int,
     report: SeedReport,
 ) -> list[Surgery]:
     weights = [5 if p.slug.startswith("lumbar") else 2 for p in procedures]
@@ -593,7 +589,6 @@ def _seed_checklists(
     staff: dict[int, dict],
     now: dt.datetime,
     rng: random.Random,
-    batch: int,
     report: SeedReport,
 ) -> dict[int, list[ChecklistItem]]:
     checklists = [
@@ -705,7 +700,7 @@ def _seed_checklists(
     _fast_insert(ChecklistItem, items, now=now)
     report.items += len(items)
     report.item_states.update(i.status for i in items)
-    report.history_rows += _seed_item_history(items, surgeries, now, batch)
+    report.history_rows += _seed_item_history(items, surgeries, now)
     return items_by_surgery
 
 
@@ -742,9 +737,7 @@ def _apply_state(
     item._seed_when = when
 
 
-def _seed_item_history(
-    items: Sequence[ChecklistItem], surgeries: Sequence[Surgery], now: dt.datetime, batch: int
-) -> int:
+def _seed_item_history(items: Sequence[ChecklistItem], surgeries: Sequence[Surgery], now: dt.datetime) -> int:
     """One "+" row per item as generated (open, version 1) and one "~" row per item that changed since."""
     history_model = ChecklistItem.history.model
     tracked = [f.attname for f in history_model.tracked_fields]
@@ -800,7 +793,6 @@ def _seed_reminders(
     items_by_surgery: dict[int, list[ChecklistItem]],
     now: dt.datetime,
     rng: random.Random,
-    batch: int,
     report: SeedReport,
 ) -> None:
     """Reminders as the planner would have written them at booking time, then aged to now."""

@@ -20,8 +20,13 @@ from prep.models import ChecklistItem, ItemStatus, ProcedureVariant, ResultKind
 from workspace.models import CallOutcome, NoteKind
 from workspace.services import note_add
 
-CLINIC = {"slug": "demo-spine", "name": "Westside Spine & Pain (demo)", "time_zone": "America/Los_Angeles",
-          "phone": "+13105550100", "clock_12h": True}  # fmt: skip
+CLINIC = {
+    "slug": "demo-spine",
+    "name": "Westside Spine & Pain (demo)",
+    "time_zone": "America/Los_Angeles",
+    "phone": "+13105550100",
+    "clock_12h": True,
+}
 # Known demo passwords (>= 12 characters); load_demo refuses to run unless DEBUG is on.
 LOGINS = (
     ("nurse@demo.preop.test", "demo-nurse-2026!", Role.NURSE, "Nina", "Okafor"),
@@ -138,8 +143,9 @@ def demo_staff(clinic: Clinic) -> dict[str, User]:
     for email, password, role, first, last in LOGINS:
         user = User.objects.filter(email=email).first()
         if user is None:
-            user = User.objects.create_user(email=email, password=password, first_name=first, last_name=last,
-                                            clinic=clinic, role=role)  # fmt: skip
+            user = User.objects.create_user(
+                email=email, password=password, first_name=first, last_name=last, clinic=clinic, role=role
+            )
         if role == Role.CLINIC_ADMIN and (not user.is_staff or user.is_superuser):
             # The demo admin manages the clinic's staff, patients and settings in the Django admin, limited
             # to the clinic (core.admin_scope); superusers are for the installation's operators only, and an
@@ -184,8 +190,9 @@ def _tick(surgery_id: int, users: dict[str, User], *, codes: set[str] | None, to
         if codes is None and item.status == ItemStatus.OPEN:
             key = item.code.removeprefix("hold_approval:")
             has_dates = ChecklistItem.objects.filter(checklist_id=item.checklist_id, code=f"hold:{key}").exists()
-            prep_services.hold_decide(item=item, by=surgeon, approve=True, hold_days=None if has_dates else 5,
-                                      note="Demo: approved")  # fmt: skip
+            prep_services.hold_decide(
+                item=item, by=surgeon, approve=True, hold_days=None if has_dates else 5, note="Demo: approved"
+            )
     items = ChecklistItem.objects.filter(checklist__surgery_id=surgery_id, required=True, status=ItemStatus.OPEN)
     for item in items.select_related("template_item", "checklist__surgery__patient__clinic"):
         if item.locked or (codes is not None and item.code not in codes):
@@ -194,8 +201,9 @@ def _tick(surgery_id: int, users: dict[str, User], *, codes: set[str] | None, to
             item = prep_services.item_patient_confirm(item=item, evidence={"confirmed": "yes, by the patient"})
             prep_services.item_accept(item=item, by=nurse)
         else:
-            prep_services.item_complete(item=item, by=surgeon if item.assignee == "surgeon" else nurse,
-                                        result=_result_for(item, today))  # fmt: skip
+            prep_services.item_complete(
+                item=item, by=surgeon if item.assignee == "surgeon" else nurse, result=_result_for(item, today)
+            )
 
 
 def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
@@ -215,19 +223,31 @@ def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
             continue
         with transaction.atomic():
             patient = patient_services.patient_create(
-                clinic=clinic, by=nurse, mrn=mrn, first_name=spec.first, last_name=spec.last, birth_date=spec.born,
-                email=f"{spec.first.lower()}.{spec.last.lower()}@example.org", mobile=f"+1310555{index:04d}",
-                channel_sms=index % 3 == 0, sms_consent=index % 3 == 0, language="es" if index % 7 == 0 else "en",
+                clinic=clinic,
+                by=nurse,
+                mrn=mrn,
+                first_name=spec.first,
+                last_name=spec.last,
+                birth_date=spec.born,
+                email=f"{spec.first.lower()}.{spec.last.lower()}@example.org",
+                mobile=f"+1310555{index:04d}",
+                channel_sms=index % 3 == 0,
+                sms_consent=index % 3 == 0,
+                language="es" if index % 7 == 0 else "en",
                 **dict.fromkeys(spec.flags, True),
-            )  # fmt: skip
+            )
             for med in spec.medications:
                 name, _, indication = med.partition(":")
-                patient_services.medication_add(patient=patient, by=nurse, name=name.capitalize(),
-                                                indication=indication)  # fmt: skip
+                patient_services.medication_add(
+                    patient=patient, by=nurse, name=name.capitalize(), indication=indication
+                )
             surgery = patient_services.surgery_book(
-                patient=patient, procedure=ProcedureVariant.objects.get(slug=spec.procedure),
-                start_at=_start_at(spec, clinic, now), by=nurse, surgeon=users[Role.SURGEON],
-            )  # fmt: skip
+                patient=patient,
+                procedure=ProcedureVariant.objects.get(slug=spec.procedure),
+                start_at=_start_at(spec, clinic, now),
+                by=nurse,
+                surgeon=users[Role.SURGEON],
+            )
             if spec.scenario in ("tests", "partial_ready"):
                 _tick(surgery.pk, users, codes={"blood_group", "hemoglobin", "ecg", "urinalysis"}, today=today)
             if spec.scenario == "partial_ready":
@@ -236,15 +256,20 @@ def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
                 _tick(surgery.pk, users, codes=None, today=today)
             if spec.scenario == "confirmed":
                 _tick(surgery.pk, users, codes={"blood_group", "hemoglobin"}, today=today)
-                for item in ChecklistItem.objects.filter(checklist__surgery=surgery, assignee="patient",
-                                                         status=ItemStatus.OPEN, locked=False)[:1]:  # fmt: skip
+                for item in ChecklistItem.objects.filter(
+                    checklist__surgery=surgery, assignee="patient", status=ItemStatus.OPEN, locked=False
+                )[:1]:
                     prep_services.item_patient_confirm(item=item, evidence={"confirmed": "I will arrive on time"})
             for call in range(spec.calls):
                 note_add(
-                    patient=patient, surgery=surgery, by=nurse, kind=NoteKind.CALL,
+                    patient=patient,
+                    surgery=surgery,
+                    by=nurse,
+                    kind=NoteKind.CALL,
                     outcome=CallOutcome.REACHED if call == spec.calls - 1 else CallOutcome.VOICEMAIL,
                     text="Went through the preparation; the patient has the instructions."
-                    if call == spec.calls - 1 else "No answer; left a message to call back.",
-                )  # fmt: skip
+                    if call == spec.calls - 1
+                    else "No answer; left a message to call back.",
+                )
         created += 1
     return created, existing

@@ -1,5 +1,7 @@
 """Real local servers standing in for the providers: an SMTP server (aiosmtpd) and an HTTP server
 that answers like Twilio's Messages API. Both record what they received and can be told to fail.
+
+Used by the reminder tests and by ``bench/reminders.py``; never by the application.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.services import free_port
+from devtools.processes import free_port
 
 ACCOUNT_SID = "AC" + "0" * 32
-AUTH_TOKEN = "test-twilio-auth-token"
+AUTH_TOKEN = "test-twilio-auth-token"  # noqa: S105 - the stand-in's own, checked by webhook tests
 FROM_NUMBER = "+15005550006"
 
 
@@ -52,13 +55,15 @@ class SmtpRecorder:
                 self._parsed.append(email.message_from_bytes(content, policy=email.policy.default))
             return list(self._parsed)
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
         if address in self.reject_rcpt:
             return self.reject_rcpt[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self.lock:
             if self.fail:
                 return self.fail.pop(0)
@@ -162,7 +167,7 @@ class _TwilioHandler(BaseHTTPRequestHandler):
     # client's delayed ACK (40 ms) on a kept-alive connection.
     disable_nagle_algorithm = True
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def _json(self, status: int, payload: dict) -> None:
@@ -173,7 +178,7 @@ class _TwilioHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
@@ -188,9 +193,13 @@ class _TwilioHandler(BaseHTTPRequestHandler):
             if form.get("To") in srv.opted_out:
                 return self._json(
                     400,
-                    {"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400,
-                     "more_info": "https://www.twilio.com/docs/errors/21610"},
-                )  # fmt: skip
+                    {
+                        "code": 21610,
+                        "message": "Attempt to send to unsubscribed recipient",
+                        "status": 400,
+                        "more_info": "https://www.twilio.com/docs/errors/21610",
+                    },
+                )
             callback = form.get("StatusCallback", "")
             reference = parse_qs(urlsplit(callback).query).get("ref", [""])[0]
             message = {
@@ -213,7 +222,7 @@ class _TwilioHandler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):  # the client gave up or was killed
             self._json(201, _resource(message))
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
         self.server.requests.append(("GET", parts.path))
@@ -224,9 +233,18 @@ class _TwilioHandler(BaseHTTPRequestHandler):
                 messages = [m for m in messages if m["to"] == query["To"][0]]
             return self._json(
                 200,
-                {"messages": [_resource(m) for m in messages], "next_page_uri": None, "page": 0, "page_size": 50,
-                 "first_page_uri": parts.path, "previous_page_uri": None, "uri": self.path, "start": 0, "end": 0},
-            )  # fmt: skip
+                {
+                    "messages": [_resource(m) for m in messages],
+                    "next_page_uri": None,
+                    "page": 0,
+                    "page_size": 50,
+                    "first_page_uri": parts.path,
+                    "previous_page_uri": None,
+                    "uri": self.path,
+                    "start": 0,
+                    "end": 0,
+                },
+            )
         sid = parts.path.rsplit("/", 1)[-1].removesuffix(".json")
         for m in messages:
             if m["sid"] == sid:
@@ -239,14 +257,22 @@ def provider_settings(smtp: SmtpServer | None, sms: FakeTwilio | None) -> dict:
     values: dict = {"REMINDERS_SEND_TIMEOUT": 1}
     if smtp is not None:
         values.update(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=smtp.port,
-            EMAIL_USE_TLS=False, EMAIL_USE_SSL=False, EMAIL_HOST_USER="", EMAIL_HOST_PASSWORD="",
-        )  # fmt: skip
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=smtp.port,
+            EMAIL_USE_TLS=False,
+            EMAIL_USE_SSL=False,
+            EMAIL_HOST_USER="",
+            EMAIL_HOST_PASSWORD="",
+        )
     if sms is not None:
         values.update(
-            SMS_BACKEND="twilio", TWILIO_API_BASE=sms.base_url, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-            TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_FROM_NUMBER=FROM_NUMBER,
-        )  # fmt: skip
+            SMS_BACKEND="twilio",
+            TWILIO_API_BASE=sms.base_url,
+            TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+            TWILIO_FROM_NUMBER=FROM_NUMBER,
+        )
     return values
 
 

@@ -1,4 +1,4 @@
-"""``manage.py seed_scale --clinics C --patients N --days D``: synthetic data at scale, in bulk (see prep.seeding)."""
+"""``manage.py seed_scale --clinics C --patients N --days D``: synthetic data at scale (see devtools.seeding)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from prep.seeding import seed_scale
+from devtools.seeding import seed_scale
 
 
 class Command(BaseCommand):
