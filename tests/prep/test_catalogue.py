@@ -74,7 +74,7 @@ def test_loading_twice_changes_nothing_and_keeps_admin_edits(catalogue: None) ->
 
 
 def _write(tmp_path: Path, mutate) -> Path:
-    data = yaml.safe_load(DEFAULT_PATH.read_text())
+    data = yaml.load(DEFAULT_PATH.read_text(), Loader=yaml.CSafeLoader)
     data["version"] = "test-1"
     mutate(data)
     path = tmp_path / "catalogue.yaml"
