@@ -255,8 +255,8 @@ def _drug_fields(raw: dict, where: str) -> dict[str, Any]:
 
 def read_catalogue(path: Path = DEFAULT_PATH) -> dict[str, Any]:
     try:
-        # libyaml's safe loader when built in: the same documents, 12 times faster (1.2 s -> 0.1 s).
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506  # nosec B506 - a safe loader
+        # A safe loader (libyaml's when built in: the same documents, 12 times faster, 1.2 s -> 0.1 s).
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506  # nosec B506
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogueError(f"{path}: cannot be read as YAML ({exc})") from None
     if not isinstance(data, dict):
