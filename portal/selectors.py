@@ -16,12 +16,11 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from patients.models import Clinic, Patient, Surgery, SurgeryStatus
+from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Patient, Surgery
 from portal.formatting import local_when
 from prep.models import ChecklistItem, ItemStatus
 from prep.planning import APPROVAL_PREFIX, HOLD_PREFIX, LIQUID_DIET_PREFIX
 
-ACTIVE_SURGERY = (SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)
 DONE_STATUSES = (ItemStatus.DONE, ItemStatus.ACCEPTED, ItemStatus.PATIENT_CONFIRMED)
 # Items whose clock time matters to the patient; the others show their day only (a test's 08:00
 # is only the surgery's hour carried over, not an appointment).
@@ -89,7 +88,7 @@ def portal_surgery_current(*, patient: Patient, now: dt.datetime | None = None) 
     """The booking the portal is about: the next active one, else the latest active one."""
     now = now or timezone.now()
     surgeries = list(
-        Surgery.objects.filter(patient=patient, status__in=ACTIVE_SURGERY, checklist__isnull=False)
+        Surgery.objects.filter(patient=patient, status__in=ACTIVE_SURGERY_STATUSES, checklist__isnull=False)
         .select_related("procedure", "surgeon")
         .order_by("start_at")
     )
@@ -328,7 +327,7 @@ def portal_item_get(*, patient: Patient, uuid: object) -> ChecklistItem:
         raise Http404("No such item.") from None
     item = (
         ChecklistItem.objects.select_related("template_item", "drug", "checklist__surgery__patient__clinic")
-        .filter(checklist__surgery__patient=patient, checklist__surgery__status__in=ACTIVE_SURGERY, uuid=value)
+        .filter(checklist__surgery__patient=patient, checklist__surgery__status__in=ACTIVE_SURGERY_STATUSES, uuid=value)
         .first()
     )
     if item is None:

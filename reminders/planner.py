@@ -6,7 +6,8 @@ quiet hours in the patient's own time zone and the daily SMS limit shape it. Row
 surgery version so that a plan for an old date can never send, and are cancelled, never deleted.
 
 Offsets that are whole days (24, 72 h) are calendar days in the patient's zone (same wall-clock
-time, across daylight-saving changes); other offsets are elapsed hours.
+time, across daylight-saving changes); other offsets are elapsed hours: ``prep.planning.hours_before``,
+the rule holds use too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from patients.models import Clinic, Patient, Surgery
 from prep.models import Category, Checklist, ChecklistItem, ChecklistStatus, ItemStatus
-from prep.planning import HOLD_PREFIX, local_to_utc
+from prep.planning import HOLD_PREFIX, hours_before, local_to_utc
 from reminders.models import LIVE_STATUSES, Channel, Kind, Reminder, Status
 
 UTC = dt.UTC
@@ -62,13 +63,6 @@ def item_wants_patient_reminder(item: ChecklistItem) -> bool:
     if not item.template_item.reminder_offsets_hours:
         return False
     return item.assignee == "patient" or item.category in ATTEND_CATEGORIES
-
-
-def offset_time(due_at: dt.datetime, hours: int, tz: zoneinfo.ZoneInfo) -> dt.datetime:
-    if hours % 24 == 0:
-        local = due_at.astimezone(tz).replace(tzinfo=None) - dt.timedelta(days=hours // 24)
-        return local_to_utc(local, tz)
-    return due_at - dt.timedelta(hours=hours)
 
 
 def in_quiet_hours(local: dt.time, start: dt.time, end: dt.time) -> bool:
@@ -120,7 +114,7 @@ def _candidates(
     tz = patient.tz
     not_after = item.due_at
     offsets = sorted(set(item.template_item.reminder_offsets_hours), reverse=True)
-    timed = [(h, offset_time(item.due_at, h, tz)) for h in offsets]
+    timed = [(h, hours_before(item.due_at, tz, h)) for h in offsets]
     future = [(h, at) for h, at in timed if at > now]
     past = [(h, at) for h, at in timed if at <= now]
     create: list[tuple[int, dt.datetime, dt.datetime]] = []
