@@ -21,8 +21,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from patients.models import Clinic, Patient, Surgery
-from prep.models import Category, Checklist, ChecklistItem, ChecklistStatus, ItemStatus
-from prep.planning import HOLD_PREFIX, hours_before, local_to_utc
+from prep.models import Category, Checklist, ChecklistItem, ChecklistStatus, ItemStatus, default_reminder_kind
+from prep.planning import hours_before, local_to_utc
 from reminders.models import LIVE_STATUSES, Channel, Kind, Reminder, Status
 
 UTC = dt.UTC
@@ -45,15 +45,9 @@ class Planned:
 
 
 def item_kind(item: ChecklistItem) -> str:
-    if item.code.startswith(HOLD_PREFIX):
-        return Kind.HOLD
-    if item.category == Category.FASTING:
-        return Kind.FASTING
-    if item.code == "arrival":
-        return Kind.ARRIVAL
-    if item.category in ATTEND_CATEGORIES:
-        return Kind.TESTS
-    return Kind.TASK
+    """The words of the item's reminders: the catalogue's ``reminder_kind`` (never the item's code)."""
+    ti = item.template_item
+    return Kind(ti.reminder_kind if ti is not None else default_reminder_kind(item.category))
 
 
 def item_wants_patient_reminder(item: ChecklistItem) -> bool:

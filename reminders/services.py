@@ -206,7 +206,7 @@ LOAD_FIELDS = (
 ITEM_FIELDS = (
     "id", "code", "category", "assignee", "status", "locked", "due_at", "drug_name", "title", "sort_order",
     "template_item__id", "template_item__reminder_offsets_hours", "template_item__patient_title_en",
-    "template_item__patient_title_es",
+    "template_item__patient_title_es", "template_item__reminder_kind",
 )  # fmt: skip
 
 
