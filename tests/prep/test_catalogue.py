@@ -126,3 +126,17 @@ def test_malformed_catalogue_is_refused_whole(tmp_path: Path, mutate, message: s
     with pytest.raises(CatalogueError, match=message):
         catalogue_load(path=_write(tmp_path, mutate))
     assert not ProcedureVariant.objects.exists() and not Drug.objects.exists()
+
+
+def test_the_admin_shows_a_condition_in_words_and_refuses_a_malformed_one(catalogue: None, client, login) -> None:
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import UserFactory
+
+    login(client, UserFactory(email="root@operator.test", is_staff=True, is_superuser=True, clinic=None))
+    item = TemplateItem.objects.get(template__slug="lumbar-facet-rf", code="fasting_solids")
+    page = client.get(f"/admin/prep/templateitem/{item.pk}/change/")
+    assert page.status_code == 200 and "anaesthesia is general or sedation" in page.content.decode()
+    item.conditions = {"anaesthesia_in": ["hypnosis"]}
+    with pytest.raises(ValidationError, match="anaesthesia_in has unknown values"):
+        item.full_clean()
