@@ -149,7 +149,7 @@ def _times(item: ChecklistItem, *, tz: zoneinfo.ZoneInfo, language: str) -> list
         if item.restart_at:
             times.append(PortalTime(_("Restart from"), when(item.restart_at)))
         return times
-    labels = {
+    labels: dict[str, str] = {
         ShowTime.LAST_FOOD: _("Last solid food"),
         ShowTime.LAST_DRINK: _("Last clear drink"),
         ShowTime.ARRIVE_BY: _("Arrive by"),
@@ -382,7 +382,7 @@ def portal_calendar_events(*, patient: Patient, language: str | None = None) -> 
     )
     approvals = {_drug_key(i.code): i for i in items if i.code.startswith(APPROVAL_PREFIX)}
     follow = _("Follow your preparation instructions. Questions: %(phone)s") % {"phone": clinic.phone or clinic.name}
-    titles = {
+    titles: dict[str, tuple[str, int]] = {
         CalendarEntry.STOP_EATING: (_("Stop eating (no solid food from now)"), 15),
         CalendarEntry.STOP_DRINKING: (_("Stop drinking (nothing from now)"), 15),
         CalendarEntry.ARRIVAL: (_("Arrive at %(clinic)s") % {"clinic": clinic.name}, 30),
