@@ -202,11 +202,6 @@ def _action_timing(ti: TemplateItem) -> Json:
     return out
 
 
-def condition_text(condition: Mapping[str, Any], *, clinic_age: str = "the clinic's age threshold") -> str:
-    """A structured catalogue condition in words (FHIR gets text, never something to execute)."""
-    return conditions.describe(condition, clinic_age=clinic_age)
-
-
 def _participant(assignee: str) -> Json:
     kind = "patient" if assignee == "patient" else "practitioner"
     return {"type": kind, "role": {"text": assignee}}
@@ -228,10 +223,11 @@ def _template_action(ti: TemplateItem) -> Json:
     if ":" in ti.code:
         action["textEquivalent"] += " Words for the items made per medicine the patient takes."
     if ti.conditions:
+        # In words from the one table of condition kinds (FHIR gets text, never something to execute).
         action["condition"] = [
             {
                 "kind": "applicability",
-                "expression": {"language": "text/plain", "description": condition_text(ti.conditions)},
+                "expression": {"language": "text/plain", "description": conditions.describe(ti.conditions)},
             }
         ]
     return action

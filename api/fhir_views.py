@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from api.exceptions import exception_handler, uuid_or_404
 from api.fhir import capability_statement_build, plandefinition_build, preop_bundle_build
 from core import access
-from patients.models import Patient, Surgery, SurgeryStatus
+from patients.models import ACTIVE_SURGERY_STATUSES, Patient, Surgery
 from prep.models import ChecklistItem, ChecklistTemplate, TemplateItem
 
 FHIR_JSON = "application/fhir+json"
@@ -91,7 +91,7 @@ class PatientPreop(FhirView):
     def get(self, request: Request, uuid: str) -> Response:
         patient = access.patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
         surgeries = (
-            Surgery.objects.filter(patient=patient, status__in=(SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED))
+            Surgery.objects.filter(patient=patient, status__in=ACTIVE_SURGERY_STATUSES)
             .select_related("procedure", "surgeon", "checklist__template")
             .prefetch_related(
                 Prefetch(

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from core import access
-from patients.models import Clinic, Surgery, SurgeryStatus
+from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Surgery
 from prep.planning import local_to_utc
 from prep.selectors import surgeries_with_readiness
 
@@ -27,7 +27,7 @@ def surgeries_for_range(
     clinic = user.clinic
     start, end = day_range_utc(clinic=clinic, first=first, last=last)
     qs = access.surgeries_for_user(user).filter(
-        start_at__gte=start, start_at__lt=end, status__in=(SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)
+        start_at__gte=start, start_at__lt=end, status__in=ACTIVE_SURGERY_STATUSES
     )
     qs = surgeries_with_readiness(clinic=clinic, qs=qs, now=now)
     return qs.select_related("patient", "procedure", "surgeon").order_by("start_at", "readiness_rank", "pk")

@@ -244,6 +244,10 @@ class SurgeryStatus(models.TextChoices):
     DONE = "done", "Done"
 
 
+# A booking that is still going to happen: its checklist is worked on and its reminders are sent.
+ACTIVE_SURGERY_STATUSES = (SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)
+
+
 class Side(models.TextChoices):
     NA = "", "—"
     LEFT = "left", "Left"
@@ -308,4 +312,4 @@ class Surgery(TrackedModel):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)
+        return self.status in ACTIVE_SURGERY_STATUSES

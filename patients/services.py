@@ -15,6 +15,7 @@ from accounts.models import User
 # Re-exported: the booking actions and their callers find every go / no-go action here.
 from patients.go_decisions import withdraw_go_if_needed as withdraw_go_if_needed
 from patients.models import (
+    ACTIVE_SURGERY_STATUSES,
     Anaesthesia,
     Clinic,
     GoDecision,
@@ -153,9 +154,7 @@ def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patie
 
 
 def _active_surgeries(patient: Patient) -> list[Surgery]:
-    return list(
-        patient.surgeries.filter(status__in=(SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED), checklist__isnull=False)
-    )
+    return list(patient.surgeries.filter(status__in=ACTIVE_SURGERY_STATUSES, checklist__isnull=False))
 
 
 @transaction.atomic

@@ -16,33 +16,40 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from patients.models import Clinic, Patient, Surgery, SurgeryStatus
+from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Patient, Surgery
 from portal.formatting import local_when
-from prep.models import ChecklistItem, ItemStatus
-from prep.planning import APPROVAL_PREFIX, HOLD_PREFIX, LIQUID_DIET_PREFIX
+from prep.models import CalendarEntry, ChecklistItem, ConfirmAs, ItemStatus, ShowTime
+from prep.planning import APPROVAL_PREFIX, HOLD_PREFIX
 
-ACTIVE_SURGERY = (SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)
 DONE_STATUSES = (ItemStatus.DONE, ItemStatus.ACCEPTED, ItemStatus.PATIENT_CONFIRMED)
-# Items whose clock time matters to the patient; the others show their day only (a test's 08:00
-# is only the surgery's hour carried over, not an appointment).
-TIMED_CODES = ("fasting_solids", "fasting_clear_liquids", "arrival")
-# Fasting can be confirmed from the day before; before that there is nothing to confirm yet.
+# The last meal or drink can be confirmed from the day before; before that there is nothing to confirm yet.
 FASTING_CONFIRM_FROM = dt.timedelta(hours=24)
+FASTING_EVIDENCE = (ConfirmAs.LAST_MEAL, ConfirmAs.LAST_DRINK)
+
+# How an item is confirmed, shown and put in the calendar is the catalogue's to say (``confirm_as``,
+# ``show_time``, ``calendar`` on its template item), never a check on its code: an item renamed in
+# the catalogue behaves the same. An item whose catalogue entry is gone gets the plain defaults.
 
 
 def confirm_kind(item: ChecklistItem) -> str:
     """Which evidence the patient gives to confirm this item (see ``portal.forms.CONFIRM_FORMS``)."""
-    if item.code.startswith(HOLD_PREFIX):
-        return "last_dose"
-    return {"fasting_solids": "last_meal", "fasting_clear_liquids": "last_drink", "arrival": "ride"}.get(
-        item.code, "done"
-    )
+    return item.template_item.confirm_as if item.template_item is not None else ConfirmAs.DONE
+
+
+def show_time(item: ChecklistItem) -> str:
+    """How the due time is shown: the day only (a test's 08:00 is only the surgery's hour carried
+    over, not an appointment), or the clock time under the label the catalogue names."""
+    return item.template_item.show_time if item.template_item is not None else ShowTime.DAY
+
+
+def calendar_entry(item: ChecklistItem) -> str:
+    return item.template_item.calendar if item.template_item is not None else CalendarEntry.NONE
 
 
 def item_confirmable(item: ChecklistItem, *, now: dt.datetime | None = None) -> bool:
     if item.assignee != "patient" or item.locked or item.status != ItemStatus.OPEN:
         return False
-    if item.code.startswith("fasting_"):
+    if confirm_kind(item) in FASTING_EVIDENCE:
         return (now or timezone.now()) >= item.due_at - FASTING_CONFIRM_FROM
     return True
 
@@ -89,7 +96,7 @@ def portal_surgery_current(*, patient: Patient, now: dt.datetime | None = None) 
     """The booking the portal is about: the next active one, else the latest active one."""
     now = now or timezone.now()
     surgeries = list(
-        Surgery.objects.filter(patient=patient, status__in=ACTIVE_SURGERY, checklist__isnull=False)
+        Surgery.objects.filter(patient=patient, status__in=ACTIVE_SURGERY_STATUSES, checklist__isnull=False)
         .select_related("procedure", "surgeon")
         .order_by("start_at")
     )
@@ -142,15 +149,14 @@ def _times(item: ChecklistItem, *, tz: zoneinfo.ZoneInfo, language: str) -> list
         if item.restart_at:
             times.append(PortalTime(_("Restart from"), when(item.restart_at)))
         return times
-    labels = {
-        "fasting_solids": _("Last solid food"),
-        "fasting_clear_liquids": _("Last clear drink"),
-        "arrival": _("Arrive by"),
+    labels: dict[str, str] = {
+        ShowTime.LAST_FOOD: _("Last solid food"),
+        ShowTime.LAST_DRINK: _("Last clear drink"),
+        ShowTime.ARRIVE_BY: _("Arrive by"),
     }
-    label = labels.get(item.code, _("Date"))
-    timed = item.code in TIMED_CODES or item.code.startswith(LIQUID_DIET_PREFIX)
-    style = "datetime" if timed else "date"
-    return [PortalTime(label, when(item.due_at, style))]
+    shown = show_time(item)
+    style = "date" if shown == ShowTime.DAY else "datetime"
+    return [PortalTime(labels.get(shown, _("Date")), when(item.due_at, style))]
 
 
 def _state(item: ChecklistItem) -> tuple[str, str]:
@@ -202,7 +208,9 @@ def portal_preparation(*, patient: Patient, language: str | None = None, now: dt
     prep.surgery_time = local_when(surgery.start_at, tz=tz, language=lang, style="time")
     prep.place = surgery.place
     prep.surgeon_name = surgery.surgeon.get_full_name() if surgery.surgeon else ""
-    arrival = next((i for i in items if i.code == "arrival" and i.status != ItemStatus.NOT_APPLICABLE), None)
+    arrival = next(
+        (i for i in items if show_time(i) == ShowTime.ARRIVE_BY and i.status != ItemStatus.NOT_APPLICABLE), None
+    )
     if arrival is not None:
         prep.arrival_time = local_when(arrival.due_at, tz=tz, language=lang, style="time")
 
@@ -328,7 +336,7 @@ def portal_item_get(*, patient: Patient, uuid: object) -> ChecklistItem:
         raise Http404("No such item.") from None
     item = (
         ChecklistItem.objects.select_related("template_item", "drug", "checklist__surgery__patient__clinic")
-        .filter(checklist__surgery__patient=patient, checklist__surgery__status__in=ACTIVE_SURGERY, uuid=value)
+        .filter(checklist__surgery__patient=patient, checklist__surgery__status__in=ACTIVE_SURGERY_STATUSES, uuid=value)
         .first()
     )
     if item is None:
@@ -374,11 +382,11 @@ def portal_calendar_events(*, patient: Patient, language: str | None = None) -> 
     )
     approvals = {_drug_key(i.code): i for i in items if i.code.startswith(APPROVAL_PREFIX)}
     follow = _("Follow your preparation instructions. Questions: %(phone)s") % {"phone": clinic.phone or clinic.name}
-    titles = {
-        "fasting_solids": (_("Stop eating (no solid food from now)"), 15),
-        "fasting_clear_liquids": (_("Stop drinking (nothing from now)"), 15),
-        "arrival": (_("Arrive at %(clinic)s") % {"clinic": clinic.name}, 30),
-        "follow_up": (_("Follow-up after your procedure"), 30),
+    titles: dict[str, tuple[str, int]] = {
+        CalendarEntry.STOP_EATING: (_("Stop eating (no solid food from now)"), 15),
+        CalendarEntry.STOP_DRINKING: (_("Stop drinking (nothing from now)"), 15),
+        CalendarEntry.ARRIVAL: (_("Arrive at %(clinic)s") % {"clinic": clinic.name}, 30),
+        CalendarEntry.FOLLOW_UP: (_("Follow-up after your procedure"), 30),
     }
     events: list[CalendarEvent] = []
     for item in items:
@@ -389,8 +397,8 @@ def portal_calendar_events(*, patient: Patient, language: str | None = None) -> 
             if approved and item.last_dose_at:
                 summary = _("Last dose of %(drug)s before your procedure") % {"drug": _drug_name(item, lang)}
                 events.append(CalendarEvent(f"{item.uuid}-last-dose", summary, follow, item.last_dose_at, 15))
-        elif code in titles:
-            summary, minutes = titles[code]
+        elif calendar_entry(item) in titles:
+            summary, minutes = titles[calendar_entry(item)]
             events.append(CalendarEvent(str(item.uuid), summary, follow, item.due_at, minutes))
     events.append(
         CalendarEvent(

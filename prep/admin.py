@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from core.admin_scope import ALL, ClinicScopedAdmin, ClinicScopedInline
+from prep import conditions
 from prep.models import ChecklistTemplate, ClinicTestPolicy, Drug, KnownMedicine, ProcedureVariant, TemplateItem
 
 
@@ -23,16 +24,26 @@ class ProcedureVariantAdmin(ClinicScopedAdmin):
     list_select_related = ("template",)
 
 
-class TemplateItemInline(ClinicScopedInline, admin.StackedInline):
+class ConditionsInWords:
+    @admin.display(description="conditions in words")
+    def conditions_in_words(self, obj: TemplateItem) -> str:
+        """What the structured condition means, as the FHIR export says it (empty: every patient)."""
+        return conditions.describe(obj.conditions or {}) or "every patient"
+
+
+class TemplateItemInline(ConditionsInWords, ClinicScopedInline, admin.StackedInline):
     model = TemplateItem
     extra = 0
     show_change_link = True
+    readonly_fields = ("conditions_in_words",)
     fields = (
         ("code", "category", "assignee", "required", "sort_order"),
         "title_en",
         ("patient_title_en", "patient_title_es"),
         ("offset_days", "offset_minutes", "at_local_time"),
         "conditions",
+        "conditions_in_words",
+        ("confirm_as", "reminder_kind", "show_time", "calendar"),
         ("result_kind", "result_unit", "result_min", "result_max", "validity_days", "loinc"),
         "result_choices",
         "source",
@@ -47,11 +58,12 @@ class ChecklistTemplateAdmin(ClinicScopedAdmin):
 
 
 @admin.register(TemplateItem)
-class TemplateItemAdmin(ClinicScopedAdmin):
+class TemplateItemAdmin(ConditionsInWords, ClinicScopedAdmin):
     list_display = ("code", "title_en", "template", "category", "assignee", "required", "result_kind", "sort_order")
     list_filter = ("template", "category", "assignee", "required", "result_kind")
     search_fields = ("code", "title_en")
     list_select_related = ("template",)
+    readonly_fields = ("conditions_in_words",)
 
 
 @admin.register(Drug)

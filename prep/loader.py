@@ -20,18 +20,23 @@ from django.utils import timezone
 from prep import conditions
 from prep.models import (
     Assignee,
+    CalendarEntry,
     CatalogueRelease,
     Category,
     ChecklistTemplate,
+    ConfirmAs,
     Dosing,
     Drug,
     DrugFamily,
     HoldMode,
     KnownMedicine,
     ProcedureVariant,
+    ReminderKind,
     ResultKind,
     RiskClass,
+    ShowTime,
     TemplateItem,
+    default_reminder_kind,
 )
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -41,6 +46,8 @@ ITEM_REQUIRED = (
     "instructions_en", "instructions_es", "why_en", "why_es", "timing", "source",
 )  # fmt: skip
 ITEM_OPTIONAL = ("conditions", "result", "validity_days", "loinc", "reminders_hours", "clinic_policy")
+# How an item behaves for the patient and the reminders (see the catalogue's README): never its code.
+ITEM_BEHAVIOUR = ("confirm_as", "reminder_kind", "show_time", "calendar")
 DRUG_KEYS = (
     "slug", "substance", "indication", "name", "name_es", "aliases", "class", "family", "dosing", "anaesthesia_in",
     "hold", "suggested_hold", "renal_hold", "renal_bands", "restart", "restart_note", "needs_normal_inr",
@@ -150,11 +157,24 @@ def parse_result(result: Any, where: str) -> dict[str, Any]:
     return values
 
 
+def parse_behaviour(raw: dict, where: str) -> dict[str, str]:
+    """How the patient confirms the item, what its reminders say, how the portal and calendar show it."""
+    category = raw["category"]
+    return {
+        "confirm_as": _choice(raw.get("confirm_as", ConfirmAs.DONE), ConfirmAs, f"{where}.confirm_as"),
+        "reminder_kind": _choice(
+            raw.get("reminder_kind", default_reminder_kind(category)), ReminderKind, f"{where}.reminder_kind"
+        ),
+        "show_time": _choice(raw.get("show_time", ShowTime.DAY), ShowTime, f"{where}.show_time"),
+        "calendar": _choice(raw.get("calendar", CalendarEntry.NONE), CalendarEntry, f"{where}.calendar"),
+    }
+
+
 def _item_fields(raw: dict, where: str, regions: tuple[str, ...]) -> dict[str, Any]:
     for key in ITEM_REQUIRED:
         if key != "required":
             _need(raw, key, where)
-    unknown = set(raw) - set(ITEM_REQUIRED) - set(ITEM_OPTIONAL)
+    unknown = set(raw) - set(ITEM_REQUIRED) - set(ITEM_OPTIONAL) - set(ITEM_BEHAVIOUR)
     if unknown:
         raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}")
     condition = raw.get("conditions") or {}
@@ -184,6 +204,7 @@ def _item_fields(raw: dict, where: str, regions: tuple[str, ...]) -> dict[str, A
         "clinic_policy": bool(raw.get("clinic_policy")),
         **parse_timing(raw["timing"], f"{where}.timing"),
         **parse_result(raw.get("result"), f"{where}.result"),
+        **parse_behaviour(raw, where),
     }
 
 

@@ -96,6 +96,57 @@ class ResultKind(models.TextChoices):
     TEXT = "text", "Free text"
 
 
+# What an item means to the patient and the reminders is catalogue data, never a check on its
+# code: renaming an item in the catalogue must not change how it is confirmed, reminded or shown.
+class ConfirmAs(models.TextChoices):
+    """The evidence the patient gives to confirm the item (``portal.forms.CONFIRM_FORMS``)."""
+
+    DONE = "done", "Ticks that it is done"
+    RIDE = "ride", "Confirms an adult takes them home"
+    LAST_DOSE = "last_dose", "Gives the date of the last dose"
+    LAST_MEAL = "last_meal", "Gives the time of the last meal (from the day before)"
+    LAST_DRINK = "last_drink", "Gives the time of the last drink (from the day before)"
+
+
+class ReminderKind(models.TextChoices):
+    """The words of the item's reminders (a subset of ``reminders.models.Kind``)."""
+
+    TESTS = "tests", "Tests to attend"
+    HOLD = "hold", "Blood-thinner hold"
+    FASTING = "fasting", "Fasting"
+    ARRIVAL = "arrival", "Arrival"
+    TASK = "task", "Preparation task"
+
+
+def default_reminder_kind(category: str) -> str:
+    """The reminder words of an item whose catalogue entry does not name them: by its category."""
+    if category == Category.FASTING:
+        return ReminderKind.FASTING
+    if category in (Category.TESTS, Category.IMAGING):
+        return ReminderKind.TESTS
+    return ReminderKind.TASK
+
+
+class ShowTime(models.TextChoices):
+    """How the portal shows the due time: the day only, or the clock time under a label."""
+
+    DAY = "", "The day only"
+    TIME = "time", "Day and time"
+    LAST_FOOD = "last_food", "Day and time, as the last solid food"
+    LAST_DRINK = "last_drink", "Day and time, as the last clear drink"
+    ARRIVE_BY = "arrive_by", "Day and time, as the arrival (also shown with the surgery's time)"
+
+
+class CalendarEntry(models.TextChoices):
+    """The event the item puts in the patient's calendar file, if any."""
+
+    NONE = "", "None"
+    STOP_EATING = "stop_eating", "Stop eating"
+    STOP_DRINKING = "stop_drinking", "Stop drinking"
+    ARRIVAL = "arrival", "Arrive at the clinic"
+    FOLLOW_UP = "follow_up", "Follow-up"
+
+
 class TemplateItem(PublicIdModel):
     """One line of a template. ``code`` is a stable identifier (exports, tests, analytics)."""
 
@@ -143,6 +194,10 @@ class TemplateItem(PublicIdModel):
     reminder_offsets_hours = models.JSONField(
         default=list, blank=True, help_text="Remind the assignee this many hours before the due time."
     )
+    confirm_as = models.CharField(max_length=12, choices=ConfirmAs.choices, default=ConfirmAs.DONE)
+    reminder_kind = models.CharField(max_length=8, choices=ReminderKind.choices, default=ReminderKind.TASK)
+    show_time = models.CharField(max_length=12, choices=ShowTime.choices, default=ShowTime.DAY, blank=True)
+    calendar = models.CharField(max_length=14, choices=CalendarEntry.choices, default=CalendarEntry.NONE, blank=True)
     source = models.TextField()
     sort_order = models.PositiveIntegerField(default=0)
 
@@ -152,6 +207,17 @@ class TemplateItem(PublicIdModel):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.title_en}"
+
+    def clean(self) -> None:
+        # An admin edit is checked by the same table as the catalogue file (prep.conditions).
+        from django.core.exceptions import ValidationError
+
+        from prep import conditions
+
+        try:
+            conditions.validate(self.conditions)
+        except conditions.ConditionError as exc:
+            raise ValidationError({"conditions": str(exc)}) from None
 
 
 class HoldMode(models.TextChoices):

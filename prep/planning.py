@@ -181,11 +181,15 @@ def due_time(template_item: TemplateItem, start_at: dt.datetime, tz: zoneinfo.Zo
     return shift(start_at, tz, days=template_item.offset_days, minutes=template_item.offset_minutes)
 
 
-def hold_last_dose(start_at: dt.datetime, tz: zoneinfo.ZoneInfo, hours: int) -> dt.datetime:
-    # Whole days are counted on the calendar, so "5 days" stays at the same local hour across DST.
+def hours_before(when: dt.datetime, tz: zoneinfo.ZoneInfo, hours: int) -> dt.datetime:
+    """``hours`` before ``when``: the calendar-day rule of holds and reminders.
+
+    Whole days (24, 72, 120 h) are counted on the calendar in ``tz``, so "5 days before" stays at
+    the same local hour across a daylight-saving change; any other number is elapsed hours.
+    """
     if hours % 24 == 0:
-        return shift(start_at, tz, days=-(hours // 24))
-    return start_at - dt.timedelta(hours=hours)
+        return shift(when, tz, days=-(hours // 24))
+    return when - dt.timedelta(hours=hours)
 
 
 def age_on(birth_date: dt.date, day: dt.date) -> int:
@@ -535,7 +539,7 @@ class _MedicinePlanner:
             if decision is not None and decision.choice == "liquid_diet":
                 self._liquid_diet(name, index, common)
             return
-        last_dose = hold_last_dose(facts.start_at, facts.tz, hours)
+        last_dose = hours_before(facts.start_at, facts.tz, hours)
         restart_at = facts.start_at + dt.timedelta(hours=restart)
         approval.due_at = min(approval_due, last_dose - dt.timedelta(days=1))
         inr = " then a normal INR;" if any(d.needs_normal_inr for d in rows) else ""

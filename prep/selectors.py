@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.db.models import Case, Count, IntegerField, Min, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from patients.models import Clinic, Surgery, SurgeryStatus
+from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Surgery
 from prep.models import ChecklistItem, ItemStatus
 
 OPEN_STATUSES = (ItemStatus.OPEN, ItemStatus.PATIENT_CONFIRMED)
@@ -123,7 +123,7 @@ def surgeries_upcoming(*, clinic: Clinic, days: int = 14, now: dt.datetime | Non
     now = now or timezone.now()
     qs = Surgery.objects.filter(
         clinic=clinic,
-        status__in=(SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED),
+        status__in=ACTIVE_SURGERY_STATUSES,
         start_at__gte=now - dt.timedelta(hours=12),
         start_at__lt=now + dt.timedelta(days=days),
     )

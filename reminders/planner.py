@@ -6,7 +6,8 @@ quiet hours in the patient's own time zone and the daily SMS limit shape it. Row
 surgery version so that a plan for an old date can never send, and are cancelled, never deleted.
 
 Offsets that are whole days (24, 72 h) are calendar days in the patient's zone (same wall-clock
-time, across daylight-saving changes); other offsets are elapsed hours.
+time, across daylight-saving changes); other offsets are elapsed hours: ``prep.planning.hours_before``,
+the rule holds use too.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from patients.models import Clinic, Patient, Surgery
-from prep.models import Category, Checklist, ChecklistItem, ChecklistStatus, ItemStatus
-from prep.planning import HOLD_PREFIX, local_to_utc
+from prep.models import Category, Checklist, ChecklistItem, ChecklistStatus, ItemStatus, default_reminder_kind
+from prep.planning import hours_before, local_to_utc
 from reminders.models import LIVE_STATUSES, Channel, Kind, Reminder, Status
 
 UTC = dt.UTC
@@ -44,15 +45,9 @@ class Planned:
 
 
 def item_kind(item: ChecklistItem) -> str:
-    if item.code.startswith(HOLD_PREFIX):
-        return Kind.HOLD
-    if item.category == Category.FASTING:
-        return Kind.FASTING
-    if item.code == "arrival":
-        return Kind.ARRIVAL
-    if item.category in ATTEND_CATEGORIES:
-        return Kind.TESTS
-    return Kind.TASK
+    """The words of the item's reminders: the catalogue's ``reminder_kind`` (never the item's code)."""
+    ti = item.template_item
+    return Kind(ti.reminder_kind if ti is not None else default_reminder_kind(item.category))
 
 
 def item_wants_patient_reminder(item: ChecklistItem) -> bool:
@@ -62,13 +57,6 @@ def item_wants_patient_reminder(item: ChecklistItem) -> bool:
     if not item.template_item.reminder_offsets_hours:
         return False
     return item.assignee == "patient" or item.category in ATTEND_CATEGORIES
-
-
-def offset_time(due_at: dt.datetime, hours: int, tz: zoneinfo.ZoneInfo) -> dt.datetime:
-    if hours % 24 == 0:
-        local = due_at.astimezone(tz).replace(tzinfo=None) - dt.timedelta(days=hours // 24)
-        return local_to_utc(local, tz)
-    return due_at - dt.timedelta(hours=hours)
 
 
 def in_quiet_hours(local: dt.time, start: dt.time, end: dt.time) -> bool:
@@ -120,7 +108,7 @@ def _candidates(
     tz = patient.tz
     not_after = item.due_at
     offsets = sorted(set(item.template_item.reminder_offsets_hours), reverse=True)
-    timed = [(h, offset_time(item.due_at, h, tz)) for h in offsets]
+    timed = [(h, hours_before(item.due_at, tz, h)) for h in offsets]
     future = [(h, at) for h, at in timed if at > now]
     past = [(h, at) for h, at in timed if at <= now]
     create: list[tuple[int, dt.datetime, dt.datetime]] = []

@@ -37,7 +37,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from patients.models import Clinic, Patient, Surgery, SurgeryStatus
+from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Patient, Surgery
 from prep.models import Checklist, ChecklistItem, ChecklistStatus
 from reminders import messages
 from reminders.models import (
@@ -206,7 +206,7 @@ LOAD_FIELDS = (
 ITEM_FIELDS = (
     "id", "code", "category", "assignee", "status", "locked", "due_at", "drug_name", "title", "sort_order",
     "template_item__id", "template_item__reminder_offsets_hours", "template_item__patient_title_en",
-    "template_item__patient_title_es",
+    "template_item__patient_title_es", "template_item__reminder_kind",
 )  # fmt: skip
 
 
@@ -745,7 +745,7 @@ def sms_inbound_record(*, from_number: str, body: str, message_sid: str) -> Inbo
         # Texts planned before the STOP (and still ahead) come back.
         checklists = Checklist.objects.filter(
             surgery__patient__mobile=from_number,
-            surgery__status__in=(SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED),
+            surgery__status__in=ACTIVE_SURGERY_STATUSES,
             status=ChecklistStatus.ACTIVE,
         )
         for checklist in checklists.select_for_update(of=("self",)):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Role, User
 from audit import context as audit
 from core.access import surgeries_for_user, surgery_get_for_user
-from patients.models import Clinic, GoDecision, Medication, Patient, Surgery, SurgeryStatus
+from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, GoDecision, Medication, Patient, Surgery
 from prep import planning
 from prep.models import Assignee, ChecklistItem, ChecklistStatus, ItemStatus
 from prep.selectors import (
@@ -29,7 +29,7 @@ from workspace.models import NoteKind, PatientNote
 
 BOARD_PAGE_SIZE = 25
 BOARD_DEFAULT_DAYS = 14
-ACTIVE_SURGERY = (SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)
+ACTIVE_SURGERY = ACTIVE_SURGERY_STATUSES
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,21 @@ def test_loading_twice_changes_nothing_and_keeps_admin_edits(catalogue: None) ->
     assert item.validity_days == 30 and report.updated["items"] == TemplateItem.objects.count()
 
 
+def test_item_behaviour_is_loaded_from_the_file_with_defaults_by_category(catalogue: None) -> None:
+    items = {i.code: i for i in TemplateItem.objects.filter(template__slug="trigeminal-rf")}
+    arrival, solids, mri, hold = items["arrival"], items["fasting_solids"], items["mri"], items["hold:*"]
+    assert (arrival.confirm_as, arrival.reminder_kind, arrival.show_time, arrival.calendar) == (
+        "ride",
+        "arrival",
+        "arrive_by",
+        "arrival",
+    )
+    assert (solids.confirm_as, solids.reminder_kind, solids.show_time) == ("last_meal", "fasting", "last_food")
+    assert (hold.confirm_as, hold.reminder_kind) == ("last_dose", "hold")
+    # Not named in the file: reminders speak of tests for imaging, a plain tick, the day only.
+    assert (mri.confirm_as, mri.reminder_kind, mri.show_time, mri.calendar) == ("done", "tests", "", "")
+
+
 def _write(tmp_path: Path, mutate) -> Path:
     data = yaml.load(DEFAULT_PATH.read_text(), Loader=yaml.CSafeLoader)
     data["version"] = "test-1"
@@ -93,6 +108,18 @@ def _write(tmp_path: Path, mutate) -> Path:
         (lambda d: d["drugs"][0]["hold"].update(high="six days"), "is not a duration"),
         (lambda d: d["templates"][0]["items"].append("nonexistent"), "not in the items library"),
         (lambda d: d["procedures"][0].update(risk="extreme"), "is not one of"),
+        (
+            lambda d: d["items"][0].update(conditions={"any_of": [{"min_age": 65}, {"risk_in": ["extreme"]}]}),
+            r"items\[0\] \(mri\)\.conditions: any_of\[1\]: risk_in has unknown values \['extreme'\]",
+        ),
+        (lambda d: d["items"][0].update(confirm_as="telepathy"), r"items\[0\] \(mri\)\.confirm_as: 'telepathy' is not"),
+        (lambda d: d["items"][0].update(reminder_kind="several"), r"\(mri\)\.reminder_kind: 'several' is not one of"),
+        (lambda d: d["items"][0].update(show_time="noon"), r"\(mri\)\.show_time: 'noon' is not one of"),
+        (lambda d: d["items"][0].update(calendar="party"), r"\(mri\)\.calendar: 'party' is not one of"),
+        (
+            lambda d: d["templates"][0].setdefault("overrides", {}).update(arrival={"confirm_as": "ride_home"}),
+            r"overrides\.arrival\.confirm_as: 'ride_home' is not one of",
+        ),
     ],
 )
 def test_malformed_catalogue_is_refused_whole(tmp_path: Path, mutate, message: str) -> None:
@@ -103,3 +130,17 @@ def test_malformed_catalogue_is_refused_whole(tmp_path: Path, mutate, message: s
     with pytest.raises(CatalogueError, match=message):
         catalogue_load(path=_write(tmp_path, mutate))
     assert rows() == before and not CatalogueRelease.objects.filter(version="test-1").exists()
+
+
+def test_the_admin_shows_a_condition_in_words_and_refuses_a_malformed_one(catalogue: None, client, login) -> None:
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import UserFactory
+
+    login(client, UserFactory(email="root@operator.test", is_staff=True, is_superuser=True, clinic=None))
+    item = TemplateItem.objects.get(template__slug="lumbar-facet-rf", code="fasting_solids")
+    page = client.get(f"/admin/prep/templateitem/{item.pk}/change/")
+    assert page.status_code == 200 and "anaesthesia is general or sedation" in page.content.decode()
+    item.conditions = {"anaesthesia_in": ["hypnosis"]}
+    with pytest.raises(ValidationError, match="anaesthesia_in has unknown values"):
+        item.full_clean()

@@ -137,7 +137,11 @@ def test_the_planner_merges_texts_whose_words_would_be_the_same():
     from reminders.planner import sms_groups
 
     due = aware("2026-02-13T09:00")
-    items = [SimpleNamespace(pk=n, code="blood_group", category="tests", due_at=due, sort_order=n) for n in range(3)]
+    blood_group = SimpleNamespace(reminder_kind="tests")  # the catalogue entry: its reminders speak of tests
+    items = [
+        SimpleNamespace(pk=n, code="blood_group", category="tests", template_item=blood_group, due_at=due, sort_order=n)
+        for n in range(3)
+    ]
     at_9, at_10 = aware("2026-02-12T09:00"), aware("2026-02-12T10:00")
     entries = [(at_9, at_9, due, items[0]), (at_10, at_10, due, items[1])]
     # Same kind, same first time, one item each: the same words, so one message.
