@@ -535,6 +535,7 @@ def hold_decide(
 # --- Readiness summaries ------------------------------------------------------------------------
 
 
+@transaction.atomic(savepoint=False)  # the caller's transaction; the row lock needs one
 def checklist_summary_refresh(*, checklist: Checklist, now: dt.datetime | None = None) -> ReadinessReport:
     """Rewrite the checklist's ``ChecklistSummary`` from its items, in the caller's transaction.
 

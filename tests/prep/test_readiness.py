@@ -208,3 +208,46 @@ def test_a_checklist_without_a_summary_is_filled_by_the_next_read_and_by_the_mig
         migration.fill(apps, None)
         summary_is_current(second)
         assert ChecklistSummary.objects.count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_changes_to_one_checklist_at_the_same_moment_are_both_counted(book, nurse) -> None:
+    """The second change waits for the first one's summary lock, then reads its committed item."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from prep.services import item_complete
+
+    surgery = book(start_at=dt.datetime.now(LA) + dt.timedelta(days=20))
+    first, second = (
+        ChecklistItem.objects.select_related("template_item").get(checklist__surgery=surgery, code=code)
+        for code in ("hemoglobin", "blood_group")
+    )
+    before = ChecklistSummary.objects.get(checklist__surgery=surgery).done
+    first_written = threading.Event()
+
+    def change_first() -> None:
+        try:
+            with transaction.atomic():
+                item_complete(item=first, by=nurse, result="13")
+                first_written.set()
+                threading.Event().wait(0.5)  # the second change starts while this one is uncommitted
+        finally:
+            connection.close()
+
+    def change_second() -> None:
+        try:
+            first_written.wait(5)
+            item_complete(item=second, by=nurse, result="O+")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=change_first), threading.Thread(target=change_second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert ChecklistSummary.objects.get(checklist__surgery=surgery).done == before + 2
+    summary_is_current(surgery)
