@@ -14,6 +14,7 @@ import zoneinfo
 import pytest
 import time_machine
 from django.apps import apps
+from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -251,3 +252,26 @@ def test_two_changes_to_one_checklist_at_the_same_moment_are_both_counted(book, 
         thread.join(10)
     assert ChecklistSummary.objects.get(checklist__surgery=surgery).done == before + 2
     summary_is_current(surgery)
+
+
+@pytest.mark.django_db
+def test_re_evaluating_due_rows_takes_a_fixed_number_of_queries(book, nurse, clinic) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from workspace.selectors import board_default_filters, board_page
+
+    def board_queries_with_every_row_due() -> int:
+        clinic_summaries_expire(clinic=clinic)
+        with CaptureQueriesContext(connection) as ctx:
+            page = board_page(user=nurse, filters=board_default_filters(clinic=clinic))
+        assert all(r.report.state == r.surgery.checklist.summary.state for r in page.rows)
+        assert not ChecklistSummary.objects.filter(changes_at__lte=timezone.now()).exists()
+        return len(ctx.captured_queries)
+
+    for day in range(2):
+        book(start_at=timezone.now() + dt.timedelta(days=2 + day))
+    few = board_queries_with_every_row_due()
+    for day in range(12):
+        book(start_at=timezone.now() + dt.timedelta(days=1 + day % 12, hours=3))
+    assert board_queries_with_every_row_due() == few
