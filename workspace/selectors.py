@@ -175,13 +175,13 @@ def board_page(
     if due:
         readiness_refresh_due(surgeries=scope, now=now)
         count, _ = _board_count(scope=scope, filters=filters, now=now)
-    items = ChecklistItem.objects.only(
+    page_items = ChecklistItem.objects.only(
         "id", "checklist_id", "title", "required", "status", "due_at", "code", "locked"
     ).order_by("due_at", "sort_order")
     ranked = (
         board_queryset(user=user, filters=filters)
         .select_related("patient", "procedure", "surgeon", "checklist")
-        .prefetch_related(Prefetch("checklist__items", queryset=items))
+        .prefetch_related(Prefetch("checklist__items", queryset=page_items))
     )
     page = _CountedPaginator(ranked, BOARD_PAGE_SIZE, count=count).get_page(page_number)
     surgeries = list(page.object_list)
