@@ -46,7 +46,7 @@ def board_csv(*, surgeries: Iterable[Surgery], tz: dt.tzinfo) -> str:
                 surgery.surgeon.display_name if surgery.surgeon_id else "",
                 surgery.get_status_display(),
                 Readiness.LABELS[state],
-                surgery.required_count - surgery.open_required,
+                surgery.done_count,
                 surgery.required_count,
                 surgery.overdue_count,
                 surgery.uuid,

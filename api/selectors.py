@@ -10,7 +10,8 @@ from accounts.models import User
 from core import access
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Surgery
 from prep.planning import local_to_utc
-from prep.selectors import surgeries_with_readiness
+from prep.selectors import surgeries_with_summary
+from prep.services import readiness_refresh_due
 
 
 def day_range_utc(*, clinic: Clinic, first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -29,5 +30,6 @@ def surgeries_for_range(
     qs = access.surgeries_for_user(user).filter(
         start_at__gte=start, start_at__lt=end, status__in=ACTIVE_SURGERY_STATUSES
     )
-    qs = surgeries_with_readiness(clinic=clinic, qs=qs, now=now)
+    readiness_refresh_due(surgeries=qs, now=now)
+    qs = surgeries_with_summary(qs=qs)
     return qs.select_related("patient", "procedure", "surgeon").order_by("start_at", "readiness_rank", "pk")

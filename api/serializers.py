@@ -272,7 +272,7 @@ READINESS_BY_RANK = {rank: state for state, rank in Readiness.RANK.items()}
 
 
 class ReadinessRowOutput(serializers.Serializer):
-    """One surgery of the board, from ``surgeries_with_readiness`` (annotated, one query per page)."""
+    """One surgery of the board, from ``surgeries_with_summary`` (stored columns, one query per page)."""
 
     surgery = serializers.UUIDField(source="uuid")
     patient = serializers.UUIDField(source="patient.uuid")
@@ -293,7 +293,7 @@ class ReadinessRowOutput(serializers.Serializer):
 
     @extend_schema_field(serializers.IntegerField())
     def get_done(self, surgery: Surgery) -> int:
-        return surgery.required_count - surgery.open_required
+        return surgery.done_count
 
 
 class ApiTokenOutput(serializers.Serializer):

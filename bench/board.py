@@ -46,6 +46,7 @@ def seed(rng: random.Random) -> dict:
     from prep import planning
     from prep.loader import catalogue_load
     from prep.models import Checklist, ChecklistItem, Drug, ItemStatus, ProcedureVariant, TemplateItem
+    from prep.services import readiness_refresh_due
     from workspace.models import NoteKind, PatientNote
 
     catalogue_load()
@@ -128,6 +129,8 @@ def seed(rng: random.Random) -> dict:
                 completed_by=nurse if done else None,
             ))  # fmt: skip
     ChecklistItem.objects.bulk_create(items, batch_size=5000)
+    # Written behind the services' back: their readiness summaries are filled the way a list would.
+    readiness_refresh_due(surgeries=Surgery.objects.filter(clinic=clinic), now=now)
     notes = [PatientNote(patient=s.patient, surgery=s, kind=NoteKind.CALL, outcome="reached", text="Called", by=nurse,
                          at=now - dt.timedelta(hours=rng.randrange(1, 200)))
              for s in surgeries if rng.random() < 0.4]  # fmt: skip

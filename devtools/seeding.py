@@ -39,12 +39,14 @@ from prep.models import (
     Checklist,
     ChecklistItem,
     ChecklistStatus,
+    ChecklistSummary,
     Drug,
     ItemStatus,
     ProcedureVariant,
     ResultKind,
     TemplateItem,
 )
+from prep.selectors import readiness_compute
 
 UTC = dt.UTC
 # Benchmark logins (fictitious clinics on a throwaway database); locust signs in with them.
@@ -701,6 +703,16 @@ def _seed_checklists(
     report.items += len(items)
     report.item_states.update(i.status for i in items)
     report.history_rows += _seed_item_history(items, surgeries, now)
+    # Each checklist's readiness summary, as the services write it with the items (lists sort on it).
+    ChecklistSummary.objects.bulk_create(
+        ChecklistSummary(
+            checklist_id=checklist.pk,
+            **readiness_compute(
+                surgery=surgery, items=items_by_surgery[surgery.pk], clinic=surgery.patient.clinic, now=now
+            ).summary_values(),
+        )
+        for surgery, checklist in zip(surgeries, checklists, strict=True)
+    )
     return items_by_surgery
 
 

@@ -1,9 +1,12 @@
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin_scope import ALL, ClinicScopedAdmin, ClinicScopedInline
 from patients.models import Clinic, Medication, Patient, Surgery
+from prep.services import clinic_summaries_expire
 
 
 @admin.register(Clinic)
@@ -18,6 +21,13 @@ class ClinicAdmin(ClinicScopedAdmin):
         ("Messages", {"fields": ("quiet_hours_start", "quiet_hours_end", "sms_daily_limit", "digest_hour")}),
         ("Readiness rules", {"fields": ("go_no_go_hours", "escalation_hours", "cardiac_age_threshold")}),
     )
+
+    def save_model(self, request: HttpRequest, obj: Clinic, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and {"go_no_go_hours", "escalation_hours"} & set(form.changed_data):
+            # The stored readiness was decided with the old hours: every summary is re-evaluated
+            # by the next list that shows it.
+            clinic_summaries_expire(clinic=obj)
 
 
 class MedicationInline(ClinicScopedInline, admin.TabularInline):

@@ -385,6 +385,46 @@ class Checklist(PublicIdModel):
         return f"Checklist for {self.surgery}"
 
 
+class Readiness:
+    """A checklist's readiness states (``prep.selectors.readiness_compute`` decides which applies)."""
+
+    READY = "ready"
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    NOT_READY = "not_ready"
+    # Board order: what needs a nurse first.
+    RANK = {NOT_READY: 0, AT_RISK: 1, ON_TRACK: 2, READY: 3}
+    LABELS = {READY: "Ready", ON_TRACK: "On track", AT_RISK: "At risk", NOT_READY: "Not ready"}
+
+
+class ChecklistSummary(models.Model):
+    """A checklist's readiness, stored so that lists filter, sort and page on columns.
+
+    Written only by ``prep.services.checklist_summary_refresh`` (in the transaction of every item
+    change) and ``readiness_refresh_due``, both from ``prep.selectors.readiness_compute``: never
+    computed another way. Like healthchecks' ``alert_after``, ``changes_at`` is the first moment
+    the clock alone changes a stored value (an item falls due, the escalation window or the
+    go/no-go cut-off is reached); a reader re-evaluates rows whose ``changes_at`` has passed
+    before it trusts them. Null: nothing changes until an item does.
+    """
+
+    checklist = models.OneToOneField(Checklist, on_delete=models.CASCADE, primary_key=True, related_name="summary")
+    state = models.CharField(max_length=10, choices=[(k, v) for k, v in Readiness.LABELS.items()])
+    rank = models.PositiveSmallIntegerField(help_text="Board order: 0 not ready … 3 ready.")
+    required = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0, help_text="Required items closed.")
+    overdue = models.PositiveIntegerField(default=0, help_text="Required items open past their due time.")
+    next_due_at = models.DateTimeField(null=True, blank=True, help_text="The earliest open item's due time.")
+    changes_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "checklist summaries"
+
+    def __str__(self) -> str:
+        return f"{self.checklist_id}: {self.state}"
+
+
 class ItemStatus(models.TextChoices):
     OPEN = "open", "Open"
     DONE = "done", "Done"

@@ -1,28 +1,22 @@
-"""Reads on checklists: readiness (derived, never stored) and phases."""
+"""Reads on checklists: readiness (one function, stored per checklist by the services) and phases."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Min, Q, QuerySet, Value, When
+from django.db.models import F, IntegerField, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Surgery
-from prep.models import ChecklistItem, ItemStatus
+from prep.models import ChecklistItem, ItemStatus, Readiness
 
 OPEN_STATUSES = (ItemStatus.OPEN, ItemStatus.PATIENT_CONFIRMED)
-
-
-class Readiness:
-    READY = "ready"
-    ON_TRACK = "on_track"
-    AT_RISK = "at_risk"
-    NOT_READY = "not_ready"
-    # Board order: what needs a nurse first.
-    RANK = {NOT_READY: 0, AT_RISK: 1, ON_TRACK: 2, READY: 3}
-    LABELS = {READY: "Ready", ON_TRACK: "On track", AT_RISK: "At risk", NOT_READY: "Not ready"}
+# What readiness reads of an item: lists load only these.
+READINESS_ITEM_FIELDS = ("id", "checklist_id", "title", "required", "status", "due_at")
 
 
 @dataclass
@@ -33,10 +27,26 @@ class ReadinessReport:
     required: int = 0
     overdue: int = 0
     next_due: ChecklistItem | None = None
+    # The first moment after ``at`` when the clock alone changes state, done, required or overdue.
+    changes_at: dt.datetime | None = None
+    at: dt.datetime | None = None
 
     @property
     def label(self) -> str:
         return Readiness.LABELS[self.state]
+
+    def summary_values(self) -> dict[str, Any]:
+        """The ``ChecklistSummary`` columns this report stands for."""
+        return {
+            "state": self.state,
+            "rank": Readiness.RANK[self.state],
+            "required": self.required,
+            "done": self.done,
+            "overdue": self.overdue,
+            "next_due_at": self.next_due.due_at if self.next_due else None,
+            "changes_at": self.changes_at,
+            "computed_at": self.at,
+        }
 
 
 def readiness_compute(
@@ -47,12 +57,17 @@ def readiness_compute(
     ready: every required item closed. not_ready: required items open at the go/no-go cut-off.
     at_risk: a required item overdue, or open within the clinic's escalation window of its due
     time. on_track: required items open, none of them late or close.
+
+    The one place readiness is decided: pages label with it, and the stored ``ChecklistSummary``
+    the lists sort on is its ``summary_values``, rewritten once ``changes_at`` has passed.
     """
     now = now or timezone.now()
+    items = list(items)
     required = [i for i in items if i.required]
     open_required = [i for i in required if i.status in OPEN_STATUSES]
     overdue = [i for i in open_required if i.due_at <= now]
-    escalating = [i for i in open_required if i.due_at <= now + dt.timedelta(hours=clinic.escalation_hours)]
+    escalation = dt.timedelta(hours=clinic.escalation_hours)
+    escalating = [i for i in open_required if i.due_at <= now + escalation]
     upcoming = sorted((i for i in items if i.status in OPEN_STATUSES), key=lambda i: i.due_at)
     report = ReadinessReport(
         state=Readiness.READY,
@@ -60,6 +75,7 @@ def readiness_compute(
         required=len(required),
         overdue=len(overdue),
         next_due=upcoming[0] if upcoming else None,
+        at=now,
     )
     if not open_required:
         report.reasons = ["All required items are done."]
@@ -84,42 +100,50 @@ def readiness_compute(
     awaiting = [i for i in open_required if i.status == ItemStatus.PATIENT_CONFIRMED]
     if awaiting:
         report.reasons.append(f"Patient confirmation to accept: {titles(awaiting)}")
+    # Every test above is "now >= a time": each such time still ahead is when a stored value can
+    # change, and only those that change one are kept (the tests check both directions).
+    changes = [i.due_at for i in open_required if i.due_at > now]  # the overdue count rises
+    if now < cutoff:
+        changes.append(cutoff)  # not ready
+    if report.state == Readiness.ON_TRACK:
+        changes += [i.due_at - escalation for i in open_required]  # at risk (all still ahead here)
+    report.changes_at = min(changes, default=None)
     return report
 
 
-def surgeries_with_readiness(
-    *, clinic: Clinic, qs: QuerySet[Surgery] | None = None, now: dt.datetime | None = None
-) -> QuerySet[Surgery]:
-    """Surgeries annotated with readiness computed in SQL, so the board sorts and pages in the database.
+def summary_due_q(*, now: dt.datetime, through: str = "") -> Q:
+    """Rows whose stored readiness the clock has overtaken, or that have none yet.
 
-    Must agree with ``readiness_compute`` (a test checks both on the same data).
+    ``through``: the path from the queried model to the checklist ("checklist__" from a surgery);
+    a surgery without a checklist has nothing to re-evaluate.
     """
-    now = now or timezone.now()
-    qs = qs if qs is not None else Surgery.objects.filter(clinic=clinic)
-    required_open = Q(checklist__items__required=True, checklist__items__status__in=OPEN_STATUSES)
-    qs = qs.annotate(
-        required_count=Count("checklist__items", filter=Q(checklist__items__required=True)),
-        open_required=Count("checklist__items", filter=required_open),
-        overdue_count=Count("checklist__items", filter=required_open & Q(checklist__items__due_at__lte=now)),
-        escalating_count=Count(
-            "checklist__items",
-            filter=required_open & Q(checklist__items__due_at__lte=now + dt.timedelta(hours=clinic.escalation_hours)),
-        ),
-        next_due_at=Min("checklist__items__due_at", filter=Q(checklist__items__status__in=OPEN_STATUSES)),
-    )
-    cutoff_start = now + dt.timedelta(hours=clinic.go_no_go_hours)
+    missing = Q(**{f"{through}summary__isnull": True})
+    if through:
+        missing &= Q(**{f"{through.removesuffix('__')}__isnull": False})
+    return Q(**{f"{through}summary__changes_at__lte": now}) | missing
+
+
+def surgeries_with_summary(*, qs: QuerySet[Surgery]) -> QuerySet[Surgery]:
+    """Surgeries annotated with their stored readiness (plain columns: the lists sort and page on them).
+
+    Current only once ``prep.services.readiness_refresh_due`` has run on the same surgeries: the
+    callers do that first. A surgery without a checklist has nothing to do, as ``readiness_compute``
+    says of no items: ready.
+    """
+    summary = "checklist__summary__"
     return qs.annotate(
-        readiness_rank=Case(
-            When(open_required=0, then=Value(Readiness.RANK[Readiness.READY])),
-            When(start_at__lte=cutoff_start, then=Value(Readiness.RANK[Readiness.NOT_READY])),
-            When(escalating_count__gt=0, then=Value(Readiness.RANK[Readiness.AT_RISK])),
-            default=Value(Readiness.RANK[Readiness.ON_TRACK]),
-            output_field=IntegerField(),
-        )
+        readiness_rank=Coalesce(
+            F(f"{summary}rank"), Value(Readiness.RANK[Readiness.READY]), output_field=IntegerField()
+        ),
+        required_count=Coalesce(F(f"{summary}required"), Value(0), output_field=IntegerField()),
+        done_count=Coalesce(F(f"{summary}done"), Value(0), output_field=IntegerField()),
+        overdue_count=Coalesce(F(f"{summary}overdue"), Value(0), output_field=IntegerField()),
+        next_due_at=F(f"{summary}next_due_at"),
     )
 
 
 def surgeries_upcoming(*, clinic: Clinic, days: int = 14, now: dt.datetime | None = None) -> QuerySet[Surgery]:
+    """Active surgeries of the coming days, most urgent first (run ``readiness_refresh_due`` on them first)."""
     now = now or timezone.now()
     qs = Surgery.objects.filter(
         clinic=clinic,
@@ -127,7 +151,7 @@ def surgeries_upcoming(*, clinic: Clinic, days: int = 14, now: dt.datetime | Non
         start_at__gte=now - dt.timedelta(hours=12),
         start_at__lt=now + dt.timedelta(days=days),
     )
-    return surgeries_with_readiness(clinic=clinic, qs=qs, now=now).order_by("readiness_rank", "start_at")
+    return surgeries_with_summary(qs=qs).order_by("readiness_rank", "start_at")
 
 
 PHASES = (

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -19,12 +19,13 @@ from accounts import permissions as perms
 from accounts.models import User
 from core.clock import when_text
 from patients.go_decisions import withdraw_go_if_needed
-from patients.models import Medication, Surgery
+from patients.models import Clinic, Medication, Surgery
 from prep import medicines, planning
 from prep.models import (
     Checklist,
     ChecklistItem,
     ChecklistStatus,
+    ChecklistSummary,
     ClinicTestPolicy,
     Drug,
     DrugFamily,
@@ -33,6 +34,7 @@ from prep.models import (
     TemplateItem,
 )
 from prep.results import result_check, result_clean
+from prep.selectors import READINESS_ITEM_FIELDS, ReadinessReport, readiness_compute, summary_due_q
 
 # django-simple-history stores the change reason in a varchar(100); the item keeps the full text.
 HISTORY_REASON_MAX = 100
@@ -182,6 +184,7 @@ def checklist_generate(*, surgery: Surgery, by: User | None = None) -> Checklist
     )
     items = [_item_from_plan(p, checklist, by) for p in plan.items]
     bulk_create_with_history(items, ChecklistItem, default_user=by, default_change_reason="generated")
+    checklist_summary_refresh(checklist=checklist)
     _after_change(checklist)
     return checklist
 
@@ -224,6 +227,7 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
     """
     surgery = Surgery.objects.select_related("patient__clinic", "procedure__template").get(pk=surgery.pk)
     checklist = Checklist.objects.select_for_update().get(surgery=surgery)
+    checklist.surgery = surgery  # loaded above with its clinic, which the summary reads
     full_plan = checklist_plan(surgery=surgery, checklist=checklist)
     planned = {p.code: p for p in full_plan.items}
     existing = {i.code: i for i in checklist.items.select_related("template_item")}
@@ -288,6 +292,7 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
         withdraw_go_if_needed(surgery=surgery, reason=f"New safety alert after the Go: {new_blocks[0]}")
     checklist.alerts = alerts
     checklist.save(update_fields=["updated_at", "alerts"])
+    checklist_summary_refresh(checklist=checklist)
     _after_change(checklist)
     return checklist
 
@@ -297,8 +302,9 @@ def checklist_close(*, surgery: Surgery, by: User | None, reason: str) -> None:
     Checklist.objects.filter(surgery=surgery).update(
         status=ChecklistStatus.CLOSED, closed_reason=reason[:200], updated_at=timezone.now()
     )
-    checklist = Checklist.objects.filter(surgery=surgery).first()
+    checklist = Checklist.objects.filter(surgery=surgery).select_related("surgery__patient__clinic").first()
     if checklist:
+        checklist_summary_refresh(checklist=checklist)
         _after_change(checklist)
 
 
@@ -360,6 +366,7 @@ def item_complete(
         item.status = ItemStatus.DONE
         item.completed_at, item.completed_by = now, by
         _save(item, by=by, reason="done" + (f": {alert}" if alert else ""), fields=fields)
+    checklist_summary_refresh(checklist=item.checklist)
     _after_change(item.checklist)
     return item
 
@@ -381,6 +388,7 @@ def item_mark_not_applicable(
     _save(
         item, by=by, reason=f"Not applicable: {reason}", fields=["status", "na_reason", "completed_at", "completed_by"]
     )
+    checklist_summary_refresh(checklist=item.checklist)
     _after_change(item.checklist)
     return item
 
@@ -396,6 +404,7 @@ def item_patient_confirm(*, item: ChecklistItem, evidence: dict[str, Any]) -> Ch
         raise ItemConflict("This item is already done.", item=item)
     item.status, item.evidence, item.confirmed_at = ItemStatus.PATIENT_CONFIRMED, evidence, timezone.now()
     _save(item, by=None, reason="Confirmed by the patient", fields=["status", "evidence", "confirmed_at"])
+    checklist_summary_refresh(checklist=item.checklist)
     _after_change(item.checklist)
     return item
 
@@ -415,6 +424,7 @@ def item_accept(*, item: ChecklistItem, by: User, expected_version: int | None =
         reason="Patient's confirmation accepted",
         fields=["status", "completed_at", "completed_by", "result_at"],
     )
+    checklist_summary_refresh(checklist=item.checklist)
     _after_change(item.checklist)
     return item
 
@@ -438,6 +448,7 @@ def item_undo(*, item: ChecklistItem, by: User, reason: str, expected_version: i
         withdraw_go_if_needed(
             surgery=item.checklist.surgery, reason=f"{item.title} was reopened by {by.display_name}: {reason}"
         )
+    checklist_summary_refresh(checklist=item.checklist)
     _after_change(item.checklist)
     return item
 
@@ -511,6 +522,7 @@ def hold_decide(
     )
     surgery = item.checklist.surgery
     # Planned again from the recorded decision: a prescriber-set hold, keep-taking or diet items appear.
+    # The refresh also rewrites the readiness summary (the unlock below changes nothing it counts).
     checklist_refresh(surgery=surgery, by=by, reason=f"prescriber's decision on {item.drug_name}")
     new_hold = ChecklistItem.objects.filter(checklist_id=item.checklist_id, code=f"hold:{key}", locked=True).first()
     if choice == "approve" and new_hold is not None:
@@ -518,3 +530,86 @@ def hold_decide(
         _save(new_hold, by=by, reason=f"Hold set by {by.display_name}", fields=["locked"])
     item.refresh_from_db()
     return item
+
+
+# --- Readiness summaries ------------------------------------------------------------------------
+
+
+@transaction.atomic(savepoint=False)  # the caller's transaction; the row lock needs one
+def checklist_summary_refresh(*, checklist: Checklist, now: dt.datetime | None = None) -> ReadinessReport:
+    """Rewrite the checklist's ``ChecklistSummary`` from its items, in the caller's transaction.
+
+    Every service that writes items calls it, explicitly, after its last item write. Reads
+    ``checklist.surgery.patient.clinic``: select them with the checklist. The summary row is locked
+    before the items are read, so that two changes to one checklist at the same moment are
+    serialised here and the second one counts the first one's item (read committed).
+    """
+    now = now or timezone.now()
+    exists = ChecklistSummary.objects.select_for_update().filter(pk=checklist.pk).values_list("pk", flat=True)
+    found = bool(list(exists))
+    surgery = checklist.surgery
+    items = ChecklistItem.objects.filter(checklist_id=checklist.pk).only(*READINESS_ITEM_FIELDS)
+    report = readiness_compute(surgery=surgery, items=items, clinic=surgery.patient.clinic, now=now)
+    if found:
+        ChecklistSummary.objects.filter(pk=checklist.pk).update(**report.summary_values())
+    else:
+        ChecklistSummary.objects.create(checklist_id=checklist.pk, **report.summary_values())
+    return report
+
+
+def readiness_refresh_due(*, surgeries: QuerySet[Surgery], now: dt.datetime | None = None) -> int:
+    """Re-evaluate the stored readiness of ``surgeries`` that the clock has overtaken; return how many.
+
+    Lists (the board, the API's readiness range, the nurses' digest) call it on the surgeries they
+    are about to filter and sort, so that what they show is right at the moment they are read:
+    a periodic task would leave a row wrong until its next run (an item falls due at 08:00 and
+    the board still says "on track" until the beat comes round). Nothing due, the usual case:
+    one query. Due rows: a fixed number more, whatever their number (bulk reads and writes).
+    """
+    now = now or timezone.now()
+    due = list(
+        Checklist.objects.filter(surgery__in=surgeries.values("pk"))
+        .filter(summary_due_q(now=now))
+        .values_list("pk", flat=True)
+    )
+    if not due:
+        return 0
+    with transaction.atomic():
+        # Locked, then chosen again under the lock: an item change or another reader may have
+        # rewritten some meanwhile, and theirs is as new as ours.
+        list(ChecklistSummary.objects.select_for_update().filter(pk__in=due).values_list("pk", flat=True))
+        checklists = list(
+            Checklist.objects.filter(pk__in=due)
+            .filter(summary_due_q(now=now))
+            .select_related("surgery__patient__clinic", "summary")
+            .prefetch_related(Prefetch("items", queryset=ChecklistItem.objects.only(*READINESS_ITEM_FIELDS)))
+        )
+        stale, missing = [], []
+        for checklist in checklists:
+            surgery = checklist.surgery
+            report = readiness_compute(
+                surgery=surgery, items=checklist.items.all(), clinic=surgery.patient.clinic, now=now
+            )
+            values = report.summary_values()
+            if hasattr(checklist, "summary"):
+                for name, value in values.items():
+                    setattr(checklist.summary, name, value)
+                stale.append(checklist.summary)
+            else:
+                missing.append(ChecklistSummary(checklist_id=checklist.pk, **values))
+        if stale:
+            ChecklistSummary.objects.bulk_update(stale, fields=list(values))
+        if missing:
+            # Another reader may insert the same rows at the same moment, computed the same way.
+            ChecklistSummary.objects.bulk_create(missing, ignore_conflicts=True)
+    return len(checklists)
+
+
+def clinic_summaries_expire(*, clinic: Clinic, now: dt.datetime | None = None) -> int:
+    """The clinic's go/no-go or escalation hours changed: every summary of the clinic is due now.
+
+    The next list that shows one re-evaluates it with the new hours (``readiness_refresh_due``),
+    rather than this change rewriting every checklist the clinic ever had.
+    """
+    now = now or timezone.now()
+    return ChecklistSummary.objects.filter(checklist__surgery__clinic=clinic).update(changes_at=now)

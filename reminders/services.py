@@ -798,6 +798,7 @@ def nurse_digests_send(*, now: dt.datetime | None = None, days: int = 7) -> int:
     """
     from accounts.models import Role, User
     from prep.selectors import Readiness, readiness_compute, surgeries_upcoming
+    from prep.services import readiness_refresh_due
 
     now = now or timezone.now()
     sent = 0
@@ -814,6 +815,7 @@ def nurse_digests_send(*, now: dt.datetime | None = None, days: int = 7) -> int:
         todo = [n for n in nurses if n.pk not in done]
         if not todo:
             continue
+        readiness_refresh_due(surgeries=surgeries_upcoming(clinic=clinic, days=days, now=now), now=now)
         flagged = list(
             surgeries_upcoming(clinic=clinic, days=days, now=now)
             .filter(readiness_rank__in=(Readiness.RANK[Readiness.NOT_READY], Readiness.RANK[Readiness.AT_RISK]))

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from accounts.models import Role, User
 from audit import context as audit
@@ -23,8 +24,10 @@ from prep.selectors import (
     ReadinessReport,
     item_phase,
     readiness_compute,
-    surgeries_with_readiness,
+    summary_due_q,
+    surgeries_with_summary,
 )
+from prep.services import readiness_refresh_due
 from workspace.models import NoteKind, PatientNote
 
 BOARD_PAGE_SIZE = 25
@@ -81,8 +84,8 @@ def _local_midnight(day: dt.date, clinic: Clinic) -> dt.datetime:
     return planning.local_to_utc(dt.datetime.combine(day, dt.time()), clinic.tz)
 
 
-def board_queryset(*, user: User, filters: BoardFilters, now: dt.datetime | None = None) -> QuerySet[Surgery]:
-    """The board's surgeries, readiness annotated in SQL, sorted by readiness then time."""
+def board_scope(*, user: User, filters: BoardFilters) -> QuerySet[Surgery]:
+    """The board's surgeries before the readiness filter: dates, surgeon, search, decision."""
     clinic = user.clinic
     qs = surgeries_for_user(user).filter(
         status__in=ACTIVE_SURGERY,
@@ -100,10 +103,42 @@ def board_queryset(*, user: User, filters: BoardFilters, now: dt.datetime | None
         qs = qs.filter(needs_decision_q())
     elif filters.decision in (GoDecision.GO, GoDecision.NO_GO):
         qs = qs.filter(go_decision=filters.decision)
-    qs = surgeries_with_readiness(clinic=clinic, qs=qs, now=now)
-    if filters.readiness in Readiness.RANK:
-        qs = qs.filter(readiness_rank=Readiness.RANK[filters.readiness])
-    return qs.order_by("readiness_rank", "start_at", "pk")
+    return qs
+
+
+def board_readiness_q(filters: BoardFilters) -> Q:
+    return Q(readiness_rank=Readiness.RANK[filters.readiness]) if filters.readiness in Readiness.RANK else Q()
+
+
+def board_queryset(*, user: User, filters: BoardFilters) -> QuerySet[Surgery]:
+    """The board's surgeries on their stored readiness, sorted by readiness then time.
+
+    The stored readiness is current once ``readiness_refresh_due`` has run on ``board_scope``
+    (``board_page`` does).
+    """
+    qs = surgeries_with_summary(qs=board_scope(user=user, filters=filters))
+    return qs.filter(board_readiness_q(filters)).order_by("readiness_rank", "start_at", "pk")
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its count (read with other figures in one query) instead of counting."""
+
+    def __init__(self, object_list: QuerySet[Surgery], per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+def _board_count(*, scope: QuerySet[Surgery], filters: BoardFilters, now: dt.datetime) -> tuple[int, int]:
+    """(rows the filters keep, stored summaries the clock has overtaken) in one query."""
+    figures = surgeries_with_summary(qs=scope).aggregate(
+        rows=Count("pk", filter=board_readiness_q(filters)),
+        due=Count("pk", filter=summary_due_q(now=now, through="checklist__")),
+    )
+    return figures["rows"], figures["due"]
 
 
 def open_decision_items() -> QuerySet[ChecklistItem]:
@@ -132,21 +167,24 @@ def board_page(
     """One page of the board: count, rows, their items, the last calls, the surgeon list."""
     now = now or timezone.now()
     clinic = user.clinic
-    # Rank and page on surgery ids only: grouping the wide joined rows (procedure texts...) by every
-    # column made SQLite ten times slower. The page's rows are then fetched by id, unaggregated.
-    ranked = board_queryset(user=user, filters=filters, now=now).values_list("pk", flat=True)
-    page = Paginator(ranked, BOARD_PAGE_SIZE).get_page(page_number)
-    ids = list(page.object_list)
-    items = ChecklistItem.objects.only(
+    # One query counts the rows and the stored summaries that the clock has overtaken since they
+    # were written; only when there are some are they re-evaluated (and the rows counted again),
+    # so the board sorts, filters and pages on readiness that is right at this moment.
+    scope = board_scope(user=user, filters=filters)
+    count, due = _board_count(scope=scope, filters=filters, now=now)
+    if due:
+        readiness_refresh_due(surgeries=scope, now=now)
+        count, _ = _board_count(scope=scope, filters=filters, now=now)
+    page_items = ChecklistItem.objects.only(
         "id", "checklist_id", "title", "required", "status", "due_at", "code", "locked"
     ).order_by("due_at", "sort_order")
-    fetched = (
-        Surgery.objects.filter(pk__in=ids)
+    ranked = (
+        board_queryset(user=user, filters=filters)
         .select_related("patient", "procedure", "surgeon", "checklist")
-        .prefetch_related(Prefetch("checklist__items", queryset=items))
+        .prefetch_related(Prefetch("checklist__items", queryset=page_items))
     )
-    position = {pk: index for index, pk in enumerate(ids)}
-    surgeries = sorted(fetched, key=lambda s: position[s.pk])
+    page = _CountedPaginator(ranked, BOARD_PAGE_SIZE, count=count).get_page(page_number)
+    surgeries = list(page.object_list)
     last_calls = _last_contacts([s.patient_id for s in surgeries])
     today = timezone.localdate(now, clinic.tz)
     rows = []

@@ -115,3 +115,22 @@ def test_a_clinic_needs_staff(catalogue, field):
     # Every surgery has a surgeon and every ticked item a nurse: none would be a crash halfway.
     with pytest.raises(ValueError, match="at least 1"):
         seed_scale(clinics=1, patients=5, days=5, **{field: 0})
+
+
+def row_values(row) -> dict:
+    names = ("state", "rank", "required", "done", "overdue", "next_due_at", "changes_at", "computed_at")
+    return {name: getattr(row, name) for name in names}
+
+
+def test_every_checklist_has_its_readiness_summary(seeded):
+    """Seeding writes behind the services' back, so it writes the summaries too, from the same function."""
+    from prep.models import Checklist, ChecklistSummary
+    from prep.selectors import readiness_compute
+
+    assert ChecklistSummary.objects.count() == seeded.checklists
+    for checklist in Checklist.objects.select_related("summary", "surgery__patient__clinic")[:50]:
+        surgery, row = checklist.surgery, checklist.summary
+        report = readiness_compute(
+            surgery=surgery, items=checklist.items.all(), clinic=surgery.patient.clinic, now=row.computed_at
+        )
+        assert row_values(row) == report.summary_values()

@@ -20,7 +20,7 @@ from patients.services import (
     surgery_update,
 )
 from prep.models import Checklist, ChecklistItem, ChecklistStatus, ItemStatus, ProcedureVariant
-from prep.selectors import Readiness, readiness_compute, surgeries_with_readiness
+from prep.selectors import Readiness, readiness_compute
 from prep.services import (
     ItemConflict,
     hold_decide,
@@ -256,30 +256,6 @@ def test_medication_added_and_stopped_after_generation(book, nurse) -> None:
 
 def item_exists(surgery: Surgery, code: str) -> bool:
     return ChecklistItem.objects.filter(checklist__surgery=surgery, code=code).exists()
-
-
-def test_readiness_in_python_and_in_sql_agree(book, nurse, surgeon, clinic) -> None:
-    surgeries = [
-        book("lumbar-facet-rf", at("2026-02-10T20:00")),  # within the go/no-go cut-off
-        book("lumbar-facet-rf", at("2026-02-13T08:00")),  # items overdue
-        book("lumbar-facet-rf", at("2026-03-20T08:00")),  # far away
-    ]
-    ready = book("lumbar-facet-rf", at("2026-03-21T08:00"))
-    for i in ready.checklist.items.filter(required=True):
-        by = surgeon if i.assignee == "surgeon" else nurse  # consent is the surgeon's
-        if i.template_item.result_kind == "none":
-            item_complete(item=i, by=by)
-        else:
-            item_complete(item=i, by=by, result={"blood_group": "O+", "hemoglobin": "14"}.get(i.code, "normal"))
-    surgeries.append(ready)
-    annotated = {s.pk: s for s in surgeries_with_readiness(clinic=clinic)}
-    states = []
-    for surgery in surgeries:
-        report = readiness_compute(surgery=surgery, items=list(surgery.checklist.items.all()), clinic=clinic)
-        assert Readiness.RANK[report.state] == annotated[surgery.pk].readiness_rank, surgery
-        assert report.done == annotated[surgery.pk].required_count - annotated[surgery.pk].open_required
-        states.append(report.state)
-    assert states == [Readiness.NOT_READY, Readiness.AT_RISK, Readiness.ON_TRACK, Readiness.READY]
 
 
 def test_patient_factory_builds(clinic) -> None:

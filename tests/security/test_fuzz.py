@@ -13,7 +13,7 @@ import json
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -117,8 +117,9 @@ def check_db(world: World, since: dt.datetime | None = None) -> None:
     """Every row a form or the API wrote (since ``since``; None: every row), re-read and checked against
     the product's rules."""
     from patients.models import Medication, Patient, Surgery
-    from prep.models import ChecklistItem, ItemStatus
+    from prep.models import Checklist, ChecklistItem, ItemStatus
     from prep.results import result_clean
+    from prep.selectors import readiness_compute
     from workspace.models import CallOutcome, NoteKind, PatientNote
 
     now = timezone.now()
@@ -174,6 +175,18 @@ def check_db(world: World, since: dt.datetime | None = None) -> None:
         assert note.outcome in CallOutcome.values
         if note.kind == NoteKind.CALL:
             assert note.outcome, "a call without its outcome"
+    # The stored readiness is what the one function says of the items it was written with.
+    checklists = Checklist.objects.select_related("summary", "surgery__patient__clinic").prefetch_related("items")
+    if since is not None:
+        checklists = checklists.filter(Q(items__updated_at__gte=since) | Q(summary__computed_at__gte=since)).distinct()
+    for checklist in checklists:
+        row = getattr(checklist, "summary", None)
+        assert row is not None, "a checklist without its readiness summary"
+        surgery = checklist.surgery
+        values = readiness_compute(
+            surgery=surgery, items=checklist.items.all(), clinic=surgery.patient.clinic, now=row.computed_at
+        ).summary_values()
+        assert {name: getattr(row, name) for name in values} == values, "stored readiness disagrees with the items"
 
 
 def submit(world: World, role: str, method: str, path: str, data: dict | None = None, *, as_json: bool = False,
