@@ -85,6 +85,24 @@ def catalogue(db: None) -> None:
 
 
 @pytest.fixture
+def no_catalogue(db: None) -> None:
+    """A database whose catalogue was never loaded (emptied inside the test's transaction)."""
+    from prep.models import (
+        CatalogueRelease,
+        ChecklistTemplate,
+        ClinicTestPolicy,
+        Drug,
+        KnownMedicine,
+        ProcedureVariant,
+        TemplateItem,
+    )
+
+    for model in (ClinicTestPolicy, TemplateItem, ProcedureVariant, ChecklistTemplate, Drug, KnownMedicine):
+        model.objects.all().delete()
+    CatalogueRelease.objects.all().delete()
+
+
+@pytest.fixture
 def clinic(db: None):
     from tests.factories import ClinicFactory
 

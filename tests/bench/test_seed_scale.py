@@ -90,7 +90,7 @@ def test_command(catalogue, capsys):
     assert "Seeded 30 patients" in out and "Item states" in out
 
 
-def test_command_refuses_an_empty_catalogue(db):
+def test_command_refuses_an_empty_catalogue(no_catalogue):
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="catalogue"):

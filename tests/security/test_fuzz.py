@@ -227,7 +227,8 @@ class Tally:
 
     def check(self, accepted: set[int], refused: set[int]) -> None:
         print(f" statuses {dict(sorted(self.codes.items()))}", end="")
-        assert sum(self.codes.values()) >= 200, self.codes
+        # Every example of the profile (tests/conftest.py) reached the server.
+        assert sum(self.codes.values()) >= settings.default.max_examples, self.codes
         assert set(self.codes) & accepted, f"no example was accepted: {self.codes}"
         assert set(self.codes) & refused, f"no example was refused: {self.codes}"
 

@@ -31,7 +31,7 @@ def test_print_logins_creates_nothing(db, settings):
     assert not User.objects.exists()
 
 
-def test_load_demo_needs_the_catalogue(db, settings):
+def test_load_demo_needs_the_catalogue(no_catalogue, settings):
     settings.DEBUG = True
     with pytest.raises(CommandError, match="load_catalogue"):
         call_command("load_demo")
