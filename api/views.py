@@ -1,4 +1,4 @@
-"""The REST API. Views only validate input, fetch through ``core.access`` and call the services."""
+"""The REST API. Views only validate input, fetch through ``patients.access`` and call the services."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from api.permissions import IsClinicAdminSession
 from api.selectors import day_range_utc, surgeries_for_range
 from api.services import api_token_create, api_token_revoke
 from audit import context as audit
-from core import access
+from patients import access
 from patients import services as patient_services
 from patients.models import Medication, Patient, Surgery
 from prep import services as prep_services

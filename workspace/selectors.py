@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from audit import context as audit
-from core.access import surgeries_for_user, surgery_get_for_user
+from patients.access import surgeries_for_user, surgery_get_for_user
 from patients.models import Clinic, GoDecision, Medication, Patient, Surgery, SurgeryStatus
 from prep import planning
 from prep.models import Assignee, ChecklistItem, ChecklistStatus, ItemStatus
@@ -322,7 +322,7 @@ def patient_main_surgery(*, patient: Patient) -> Surgery | None:
 
 
 def patients_search(*, user: User, q: str, limit: int = 20) -> list[Patient]:
-    from core.access import patients_for_user
+    from patients.access import patients_for_user
 
     qs = patients_for_user(user)
     terms = q.split()[:5]

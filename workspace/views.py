@@ -1,4 +1,4 @@
-"""Staff pages. Thin: fetch through core.access, validate with a form, call a service, render."""
+"""Staff pages. Thin: fetch through patients.access, validate with a form, call a service, render."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import permissions as perms
 from accounts.models import User
 from core import clock
-from core.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
 from core.search_keys import search_key_store, search_key_terms
 from patients import services as patient_services
+from patients.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
 from patients.models import Medication, Patient, Surgery
 from prep import services as prep_services
 from prep.models import ChecklistItem
