@@ -34,6 +34,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=. $(VENV)/bin/lint-imports
 	$(VENV)/bin/bandit -q -r $(SOURCES) -x '*/migrations/*' --severity-level medium
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) manage.py compile_translations --settings=config.test_settings

@@ -62,8 +62,9 @@ def setup_django() -> None:
 def make_surgeries(count: int, *, detailed_from: int | None = None):
     from django.core.management import call_command
 
+    from actions.booking import surgery_book
+    from actions.patients import patient_create
     from patients.models import Clinic
-    from patients.services import patient_create, surgery_book
     from prep.models import ProcedureVariant
     from tests.factories import in_days
     from tests.reminders.helpers import open_all_hours

@@ -31,7 +31,7 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from patients.services import surgery_cancel, surgery_update
+from actions.booking import surgery_cancel, surgery_update
 from reminders.models import Channel, Reminder, Status
 from reminders.services import sms_inbound_record
 from tests.reliability.procs import OwnRedis, celery_beat, kill_group

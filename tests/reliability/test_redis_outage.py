@@ -11,8 +11,8 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
+from actions.items import item_complete
 from prep.models import ChecklistItem
-from prep.services import item_complete
 from reminders.models import Channel, Reminder, Status
 from tests.factories import in_days
 from tests.reliability.procs import OwnRedis, celery_beat

@@ -16,7 +16,7 @@ import time_machine
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from patients.services import surgery_cancel
+from actions.booking import surgery_cancel
 from reminders.models import TRANSITIONS, Channel, Reminder, Status, status_sources, transition_allowed
 from reminders.services import (
     reminder_send,
