@@ -13,9 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
-from patients import services as patient_services
+from actions import booking as booking_actions
+from actions import decisions as decision_actions
+from actions import items as item_actions
+from actions import patients as patient_actions
 from patients.models import Clinic, Patient
-from prep import services as prep_services
 from prep.models import ChecklistItem, ItemStatus, ProcedureVariant, ResultKind
 from workspace.models import CallOutcome, NoteKind
 from workspace.services import note_add
@@ -184,18 +186,18 @@ def _tick(surgery_id: int, users: dict[str, User], *, codes: set[str] | None, to
         if codes is None and item.status == ItemStatus.OPEN:
             key = item.code.removeprefix("hold_approval:")
             has_dates = ChecklistItem.objects.filter(checklist_id=item.checklist_id, code=f"hold:{key}").exists()
-            prep_services.hold_decide(item=item, by=surgeon, approve=True, hold_days=None if has_dates else 5,
-                                      note="Demo: approved")  # fmt: skip
+            decision_actions.hold_decide(item=item, by=surgeon, approve=True, hold_days=None if has_dates else 5,
+                                         note="Demo: approved")  # fmt: skip
     items = ChecklistItem.objects.filter(checklist__surgery_id=surgery_id, required=True, status=ItemStatus.OPEN)
     for item in items.select_related("template_item", "checklist__surgery__patient__clinic"):
         if item.locked or (codes is not None and item.code not in codes):
             continue
         if item.assignee == "patient":
-            item = prep_services.item_patient_confirm(item=item, evidence={"confirmed": "yes, by the patient"})
-            prep_services.item_accept(item=item, by=nurse)
+            item = item_actions.item_patient_confirm(item=item, evidence={"confirmed": "yes, by the patient"})
+            item_actions.item_accept(item=item, by=nurse)
         else:
-            prep_services.item_complete(item=item, by=surgeon if item.assignee == "surgeon" else nurse,
-                                        result=_result_for(item, today))  # fmt: skip
+            item_actions.item_complete(item=item, by=surgeon if item.assignee == "surgeon" else nurse,
+                                       result=_result_for(item, today))  # fmt: skip
 
 
 def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
@@ -214,7 +216,7 @@ def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
             existing += 1
             continue
         with transaction.atomic():
-            patient = patient_services.patient_create(
+            patient = patient_actions.patient_create(
                 clinic=clinic, by=nurse, mrn=mrn, first_name=spec.first, last_name=spec.last, birth_date=spec.born,
                 email=f"{spec.first.lower()}.{spec.last.lower()}@example.org", mobile=f"+1310555{index:04d}",
                 channel_sms=index % 3 == 0, sms_consent=index % 3 == 0, language="es" if index % 7 == 0 else "en",
@@ -222,9 +224,9 @@ def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
             )  # fmt: skip
             for med in spec.medications:
                 name, _, indication = med.partition(":")
-                patient_services.medication_add(patient=patient, by=nurse, name=name.capitalize(),
-                                                indication=indication)  # fmt: skip
-            surgery = patient_services.surgery_book(
+                patient_actions.medication_add(patient=patient, by=nurse, name=name.capitalize(),
+                                               indication=indication)  # fmt: skip
+            surgery = booking_actions.surgery_book(
                 patient=patient, procedure=ProcedureVariant.objects.get(slug=spec.procedure),
                 start_at=_start_at(spec, clinic, now), by=nurse, surgeon=users[Role.SURGEON],
             )  # fmt: skip
@@ -238,7 +240,7 @@ def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
                 _tick(surgery.pk, users, codes={"blood_group", "hemoglobin"}, today=today)
                 for item in ChecklistItem.objects.filter(checklist__surgery=surgery, assignee="patient",
                                                          status=ItemStatus.OPEN, locked=False)[:1]:  # fmt: skip
-                    prep_services.item_patient_confirm(item=item, evidence={"confirmed": "I will arrive on time"})
+                    item_actions.item_patient_confirm(item=item, evidence={"confirmed": "I will arrive on time"})
             for call in range(spec.calls):
                 note_add(
                     patient=patient, surgery=surgery, by=nurse, kind=NoteKind.CALL,
