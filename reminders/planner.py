@@ -1,10 +1,11 @@
 """The planner: which reminders a checklist should have now, written in the checklist's transaction.
 
-Called explicitly, as the last step of every action (``actions/``) that can change what a checklist
-asks of the patient: ``checklist_changed``, ``surgery_changed``, ``patient_changed``. What gets a reminder is catalogue
-data (``TemplateItem.reminder_offsets_hours``); the patient's channels and consent, the clinic's
-quiet hours in the patient's own time zone and the daily SMS limit shape it. Rows are keyed by
-surgery version so that a plan for an old date can never send, and are cancelled, never deleted.
+Called explicitly (``checklist_changed``, ``surgery_changed``, ``patient_changed``) as the last step
+of every action (``actions/``) that can change what a checklist asks of the patient; no hook or
+signal runs it. What gets a reminder is catalogue data (``TemplateItem.reminder_offsets_hours``);
+the patient's channels and consent, the clinic's quiet hours in the patient's own time zone and
+the daily SMS limit shape it. Rows are keyed by surgery version so that a plan for an old date can
+never send, and are cancelled, never deleted.
 
 Offsets that are whole days (24, 72 h) are calendar days in the patient's zone (same wall-clock
 time, across daylight-saving changes); other offsets are elapsed hours.
