@@ -35,6 +35,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=. $(VENV)/bin/lint-imports
 	$(VENV)/bin/bandit -q -r $(SOURCES) -x '*/migrations/*' --severity-level medium
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 	DEBUG=1 VAR_DIR=$(CURDIR)/var/deploy-check $(PY) manage.py makemigrations --check --dry-run --noinput -v 1

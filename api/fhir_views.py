@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from api.exceptions import exception_handler, uuid_or_404
 from api.fhir import capability_statement_build, plandefinition_build, preop_bundle_build
-from core import access
+from patients import access
 from patients.models import ACTIVE_SURGERY_STATUSES, Patient, Surgery
 from prep.models import ChecklistItem, ChecklistTemplate, TemplateItem
 

@@ -14,7 +14,7 @@ CLINIC_ROLES = (Role.NURSE, Role.SURGEON, Role.CLINIC_ADMIN, SYSTEM_ROLE)
 
 
 class IsClinicMember(BasePermission):
-    """Signed in, active, belonging to a clinic. Which records it sees is core.access's job (404 elsewhere)."""
+    """Signed in, active, belonging to a clinic. Which records it sees is patients.access's job (404 elsewhere)."""
 
     message = "Sign in as a member of a clinic, or use an API token."
 

@@ -7,7 +7,7 @@ import datetime as dt
 from django.db.models import QuerySet
 
 from accounts.models import User
-from core import access
+from patients import access
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Surgery
 from prep.planning import local_to_utc
 from prep.selectors import surgeries_with_summary

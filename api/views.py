@@ -1,4 +1,4 @@
-"""The REST API. Views only validate input, fetch through ``core.access`` and call the services."""
+"""The REST API. Views only validate input, fetch through ``patients.access`` and call the actions."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from accounts.models import Role, User
+from actions import booking as booking_actions
+from actions import items as item_actions
+from actions import patients as patient_actions
 from api import serializers as s
 from api.exceptions import uuid_or_404, validation_error
 from api.exports import board_csv
@@ -31,10 +34,8 @@ from api.permissions import IsClinicAdminSession
 from api.selectors import day_range_utc, surgeries_for_range
 from api.services import api_token_create, api_token_revoke
 from audit import context as audit
-from core import access
-from patients import services as patient_services
+from patients import access
 from patients.models import Medication, Patient, Surgery
-from prep import services as prep_services
 from prep.models import ChecklistItem, ProcedureVariant
 from prep.selectors import readiness_compute
 
@@ -100,7 +101,7 @@ class PatientListCreate(ApiView):
     @extend_schema(request=s.PatientInput, responses={201: s.PatientOutput}, summary="Create a patient")
     def post(self, request: Request) -> Response:
         values = self.valid(s.PatientInput, request.data)
-        patient = patient_services.patient_create(clinic=request.user.clinic, by=request.user, **values)
+        patient = patient_actions.patient_create(clinic=request.user.clinic, by=request.user, **values)
         return Response(s.PatientOutput(patient).data, status=status.HTTP_201_CREATED)
 
 
@@ -126,7 +127,7 @@ class PatientDetail(ApiView):
     def patch(self, request: Request, uuid: str) -> Response:
         patient = access.patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
         values = self.valid(s.PatientInput, request.data, partial=True)
-        patient = patient_services.patient_update(patient=patient, by=request.user, **values)
+        patient = patient_actions.patient_update(patient=patient, by=request.user, **values)
         return Response(s.PatientOutput(patient).data)
 
 
@@ -141,7 +142,7 @@ class MedicationListCreate(ApiView):
     def post(self, request: Request, uuid: str) -> Response:
         patient = access.patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
         values = self.valid(s.MedicationInput, request.data)
-        medication = patient_services.medication_add(patient=patient, by=request.user, **values)
+        medication = patient_actions.medication_add(patient=patient, by=request.user, **values)
         return Response(s.MedicationOutput(medication).data, status=status.HTTP_201_CREATED)
 
 
@@ -157,7 +158,7 @@ class MedicationStop(ApiView):
             raise Http404("No such medication.") from None
         if medication.stopped_at is not None:
             raise validation_error_field("stopped_at", "This medication is already stopped.")
-        medication = patient_services.medication_stop(medication=medication, by=request.user)
+        medication = patient_actions.medication_stop(medication=medication, by=request.user)
         return Response(s.MedicationOutput(medication).data)
 
 
@@ -203,7 +204,7 @@ class SurgeryListCreate(ApiView):
         except Http404:
             raise validation_error_field("patient", "No such patient in your clinic.") from None
         values["surgeon"] = _surgeon(request.user, values.get("surgeon"))
-        surgery = patient_services.surgery_book(patient=patient, by=request.user, **values)
+        surgery = booking_actions.surgery_book(patient=patient, by=request.user, **values)
         surgery = Surgery.objects.select_related(*SURGERY_RELATED).get(pk=surgery.pk)
         return Response(s.SurgeryOutput(surgery).data, status=status.HTTP_201_CREATED)
 
@@ -225,7 +226,7 @@ class SurgeryDetail(ApiView):
             changes["surgeon"] = _surgeon(request.user, changes["surgeon"])
         if "anaesthesia" in changes and not changes["anaesthesia"]:
             changes.pop("anaesthesia")
-        surgery = patient_services.surgery_update(surgery=surgery, by=request.user, reason=reason, **changes)
+        surgery = booking_actions.surgery_update(surgery=surgery, by=request.user, reason=reason, **changes)
         surgery = Surgery.objects.select_related(*SURGERY_RELATED).get(pk=surgery.pk)
         return Response(s.SurgeryOutput(surgery).data)
 
@@ -235,7 +236,7 @@ class SurgeryCancel(ApiView):
     def post(self, request: Request, uuid: str) -> Response:
         surgery = access.surgery_get_for_user(user=request.user, uuid=uuid)
         values = self.valid(s.ReasonInput, request.data)
-        surgery = patient_services.surgery_cancel(surgery=surgery, by=request.user, reason=values["reason"])
+        surgery = booking_actions.surgery_cancel(surgery=surgery, by=request.user, reason=values["reason"])
         surgery = Surgery.objects.select_related(*SURGERY_RELATED).get(pk=surgery.pk)
         return Response(s.SurgeryOutput(surgery).data)
 
@@ -292,7 +293,7 @@ class ItemComplete(ApiView):
         item = access.item_get_for_user(user=request.user, uuid=uuid)
         values = self.valid(s.ItemCompleteInput, request.data)
         try:
-            item = prep_services.item_complete(
+            item = item_actions.item_complete(
                 item=item, by=request.user, result=values.get("result", ""), result_date=values.get("result_date"),
                 expected_version=values.get("expected_version"),
             )  # fmt: skip
@@ -312,7 +313,7 @@ class ItemNotApplicable(ApiView):
     def post(self, request: Request, uuid: str) -> Response:
         item = access.item_get_for_user(user=request.user, uuid=uuid)
         values = self.valid(s.ItemNotApplicableInput, request.data)
-        item = prep_services.item_mark_not_applicable(
+        item = item_actions.item_mark_not_applicable(
             item=item, by=request.user, reason=values["reason"], expected_version=values.get("expected_version")
         )
         item = ChecklistItem.objects.select_related("template_item", "completed_by").get(pk=item.pk)

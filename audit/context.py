@@ -1,4 +1,4 @@
-"""What the current request touched, noted by the permission-checked fetches (core.access).
+"""What the current request touched, noted by the permission-checked fetches (patients.access).
 
 A context variable, so it is per request in threads and in async code alike; the middleware turns
 it into exactly one access-log row per request.
@@ -17,6 +17,7 @@ class RequestAccess:
     kinds: list[str] = field(default_factory=list)
     denied: bool = False
     actor: object | None = None  # a portal patient, when the request is the patient's own
+    actor_clinic_id: int | None = None  # that patient's clinic, noted by the caller (audit is below patients)
 
 
 _current: ContextVar[RequestAccess | None] = ContextVar("audit_request_access", default=None)
@@ -62,10 +63,11 @@ def note_denied(*, kind: str) -> None:
     access.denied = True
 
 
-def note_portal_patient(*, patient_id: int) -> None:
+def note_portal_patient(*, patient_id: int, clinic_id: int | None) -> None:
     """The request is made by a signed-in patient about himself."""
     access = _current.get()
     if access is None:
         return
     access.actor = patient_id
+    access.actor_clinic_id = clinic_id
     note(kind="portal", patient_id=patient_id)

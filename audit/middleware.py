@@ -1,6 +1,6 @@
 """One access-log row for every request that shows or changes patient data (and ``no-store``).
 
-Views fetch patient data only through ``core.access`` (staff) or the portal's own fetch, which
+Views fetch patient data only through ``patients.access`` (staff) or the portal's own fetch, which
 note what they touched in ``audit.context``; a request that noted something, or whose URL names
 a record (a ``*uuid*`` or ``token`` argument), gets exactly one row, allowed or denied.
 """
@@ -41,9 +41,8 @@ class AccessLogMiddleware:
             role = "patient" if access.actor is not None and not getattr(user, "is_authenticated", False) else ""
             clinic_id = None
             if role == "patient" and patient_id is not None:
-                from patients.models import Patient
-
-                clinic_id = Patient.objects.filter(pk=patient_id).values_list("clinic_id", flat=True).first()
+                # A portal request shows only the patient's own records: the clinic is the actor's.
+                clinic_id = access.actor_clinic_id
             access_log_record(
                 request=request,
                 path=_redacted_path(request),

@@ -73,9 +73,10 @@ def _in_days(days: int, hour: int = 8):
 def make_surgeries(count: int, *, detailed_from: int | None = None):
     from django.core.management import call_command
 
+    from actions.booking import surgery_book
+    from actions.patients import patient_create
     from devtools.outbox import open_all_hours
     from patients.models import Clinic
-    from patients.services import patient_create, surgery_book
     from prep.models import ProcedureVariant
 
     call_command("migrate", verbosity=0)

@@ -171,14 +171,15 @@ def step_pages(suite: Suite, *, label: str, requests: int) -> tuple[float, float
 
 
 def step_generation(suite: Suite, *, count: int) -> list:
-    """1,000 bookings through patients.services.surgery_book (the real path), then the bulk seeding path."""
+    """1,000 bookings through actions.booking.surgery_book (the real path), then the bulk seeding path."""
     import zoneinfo
 
     from django.utils import timezone
 
     from accounts.models import Role, User
+    from actions import booking as booking_actions
+    from actions import patients as patient_actions
     from devtools.seeding import seed_scale
-    from patients import services
     from patients.models import Clinic, Surgery
     from prep import planning
     from prep.models import Drug, ProcedureVariant
@@ -199,7 +200,7 @@ def step_generation(suite: Suite, *, count: int) -> list:
     today = timezone.now().astimezone(tz).date()
     patients = []
     for i in range(count):
-        patient = services.patient_create(
+        patient = patient_actions.patient_create(
             clinic=clinic,
             by=nurse,
             mrn=f"G{i:06d}",
@@ -210,12 +211,12 @@ def step_generation(suite: Suite, *, count: int) -> list:
         )
         if i % 3 == 0:
             slug = rng.choice(("clopidogrel", "aspirin-primary", "warfarin", "apixaban", "ibuprofen"))
-            services.medication_add(patient=patient, by=nurse, name="", drug=drugs[slug])
+            patient_actions.medication_add(patient=patient, by=nurse, name="", drug=drugs[slug])
         patients.append(patient)
     started = time.perf_counter()
     for i, patient in enumerate(patients):
         day = today + dt.timedelta(days=10 + i % 20)
-        services.surgery_book(
+        booking_actions.surgery_book(
             patient=patient,
             procedure=procedures[i % len(procedures)],
             by=nurse,

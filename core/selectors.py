@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -29,8 +30,8 @@ def database_check() -> Check:
 
 
 def broker_check(*, timeout: float = 2.0) -> Check:
-    from config.celery import app
-
+    # The application config/celery.py made current when Django loaded the config package.
+    app = current_app
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=timeout)

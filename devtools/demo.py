@@ -13,9 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
-from patients import services as patient_services
+from actions import booking as booking_actions
+from actions import decisions as decision_actions
+from actions import items as item_actions
+from actions import patients as patient_actions
 from patients.models import Clinic, Patient
-from prep import services as prep_services
 from prep.models import ChecklistItem, ItemStatus, ProcedureVariant, ResultKind
 from workspace.models import CallOutcome, NoteKind
 from workspace.services import note_add
@@ -190,7 +192,7 @@ def _tick(surgery_id: int, users: dict[str, User], *, codes: set[str] | None, to
         if codes is None and item.status == ItemStatus.OPEN:
             key = item.code.removeprefix("hold_approval:")
             has_dates = ChecklistItem.objects.filter(checklist_id=item.checklist_id, code=f"hold:{key}").exists()
-            prep_services.hold_decide(
+            decision_actions.hold_decide(
                 item=item, by=surgeon, approve=True, hold_days=None if has_dates else 5, note="Demo: approved"
             )
     items = ChecklistItem.objects.filter(checklist__surgery_id=surgery_id, required=True, status=ItemStatus.OPEN)
@@ -198,10 +200,10 @@ def _tick(surgery_id: int, users: dict[str, User], *, codes: set[str] | None, to
         if item.locked or (codes is not None and item.code not in codes):
             continue
         if item.assignee == "patient":
-            item = prep_services.item_patient_confirm(item=item, evidence={"confirmed": "yes, by the patient"})
-            prep_services.item_accept(item=item, by=nurse)
+            item = item_actions.item_patient_confirm(item=item, evidence={"confirmed": "yes, by the patient"})
+            item_actions.item_accept(item=item, by=nurse)
         else:
-            prep_services.item_complete(
+            item_actions.item_complete(
                 item=item, by=surgeon if item.assignee == "surgeon" else nurse, result=_result_for(item, today)
             )
 
@@ -222,7 +224,7 @@ def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
             existing += 1
             continue
         with transaction.atomic():
-            patient = patient_services.patient_create(
+            patient = patient_actions.patient_create(
                 clinic=clinic,
                 by=nurse,
                 mrn=mrn,
@@ -238,10 +240,8 @@ def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
             )
             for med in spec.medications:
                 name, _, indication = med.partition(":")
-                patient_services.medication_add(
-                    patient=patient, by=nurse, name=name.capitalize(), indication=indication
-                )
-            surgery = patient_services.surgery_book(
+                patient_actions.medication_add(patient=patient, by=nurse, name=name.capitalize(), indication=indication)
+            surgery = booking_actions.surgery_book(
                 patient=patient,
                 procedure=ProcedureVariant.objects.get(slug=spec.procedure),
                 start_at=_start_at(spec, clinic, now),
@@ -259,7 +259,7 @@ def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
                 for item in ChecklistItem.objects.filter(
                     checklist__surgery=surgery, assignee="patient", status=ItemStatus.OPEN, locked=False
                 )[:1]:
-                    prep_services.item_patient_confirm(item=item, evidence={"confirmed": "I will arrive on time"})
+                    item_actions.item_patient_confirm(item=item, evidence={"confirmed": "I will arrive on time"})
             for call in range(spec.calls):
                 note_add(
                     patient=patient,

@@ -1,4 +1,7 @@
-"""Writes on patients, medications and bookings. Each keeps the checklist right in the same transaction."""
+"""Writes on patients, medications and bookings. Each keeps the checklist right in the same transaction.
+
+The reminder plan is the actions' to re-plan (``actions/``), after these return.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +36,6 @@ from prep.services import (
     HISTORY_REASON_MAX,
     checklist_close,
     checklist_generate,
-    checklist_patient_changed,
     checklist_refresh,
 )
 
@@ -122,15 +124,15 @@ CONTACT_FIELDS = (
 )  # fmt: skip
 
 
-def _contact(patient: Patient) -> tuple[Any, ...]:
-    return tuple(getattr(patient, name) for name in CONTACT_FIELDS)
+def patient_plan_inputs(patient: Patient) -> tuple[Any, ...]:
+    """What the checklist and the reminder plan read from the patient: when it changes, both follow."""
+    return tuple(getattr(patient, name) for name in (*CLINICAL_FIELDS, *CONTACT_FIELDS))
 
 
 @transaction.atomic
 def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patient:
     values = _patient_values(values)
     clinical_before = tuple(getattr(patient, name) for name in CLINICAL_FIELDS)
-    contact_before = _contact(patient)
     for name, value in values.items():
         setattr(patient, name, value)
     if values.get("sms_consent") and not patient.sms_consent_at:
@@ -146,10 +148,6 @@ def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patie
     if tuple(getattr(patient, name) for name in CLINICAL_FIELDS) != clinical_before:
         for surgery in _active_surgeries(patient):
             checklist_refresh(surgery=surgery, by=by, reason="patient details changed")
-    elif _contact(patient) != contact_before:
-        # Reminders are planned from these: texts turned on get planned, email turned off is cancelled.
-        for surgery in _active_surgeries(patient):
-            checklist_patient_changed(surgery=surgery)
     return patient
 
 

@@ -26,13 +26,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from actions.items import item_patient_confirm
+from actions.patients import patient_update
 from core.text import render_text
 from patients.models import Clinic, Patient
-from patients.services import patient_update
 from patients.validators import normalize_mobile
 from portal.models import LinkChannel, SignInLink
 from prep.models import ChecklistItem
-from prep.services import item_patient_confirm
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from django.views.defaults import page_not_found
 
 from audit import context as audit_context
 from core import clock
-from core.access import patient_get_for_user
+from patients.access import patient_get_for_user
 from patients.models import Patient
 from portal import services
 from portal.forms import CONFIRM_FORMS, BirthDateForm, ChannelsForm, ContactForm, LanguageForm, StaffSendForm
@@ -110,7 +110,9 @@ def patient_required(view: View) -> View:
                 messages.info(request, _("You were signed out after a period of inactivity. Please sign in again."))
             return redirect("portal:start")
         # The access log records the patient's own reads as theirs (audit.middleware).
-        audit_context.note_portal_patient(patient_id=request.portal_patient.pk)
+        audit_context.note_portal_patient(
+            patient_id=request.portal_patient.pk, clinic_id=request.portal_patient.clinic_id
+        )
         return view(request, *args, **kwargs)
 
     return portal_page(wrapper)

@@ -1,6 +1,7 @@
 """Writes on checklists: generation, keeping them right when plans change, and item states.
 
-Every function is keyword-only and runs in one transaction; a failure changes nothing.
+Every function is keyword-only and runs in one transaction; a failure changes nothing. The reminder
+plan is not touched here: the actions (``actions/``) that call these re-plan it explicitly.
 """
 
 from __future__ import annotations
@@ -185,25 +186,7 @@ def checklist_generate(*, surgery: Surgery, by: User | None = None) -> Checklist
     items = [_item_from_plan(p, checklist, by) for p in plan.items]
     bulk_create_with_history(items, ChecklistItem, default_user=by, default_change_reason="generated")
     checklist_summary_refresh(checklist=checklist)
-    _after_change(checklist)
     return checklist
-
-
-@transaction.atomic
-def checklist_patient_changed(*, surgery: Surgery) -> None:
-    """The patient's contact details, channels or consent changed, not the items: what hangs on
-    the checklist (the reminder plan) follows, in the caller's transaction."""
-    checklist = Checklist.objects.select_for_update().filter(surgery=surgery).first()
-    if checklist is not None:
-        _after_change(checklist)
-
-
-def _after_change(checklist: Checklist) -> None:
-    """Hook for what follows every checklist change (the reminder planner plugs in here)."""
-    from prep import hooks
-
-    for hook in hooks.CHECKLIST_CHANGED:
-        hook(checklist=checklist)
 
 
 def _save(item: ChecklistItem, *, by: User | None, reason: str, fields: list[str]) -> None:
@@ -293,7 +276,6 @@ def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Chec
     checklist.alerts = alerts
     checklist.save(update_fields=["updated_at", "alerts"])
     checklist_summary_refresh(checklist=checklist)
-    _after_change(checklist)
     return checklist
 
 
@@ -305,7 +287,6 @@ def checklist_close(*, surgery: Surgery, by: User | None, reason: str) -> None:
     checklist = Checklist.objects.filter(surgery=surgery).select_related("surgery__patient__clinic").first()
     if checklist:
         checklist_summary_refresh(checklist=checklist)
-        _after_change(checklist)
 
 
 def _locked_item(item: ChecklistItem, expected_version: int | None) -> ChecklistItem:
@@ -367,7 +348,6 @@ def item_complete(
         item.completed_at, item.completed_by = now, by
         _save(item, by=by, reason="done" + (f": {alert}" if alert else ""), fields=fields)
     checklist_summary_refresh(checklist=item.checklist)
-    _after_change(item.checklist)
     return item
 
 
@@ -389,7 +369,6 @@ def item_mark_not_applicable(
         item, by=by, reason=f"Not applicable: {reason}", fields=["status", "na_reason", "completed_at", "completed_by"]
     )
     checklist_summary_refresh(checklist=item.checklist)
-    _after_change(item.checklist)
     return item
 
 
@@ -405,7 +384,6 @@ def item_patient_confirm(*, item: ChecklistItem, evidence: dict[str, Any]) -> Ch
     item.status, item.evidence, item.confirmed_at = ItemStatus.PATIENT_CONFIRMED, evidence, timezone.now()
     _save(item, by=None, reason="Confirmed by the patient", fields=["status", "evidence", "confirmed_at"])
     checklist_summary_refresh(checklist=item.checklist)
-    _after_change(item.checklist)
     return item
 
 
@@ -425,7 +403,6 @@ def item_accept(*, item: ChecklistItem, by: User, expected_version: int | None =
         fields=["status", "completed_at", "completed_by", "result_at"],
     )
     checklist_summary_refresh(checklist=item.checklist)
-    _after_change(item.checklist)
     return item
 
 
@@ -449,7 +426,6 @@ def item_undo(*, item: ChecklistItem, by: User, reason: str, expected_version: i
             surgery=item.checklist.surgery, reason=f"{item.title} was reopened by {by.display_name}: {reason}"
         )
     checklist_summary_refresh(checklist=item.checklist)
-    _after_change(item.checklist)
     return item
 
 

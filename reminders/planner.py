@@ -1,9 +1,11 @@
 """The planner: which reminders a checklist should have now, written in the checklist's transaction.
 
-Registered on ``prep.hooks.CHECKLIST_CHANGED`` (see ``apps.py``). What gets a reminder is catalogue
-data (``TemplateItem.reminder_offsets_hours``); the patient's channels and consent, the clinic's
-quiet hours in the patient's own time zone and the daily SMS limit shape it. Rows are keyed by
-surgery version so that a plan for an old date can never send, and are cancelled, never deleted.
+Called explicitly (``checklist_changed``, ``surgery_changed``, ``patient_changed``) as the last step
+of every action (``actions/``) that can change what a checklist asks of the patient; no hook or
+signal runs it. What gets a reminder is catalogue data (``TemplateItem.reminder_offsets_hours``);
+the patient's channels and consent, the clinic's quiet hours in the patient's own time zone and
+the daily SMS limit shape it. Rows are keyed by surgery version so that a plan for an old date can
+never send, and are cancelled, never deleted.
 
 Offsets that are whole days (24, 72 h) are calendar days in the patient's zone (same wall-clock
 time, across daylight-saving changes); other offsets are elapsed hours: ``prep.planning.hours_before``,
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 from django.utils import timezone
 
-from patients.models import Clinic, Patient, Surgery
+from patients.models import Clinic, Patient, Surgery, SurgeryStatus
 from prep.models import Category, Checklist, ChecklistItem, ChecklistStatus, ItemStatus, default_reminder_kind
 from prep.planning import hours_before, local_to_utc
 from reminders.models import LIVE_STATUSES, Channel, Kind, Reminder, Status
@@ -319,5 +321,24 @@ def reminders_replan(*, checklist: Checklist, now: dt.datetime | None = None) ->
 
 
 def checklist_changed(*, checklist: Checklist) -> None:
-    """The ``prep.hooks.CHECKLIST_CHANGED`` callback."""
+    """Re-plan after a change to the checklist's items (or to what its patient receives).
+
+    Called by the actions at their end, inside their transaction: the plan commits with the change.
+    """
     reminders_replan(checklist=checklist)
+
+
+def surgery_changed(*, surgery: Surgery) -> None:
+    """Re-plan the checklist of ``surgery`` (booked, moved, changed or cancelled), if it has one."""
+    checklist = Checklist.objects.select_for_update().filter(surgery_id=surgery.pk).first()
+    if checklist is not None:
+        reminders_replan(checklist=checklist)
+
+
+def patient_changed(*, patient: Patient) -> None:
+    """Re-plan every active booking of ``patient``: their facts, medications, channels or consent changed."""
+    checklists = Checklist.objects.select_for_update(of=("self",)).filter(
+        surgery__patient_id=patient.pk, surgery__status__in=(SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)
+    )
+    for checklist in checklists.order_by("pk"):
+        reminders_replan(checklist=checklist)

@@ -23,7 +23,7 @@ def reminders_for_surgery(*, surgery: Surgery) -> list[Reminder]:
 
 
 def reminders_for_user(*, user: User) -> QuerySet[Reminder]:
-    """The reminders of the user's clinic; outsiders get a 404 (core.access style)."""
+    """The reminders of the user's clinic; outsiders get a 404 (patients.access style)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active or user.clinic_id is None:
         raise Http404("No such record.")
     return Reminder.objects.filter(clinic_id=user.clinic_id)

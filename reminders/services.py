@@ -38,6 +38,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Patient, Surgery
+from patients.services import patient_update
 from prep.models import Checklist, ChecklistItem, ChecklistStatus
 from reminders import messages
 from reminders.models import (
@@ -54,6 +55,7 @@ from reminders.planner import (
     in_quiet_hours,
     item_kind,
     item_wants_patient_reminder,
+    patient_changed,
     quiet_end_after,
     reminders_replan,
 )
@@ -764,10 +766,9 @@ def email_unsubscribe(*, token: str) -> bool:
     """Turn email reminders off for the patient of the email that carried ``token``.
 
     Returns False when the token is not one of ours. Through ``patients.services.patient_update``,
-    so the patient's history records it and the pending emails are cancelled in the same
-    transaction. Saying it twice changes nothing more.
+    so the patient's history records it, then the plan is redone so that the pending emails are
+    cancelled in the same transaction. Saying it twice changes nothing more.
     """
-    from patients.services import patient_update  # the use-case layer, above this one
 
     reference = messages.unsubscribe_reference(token)
     if reference is None:
@@ -784,6 +785,7 @@ def email_unsubscribe(*, token: str) -> bool:
         if patient.channel_email:
             patient._change_reason = "Email reminders turned off by the one-click unsubscribe link"
             patient_update(patient=patient, by=None, channel_email=False)
+            patient_changed(patient=patient)
     return True
 
 

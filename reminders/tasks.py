@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 
 from reminders import services
@@ -22,9 +22,7 @@ def broker_came_back_empty() -> bool:
     Sets the mark when it is missing. Only Redis brokers are checked: the embedded filesystem
     broker keeps its messages on disk.
     """
-    from config.celery import app
-
-    with app.connection_for_write() as conn:
+    with current_app.connection_for_write() as conn:
         if conn.transport.driver_type != "redis":
             return False
         client = conn.default_channel.client

@@ -149,8 +149,9 @@ def outsider_nurse(other_clinic):
 
 @pytest.fixture
 def book(catalogue, clinic, nurse):
-    """book(procedure_slug, start_at, **patient/surgery options) -> Surgery, through the real services."""
-    from patients.services import medication_add, patient_create, surgery_book
+    """book(procedure_slug, start_at, **patient/surgery options) -> Surgery, through the real actions."""
+    from actions.booking import surgery_book
+    from actions.patients import medication_add, patient_create
     from prep.models import ProcedureVariant
     from tests.factories import PatientFactory
 

@@ -1,4 +1,4 @@
-"""Forms validate input; the services do the work. Every control has a label."""
+"""Forms validate input; the actions do the work. Every control has a label."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import User
+from actions.patients import MedicationValues
 from patients.models import Anaesthesia, Clinic, Indication, Patient, Side, Surgery
 from patients.services import MAX_AGE_YEARS, oldest_birth_date
 from prep import planning
@@ -233,6 +234,17 @@ class MedicationForm(forms.Form):
     def is_filled(self) -> bool:
         data = getattr(self, "cleaned_data", {})
         return bool(data.get("drug") or (data.get("name") or "").strip())
+
+    def service_kwargs(self) -> MedicationValues:
+        """The medication as ``actions.patients.medication_add`` and the booking take it."""
+        data = self.cleaned_data
+        return MedicationValues(
+            name=data.get("name") or "",
+            indication=data.get("indication") or "",
+            drug=data.get("drug"),
+            dose=data.get("dose") or "",
+            is_blood_thinner=bool(data.get("is_blood_thinner")),
+        )
 
 
 # absolute_max: a posted TOTAL_FORMS of 1000 would otherwise build and render 1000 forms (seconds of CPU, megabytes).

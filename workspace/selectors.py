@@ -13,7 +13,7 @@ from django.utils.functional import cached_property
 
 from accounts.models import Role, User
 from audit import context as audit
-from core.access import surgeries_for_user, surgery_get_for_user
+from patients.access import surgeries_for_user, surgery_get_for_user
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, GoDecision, Medication, Patient, Surgery
 from prep import planning
 from prep.models import Assignee, ChecklistItem, ChecklistStatus, ItemStatus
@@ -360,7 +360,7 @@ def patient_main_surgery(*, patient: Patient) -> Surgery | None:
 
 
 def patients_search(*, user: User, q: str, limit: int = 20) -> list[Patient]:
-    from core.access import patients_for_user
+    from patients.access import patients_for_user
 
     qs = patients_for_user(user)
     terms = q.split()[:5]

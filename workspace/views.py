@@ -1,4 +1,4 @@
-"""Staff pages. Thin: fetch through core.access, validate with a form, call a service, render."""
+"""Staff pages. Thin: fetch through patients.access, validate with a form, call an action, render."""
 
 from __future__ import annotations
 
@@ -19,14 +19,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import permissions as perms
 from accounts.models import User
+from actions import booking as booking_actions
+from actions import decisions as decision_actions
+from actions import items as item_actions
+from actions import patients as patient_actions
+from actions import preview as preview_actions
 from core import clock
-from core.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
 from core.search_keys import search_key_store, search_key_terms
-from patients import services as patient_services
+from patients.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
 from patients.models import Medication, Patient, Surgery
-from prep import services as prep_services
 from prep.models import ChecklistItem
 from prep.selectors import PHASES, item_phase
+from prep.services import ItemConflict
 from reminders.selectors import reminders_for_surgery
 from workspace import forms as wf
 from workspace import selectors, services
@@ -219,7 +223,7 @@ def patient_edit(request: HttpRequest, uuid: str) -> HttpResponse:
                 return redirect("workspace:patient", uuid=patient.uuid)
             patient._change_reason = "Details changed by staff"
             try:
-                patient_services.patient_update(patient=patient, by=request.user, **changes)
+                patient_actions.patient_update(patient=patient, by=request.user, **changes)
             except ValidationError as exc:
                 wf.add_service_errors(form, exc)
             else:
@@ -297,7 +301,7 @@ def _run_item_action(
         wf.add_service_errors(form, exc, rename={"__all__": "result" if "result" in form.fields else None,
                                                  "reason": "reason"})  # fmt: skip
         return _item_response(request, item, bound={"item": item, "action": action, "form": form})
-    except prep_services.ItemConflict as exc:
+    except ItemConflict as exc:
         # Someone else changed it first: show its current state, apply nothing.
         return _item_response(request, exc.item, message=str(exc), level="warning")
     if item.result_flag:
@@ -314,7 +318,7 @@ def item_complete(request: HttpRequest, uuid: str) -> HttpResponse:
     form = wf.ItemCompleteForm(request.POST, item=item)
 
     def call(data: dict[str, Any]) -> ChecklistItem:
-        return prep_services.item_complete(
+        return item_actions.item_complete(
             item=item, by=request.user, expected_version=data["version"], **form.service_kwargs()
         )
 
@@ -328,7 +332,7 @@ def item_not_applicable(request: HttpRequest, uuid: str) -> HttpResponse:
     form = wf.ItemReasonForm(request.POST, item=item, action="not_applicable")
 
     def call(data: dict[str, Any]) -> ChecklistItem:
-        return prep_services.item_mark_not_applicable(
+        return item_actions.item_mark_not_applicable(
             item=item, by=request.user, reason=data["reason"], expected_version=data["version"]
         )
 
@@ -342,7 +346,7 @@ def item_undo(request: HttpRequest, uuid: str) -> HttpResponse:
     form = wf.ItemReasonForm(request.POST, item=item, action="undo")
 
     def call(data: dict[str, Any]) -> ChecklistItem:
-        return prep_services.item_undo(
+        return item_actions.item_undo(
             item=item, by=request.user, reason=data["reason"], expected_version=data["version"]
         )
 
@@ -356,7 +360,7 @@ def item_accept(request: HttpRequest, uuid: str) -> HttpResponse:
     form = wf.ItemVersionForm(request.POST, auto_id=f"id_{item.uuid.hex[:12]}_accept_%s")
 
     def call(data: dict[str, Any]) -> ChecklistItem:
-        return prep_services.item_accept(item=item, by=request.user, expected_version=data["version"])
+        return item_actions.item_accept(item=item, by=request.user, expected_version=data["version"])
 
     return _run_item_action(request, item, "accept", form, call, "{title}: the patient's confirmation is accepted.")
 
@@ -371,7 +375,7 @@ def hold_decide(request: HttpRequest, uuid: str) -> HttpResponse:
     form = wf.HoldDecisionForm(request.POST, item=item, needs_days=needs_days)
 
     def call(data: dict[str, Any]) -> ChecklistItem:
-        return prep_services.hold_decide(
+        return decision_actions.hold_decide(
             item=item,
             by=request.user,
             choice=data["decision"],
@@ -405,7 +409,7 @@ def go_decision(request: HttpRequest, uuid: str) -> HttpResponse:
     if form.is_valid():
         try:
             data = form.cleaned_data
-            patient_services.surgery_record_go_decision(
+            decision_actions.surgery_record_go_decision(
                 surgery=surgery,
                 by=request.user,
                 decision=data["decision"],
@@ -493,7 +497,7 @@ def booking_new(request: HttpRequest) -> HttpResponse:
                     messages.success(request, f"Surgery booked for {surgery.patient.full_name}.")
                     return redirect("workspace:surgery", uuid=surgery.uuid)
             else:
-                planned, items, error = services.booking_dry_run(action=action)
+                planned, items, error = preview_actions.booking_dry_run(action=action)
                 if error is not None:
                     _booking_errors(error, patient_form, surgery_form)
                 else:
@@ -517,19 +521,14 @@ def _booking_action(
     user: User, clinic: Any, patient: Patient | None, patient_form: Any, med_formset: Any, surgery_form: Any
 ) -> Callable[[], Surgery]:
     def action() -> Surgery:
-        from django.db import transaction
-
-        with transaction.atomic():
-            target = patient or patient_services.patient_create(clinic=clinic, by=user, **patient_form.cleaned_data)
-            for med in med_formset.forms:
-                if med.is_filled:
-                    data = med.cleaned_data
-                    patient_services.medication_add(
-                        patient=target, by=user, name=data.get("name") or "", drug=data.get("drug"),
-                        indication=data.get("indication") or "", dose=data.get("dose") or "",
-                        is_blood_thinner=bool(data.get("is_blood_thinner")),
-                    )  # fmt: skip
-            return patient_services.surgery_book(patient=target, by=user, **surgery_form.service_kwargs())
+        return booking_actions.booking_create(
+            clinic=clinic,
+            by=user,
+            patient=patient,
+            patient_values=None if patient else patient_form.cleaned_data,
+            medications=[med.service_kwargs() for med in med_formset.forms if med.is_filled],
+            surgery_values=surgery_form.service_kwargs(),
+        )
 
     return action
 
@@ -579,7 +578,7 @@ def surgery_edit(request: HttpRequest, uuid: str) -> HttpResponse:
             return redirect("workspace:surgery", uuid=surgery.uuid)
 
         def action() -> Surgery:
-            return patient_services.surgery_update(surgery=surgery, by=request.user, reason="booking changed by staff",
+            return booking_actions.surgery_update(surgery=surgery, by=request.user, reason="booking changed by staff",
                                                    **changes)  # fmt: skip
 
         if request.POST.get("action") == "confirm":
@@ -591,7 +590,7 @@ def surgery_edit(request: HttpRequest, uuid: str) -> HttpResponse:
                 messages.success(request, "The booking was changed and the checklist re-planned.")
                 return redirect("workspace:surgery", uuid=surgery.uuid)
         else:
-            dry = services.change_dry_run(surgeries=[surgery], action=action)
+            dry = preview_actions.change_dry_run(surgeries=[surgery], action=action)
             if dry.error is not None:
                 wf.add_service_errors(form, dry.error, rename=wf.SURGERY_ERROR_FIELDS)
                 dry = None
@@ -609,7 +608,7 @@ def surgery_cancel(request: HttpRequest, uuid: str) -> HttpResponse:
     form = wf.CancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            patient_services.surgery_cancel(surgery=surgery, by=request.user, reason=form.cleaned_data["reason"])
+            booking_actions.surgery_cancel(surgery=surgery, by=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             wf.add_service_errors(form, exc)
         else:
@@ -635,14 +634,10 @@ def medication_add(request: HttpRequest, uuid: str) -> HttpResponse:
         if not form.is_filled:
             form.add_error("drug", "Choose a drug from the list or type its name.")
         else:
-            data = form.cleaned_data
+            values = form.service_kwargs()
 
             def action() -> Medication:
-                return patient_services.medication_add(
-                    patient=patient, by=request.user, name=data.get("name") or "", drug=data.get("drug"),
-                    indication=data.get("indication") or "", dose=data.get("dose") or "",
-                    is_blood_thinner=bool(data.get("is_blood_thinner")),
-                )  # fmt: skip
+                return patient_actions.medication_add(patient=patient, by=request.user, **values)
 
             if request.POST.get("action") == "confirm":
                 try:
@@ -653,7 +648,7 @@ def medication_add(request: HttpRequest, uuid: str) -> HttpResponse:
                     messages.success(request, "Medication added; the checklist was updated.")
                     return _back_to_patient(patient, surgeries)
             else:
-                dry = services.change_dry_run(surgeries=surgeries, action=action)
+                dry = preview_actions.change_dry_run(surgeries=surgeries, action=action)
                 if dry.error is not None:
                     wf.add_service_errors(form, dry.error)
                     dry = None
@@ -672,13 +667,13 @@ def medication_stop(request: HttpRequest, uuid: str, medication_uuid: str) -> Ht
     surgeries = list(_active_surgeries(patient))
 
     def action() -> Medication:
-        return patient_services.medication_stop(medication=medication, by=request.user)
+        return patient_actions.medication_stop(medication=medication, by=request.user)
 
     if request.method == "POST":
         action()
         messages.success(request, f"{medication.name} is recorded as stopped; the checklist was updated.")
         return _back_to_patient(patient, surgeries)
-    dry = services.change_dry_run(surgeries=surgeries, action=action)
+    dry = preview_actions.change_dry_run(surgeries=surgeries, action=action)
     return render(
         request,
         "workspace/medication_stop.html",

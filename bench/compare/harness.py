@@ -499,8 +499,8 @@ def _schedule_a(plan: Plan, due_at: list[float]) -> tuple[dict[str, int], float]
 
 def _cancel_a(plan: Plan) -> float:
     """The product's cancel: cancelling the surgeries, whose planner cancels their reminders in the same transaction."""
+    from actions.booking import surgery_cancel
     from patients.models import Surgery
-    from patients.services import surgery_cancel
 
     ids = sorted({plan.surgery_ids[i] for i in plan.cancel})
     surgeries = list(Surgery.objects.filter(pk__in=ids))

@@ -19,7 +19,7 @@ def rows(response) -> list[dict]:
 
 
 def test_board_csv(api, book, nurse, surgeon, django_assert_max_num_queries):
-    from patients.services import surgery_update
+    from actions.booking import surgery_update
 
     first = book(start_at=in_days(3, hour=7), first_name='=HYPERLINK("http://evil")', last_name="@SUM(A1)")
     surgery_update(surgery=first, by=nurse, surgeon=surgeon, level="-L4-L5+cmd", reason="details")

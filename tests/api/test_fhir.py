@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from actions.items import item_complete, item_mark_not_applicable, item_patient_confirm
 from prep.models import ChecklistTemplate
-from prep.services import item_complete, item_mark_not_applicable, item_patient_confirm
 from tests.api.helpers import assert_bundle_valid, of_type
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def preop(api, patient_uuid):
 
 @pytest.fixture
 def surgery(book, surgeon):
-    from patients.services import surgery_update
+    from actions.booking import surgery_update
 
     s = book("cervical-facet-rf", medications=["clopidogrel", "warfarin"], anaesthesia="sedation",
              birth_date=__import__("datetime").date(1950, 1, 1), claustrophobic=True)  # fmt: skip
@@ -104,7 +104,7 @@ def test_inr_observation(api, book, nurse):
 
 
 def test_cancelled_and_closed_states(api, book, nurse):
-    from patients.services import surgery_cancel
+    from actions.booking import surgery_cancel
 
     surgery = book()
     surgery_cancel(surgery=surgery, by=nurse, reason="patient unwell")

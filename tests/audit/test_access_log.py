@@ -7,8 +7,8 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 
+from actions.items import item_complete
 from audit.models import AccessLog, AppendOnlyError
-from prep.services import item_complete
 
 pytestmark = pytest.mark.django_db
 

@@ -46,8 +46,8 @@ def portal_translations():
 
 @pytest.fixture
 def world(book, nurse, surgeon, clinic_admin):
-    from patients.services import patient_create
-    from prep import services as prep_services
+    from actions import items as item_actions
+    from actions.patients import patient_create
 
     surgery = book("trigeminal-rf", in_days(4), medications=["clopidogrel"], first_name="Rosa", last_name="Ramirez",
                    birth_date=dt.date(1957, 4, 18), email="rosa@example.org", cardiac_history=True)  # fmt: skip
@@ -55,7 +55,7 @@ def world(book, nurse, surgeon, clinic_admin):
     surgery.save(update_fields=["surgeon"])
     book("lumbar-facet-rf", in_days(2), first_name="Kenji", last_name="Watanabe")
     items = surgery.checklist.items
-    prep_services.item_complete(item=items.get(code="blood_group"), by=nurse, result="A+")
+    item_actions.item_complete(item=items.get(code="blood_group"), by=nurse, result="A+")
     lone = patient_create(clinic=surgery.clinic, by=nurse, mrn="MRN-LONE", first_name="Lone", last_name="Lee",
                           birth_date=dt.date(1970, 1, 2))  # fmt: skip
     return {"surgery": surgery, "patient": surgery.patient, "lone": lone}

@@ -19,7 +19,7 @@ RESULTS = {"blood_group": "A+", "ecg": "Sinus rhythm", "chest_xray": "Clear", "u
 
 @pytest.fixture
 def walk_data(book, nurse, surgeon):
-    from prep import services as prep_services
+    from actions import items as item_actions
 
     start = (timezone.now() + dt.timedelta(hours=20)).replace(minute=0, second=0, microsecond=0)
     patient_surgery = book(start_at=start, first_name="Walter", last_name="Ng", mrn="MRN-WALK")
@@ -28,7 +28,7 @@ def walk_data(book, nurse, surgeon):
     # Everything required is done except the hemoglobin: ticking it makes the patient ready.
     for item in patient_surgery.checklist.items.filter(required=True).exclude(code="hemoglobin"):
         by = surgeon if item.assignee == "surgeon" else nurse  # consent is the surgeon's
-        prep_services.item_complete(item=item, by=by, result=RESULTS.get(item.code, ""))
+        item_actions.item_complete(item=item, by=by, result=RESULTS.get(item.code, ""))
     # Some neighbours so that the board looks like a working day.
     book(start_at=in_days(3), first_name="Maria", last_name="Lopez", medications=["clopidogrel"])
     book(start_at=in_days(9, hour=10), first_name="Kenji", last_name="Watanabe", claustrophobic=True)

@@ -27,9 +27,9 @@ def portal_translations():
 def test_patient_walk(live_server, page, book, surgeon, nurse):
     from playwright.sync_api import expect
 
+    from actions.decisions import hold_decide
     from portal.services import signin_link_create
     from prep.models import ChecklistItem, ItemStatus
-    from prep.services import hold_decide
 
     surgery = book("trigeminal-rf", in_days(3), medications=["clopidogrel"], first_name="Rosa", last_name="Ramirez",
                    birth_date=dt.date(1957, 4, 18), email="rosa@example.org")  # fmt: skip

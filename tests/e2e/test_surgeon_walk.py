@@ -27,7 +27,7 @@ def decisions(book, surgeon):
 def test_surgeon_worklist_hold_decision_and_go_guard(live_server, page, decisions, surgeon, nurse):
     from playwright.sync_api import expect
 
-    from patients.services import medication_add
+    from actions.patients import medication_add
 
     base = live_server.url
     page.goto(f"{base}/accounts/login/")

@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from icalendar import Calendar
 
+from actions.decisions import hold_decide
 from prep.models import ChecklistItem
-from prep.services import hold_decide
 from tests.factories import aware
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_calendar_events_keep_local_times_across_dst(client, surgery, surgeon, s
 
 
 def test_calendar_uses_the_patients_own_zone_and_language(client, surgery, sign_in):
-    from patients.services import patient_update
+    from actions.patients import patient_update
 
     patient_update(patient=surgery.patient, by=None, time_zone="America/New_York", language="es")
     with time_machine.travel(aware("2026-02-25T10:00"), tick=False):

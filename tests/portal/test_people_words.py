@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 import time_machine
 
+from actions.items import item_complete
 from prep.models import ChecklistItem
-from prep.services import item_complete
 from tests.portal.conftest import dob_data
 from tests.portal.test_preparation import BOOKED_ON, SURGERY, aware, section
 

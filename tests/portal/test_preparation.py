@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 import time_machine
 
+from actions.decisions import hold_decide
+from actions.items import item_complete
 from prep.models import ChecklistItem, ItemStatus
-from prep.services import hold_decide, item_complete
 from tests.factories import aware
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +117,7 @@ def test_today_next_done_and_no_internal_fields(client, surgery, surgeon, nurse,
 
 
 def test_spanish_patient_sees_spanish_dates_and_texts(client, surgery, sign_in):
-    from patients.services import patient_update
+    from actions.patients import patient_update
 
     patient_update(patient=surgery.patient, by=None, language="es")
     with time_machine.travel(aware("2026-03-03T10:00"), tick=False):
@@ -274,7 +275,7 @@ def test_preparation_page_query_count(client, surgery, surgeon, sign_in, django_
 
 
 def test_no_booking(client, book, sign_in):
-    from patients.services import surgery_cancel
+    from actions.booking import surgery_cancel
 
     with time_machine.travel(BOOKED_ON, tick=False):
         s = book("lumbar-facet-rf", SURGERY, first_name="Nadia")

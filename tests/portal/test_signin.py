@@ -249,7 +249,7 @@ def test_emailed_link_works_and_says_little(client, alice):
 
 
 def test_email_is_in_the_patients_language(alice):
-    from patients.services import patient_update
+    from actions.patients import patient_update
     from portal.services import signin_link_send
 
     patient_update(patient=alice, by=None, language="es")

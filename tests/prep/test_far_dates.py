@@ -8,7 +8,7 @@ import zoneinfo
 import pytest
 from django.core.exceptions import ValidationError
 
-from patients.services import surgery_update
+from actions.booking import surgery_update
 
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")
 pytestmark = pytest.mark.django_db

@@ -11,25 +11,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from actions.booking import surgery_cancel, surgery_update
+from actions.decisions import hold_decide
+from actions.items import item_accept, item_complete, item_mark_not_applicable, item_patient_confirm, item_undo
+from actions.patients import medication_add, medication_stop, patient_create
 from patients.models import Patient, Surgery, SurgeryStatus
-from patients.services import (
-    medication_add,
-    medication_stop,
-    patient_create,
-    surgery_cancel,
-    surgery_update,
-)
 from prep.models import Checklist, ChecklistItem, ChecklistStatus, ItemStatus, ProcedureVariant
 from prep.selectors import Readiness, readiness_compute
-from prep.services import (
-    ItemConflict,
-    hold_decide,
-    item_accept,
-    item_complete,
-    item_mark_not_applicable,
-    item_patient_confirm,
-    item_undo,
-)
+from prep.services import ItemConflict
 from tests.factories import PatientFactory
 
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")
@@ -69,6 +58,7 @@ def test_booking_generates_the_checklist_with_its_catalogue_version(book) -> Non
 
 def test_generation_runs_in_a_number_of_queries_that_does_not_grow_with_items(catalogue, clinic, nurse) -> None:
     from prep.services import checklist_generate
+    from reminders.planner import checklist_changed
 
     def generate(n_meds: int) -> tuple[int, int]:
         patient = patient_create(clinic=clinic, by=nurse, mrn=f"Q{n_meds}", first_name="Q", last_name="Q",
@@ -82,7 +72,8 @@ def test_generation_runs_in_a_number_of_queries_that_does_not_grow_with_items(ca
             start_at=at("2026-03-09T08:00"), anaesthesia="general",
         )  # fmt: skip
         with CaptureQueriesContext(connection) as ctx:
-            checklist_generate(surgery=surgery, by=nurse)
+            # What booking does (actions.booking.surgery_book): generate, then plan the reminders.
+            checklist_changed(checklist=checklist_generate(surgery=surgery, by=nurse))
         return len(ctx.captured_queries), Checklist.objects.get(surgery=surgery).items.count()
 
     few_queries, few_items = generate(0)

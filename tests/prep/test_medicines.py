@@ -15,11 +15,13 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
+from actions.booking import surgery_book, surgery_update
+from actions.decisions import hold_decide
+from actions.items import item_complete
+from actions.patients import medication_add, patient_create, patient_update
 from patients.models import Surgery
-from patients.services import medication_add, patient_create, patient_update, surgery_book, surgery_update
 from prep import medicines
 from prep.models import ChecklistItem, ClinicTestPolicy, Drug, ItemStatus, KnownMedicine, ProcedureVariant
-from prep.services import hold_decide, item_complete
 
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")
 pytestmark = pytest.mark.django_db

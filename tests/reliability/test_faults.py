@@ -31,10 +31,10 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
+from actions.booking import surgery_cancel, surgery_update
 from devtools.outbox import open_all_hours
 from devtools.processes import OwnRedis, celery_worker, wait_for
 from devtools.standins import provider_env
-from patients.services import surgery_cancel, surgery_update
 from reminders.models import Channel, Reminder, Status
 from reminders.services import sms_inbound_record
 from tests.reliability.procs import celery_beat, kill_group

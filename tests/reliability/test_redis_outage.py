@@ -11,11 +11,11 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
+from actions.items import item_complete
 from devtools.outbox import due_reminders, open_all_hours
 from devtools.processes import OwnRedis, celery_worker, wait_for
 from devtools.standins import provider_env
 from prep.models import ChecklistItem
-from prep.services import item_complete
 from reminders.models import Channel, Reminder, Status
 from tests.factories import in_days
 from tests.reliability.procs import celery_beat

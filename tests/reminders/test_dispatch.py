@@ -10,8 +10,8 @@ import time_machine
 from django.core.management import call_command
 from django.db import transaction
 
+from actions.booking import surgery_update
 from devtools.outbox import due_reminders, open_all_hours
-from patients.services import surgery_update
 from reminders.models import Channel, Reminder, Status
 from reminders.services import reminder_send, reminders_claim, reminders_run_once
 from tests.factories import aware
@@ -99,7 +99,7 @@ def test_send_step_rechecks_the_surgery_version_itself(providers, surgery, nurse
 
 
 def test_cancel_while_claimed_sends_nothing(providers, surgery, nurse):
-    from patients.services import surgery_cancel
+    from actions.booking import surgery_cancel
 
     with time_machine.travel(aware("2026-02-10T09:00:30"), tick=True):
         with transaction.atomic():

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from actions.decisions import hold_decide
 from prep.models import ChecklistItem, Drug, ProcedureVariant
-from prep.services import hold_decide
 from reminders import messages
 from reminders.models import Kind
 from tests.factories import aware

@@ -10,9 +10,11 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from patients.services import patient_update, surgery_cancel, surgery_update
+from actions.booking import surgery_cancel, surgery_update
+from actions.decisions import hold_decide
+from actions.items import item_complete
+from actions.patients import patient_update
 from prep.models import ChecklistItem
-from prep.services import hold_decide, item_complete
 from reminders.models import Channel, Kind, Reminder, Status
 from reminders.planner import outside_quiet_hours, reminders_replan
 from tests.factories import aware
@@ -98,7 +100,7 @@ def test_item_done_cancels_its_reminders_and_undo_brings_them_back(book, nurse, 
     test_rows = rows(surgery, kind=Kind.TESTS)
     assert test_rows and all(r.status == Status.CANCELLED for r in test_rows)
     assert all(r.status == Status.PENDING for r in rows(surgery, kind=Kind.ARRIVAL))
-    from prep.services import item_undo
+    from actions.items import item_undo
 
     item_undo(item=tests.get(code="ecg"), by=nurse, reason="wrong patient")
     revived = rows(surgery, kind=Kind.TESTS, status=Status.PENDING)

@@ -16,8 +16,8 @@ import time_machine
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from actions.booking import surgery_cancel
 from devtools.outbox import due_reminders, open_all_hours
-from patients.services import surgery_cancel
 from reminders.models import TRANSITIONS, Channel, Reminder, Status, status_sources, transition_allowed
 from reminders.services import (
     reminder_send,

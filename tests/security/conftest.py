@@ -70,10 +70,11 @@ class Side:
 
 
 def _side(clinic, nurse, surgeon, admin, *, first: str, last: str, mrn: str, birth: dt.date) -> Side:
+    from actions.booking import surgery_book
+    from actions.items import item_complete, item_patient_confirm
+    from actions.patients import medication_add, patient_create
     from api.services import api_token_create
-    from patients.services import medication_add, patient_create, surgery_book
     from prep.models import ProcedureVariant
-    from prep.services import item_complete, item_patient_confirm
 
     patient = patient_create(
         clinic=clinic, by=nurse, mrn=mrn, first_name=first, last_name=last, birth_date=birth,
@@ -126,8 +127,9 @@ def world(catalogue, clinic, nurse, surgeon, clinic_admin, other_clinic, outside
     from django.core.cache import cache
 
     from accounts.models import Role
+    from actions.booking import surgery_book
+    from actions.patients import patient_create
     from core.management.commands.compile_translations import compile_all
-    from patients.services import patient_create, surgery_book
     from prep.models import ProcedureVariant
     from tests.factories import UserFactory
 

@@ -474,9 +474,10 @@ def test_fuzz_portal_date_of_birth(world):
 @pytest.fixture
 def confirmable(world):
     """Patient items of every confirmation kind, open: done, ride, last dose, last meal, last drink."""
-    from patients.services import surgery_book
+    from actions.booking import surgery_book
+    from actions.decisions import hold_decide
+    from actions.items import item_undo
     from prep.models import ProcedureVariant
-    from prep.services import hold_decide, item_undo
 
     home = world.home
     items = _items(world)

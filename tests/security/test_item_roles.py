@@ -16,6 +16,8 @@ from django.core.exceptions import PermissionDenied
 from django.test import Client
 
 from accounts import permissions as perms
+from actions import decisions as decision_actions
+from actions import items as item_actions
 from api.models import ApiToken
 from prep import services as prep
 from prep.models import ChecklistItem, ItemStatus
@@ -83,11 +85,11 @@ def _prepare(world: World, kind: str, action: str) -> ChecklistItem:
     by = side.surgeon if item.assignee == "surgeon" else side.nurse
     if action == "undo":
         if kind == "decision":
-            item = prep.hold_decide(item=item, by=side.surgeon, approve=True, hold_days=7)
+            item = decision_actions.hold_decide(item=item, by=side.surgeon, approve=True, hold_days=7)
         else:
-            item = prep.item_complete(item=item, by=by, result=_result(item))
+            item = item_actions.item_complete(item=item, by=by, result=_result(item))
     elif action == "accept" and item.assignee == "patient":
-        item = prep.item_patient_confirm(item=item, evidence={"confirmed": "yes"})
+        item = item_actions.item_patient_confirm(item=item, evidence={"confirmed": "yes"})
     return ChecklistItem.objects.select_related("template_item").get(pk=item.pk)
 
 
@@ -95,15 +97,15 @@ def _service(item: ChecklistItem, action: str, by: Any) -> str:
     """Call the service; "ok", "conflict" or "forbidden"."""
     try:
         if action == "complete":
-            prep.item_complete(item=item, by=by, result=_result(item))
+            item_actions.item_complete(item=item, by=by, result=_result(item))
         elif action == "not_applicable":
-            prep.item_mark_not_applicable(item=item, by=by, reason="does not apply")
+            item_actions.item_mark_not_applicable(item=item, by=by, reason="does not apply")
         elif action == "undo":
-            prep.item_undo(item=item, by=by, reason="entered by mistake")
+            item_actions.item_undo(item=item, by=by, reason="entered by mistake")
         elif action == "accept":
-            prep.item_accept(item=item, by=by)
+            item_actions.item_accept(item=item, by=by)
         else:
-            prep.hold_decide(item=item, by=by, approve=True, hold_days=7)
+            decision_actions.hold_decide(item=item, by=by, approve=True, hold_days=7)
     except PermissionDenied:
         return "forbidden"
     except prep.ItemConflict:
@@ -167,10 +169,13 @@ def test_only_the_patient_confirms_and_only_patient_items(world):
         with rolled_back():
             item = side.item(code)
             if kind == "patient":
-                assert prep.item_patient_confirm(item=item, evidence={"ok": 1}).status == ItemStatus.PATIENT_CONFIRMED
+                assert (
+                    item_actions.item_patient_confirm(item=item, evidence={"ok": 1}).status
+                    == ItemStatus.PATIENT_CONFIRMED
+                )
             else:
                 with pytest.raises(perms.ActionForbidden):
-                    prep.item_patient_confirm(item=item, evidence={"ok": 1})
+                    item_actions.item_patient_confirm(item=item, evidence={"ok": 1})
                 item.refresh_from_db()
                 assert item.status == ItemStatus.OPEN
 

@@ -48,10 +48,12 @@ FIELDS = {
 @pytest.fixture
 def xss(catalogue, clinic, nurse, surgeon, clinic_admin, login):
     """Every free-text field filled with its payload, through the same services, forms and API as a user."""
+    from actions.booking import surgery_book
+    from actions.decisions import hold_decide, surgery_record_go_decision
+    from actions.items import item_complete, item_patient_confirm, item_undo
+    from actions.patients import medication_add, patient_create
     from api.services import api_token_create
-    from patients.services import medication_add, patient_create, surgery_book, surgery_record_go_decision
     from prep.models import ProcedureVariant
-    from prep.services import hold_decide, item_complete, item_patient_confirm, item_undo
 
     clinic.name = payload(23)
     clinic.save(update_fields=["name"])
@@ -211,8 +213,9 @@ def test_no_payload_renders_unescaped(xss, clinic_admin, surgeon, login, django_
 
 def test_csv_export_is_formula_safe(catalogue, clinic, nurse, surgeon, login):
     """Spreadsheet formulas in names, MRN, level: every such cell starts with a quote in the CSV."""
+    from actions.booking import surgery_book
+    from actions.patients import patient_create
     from api.services import api_token_create
-    from patients.services import patient_create, surgery_book
     from prep.models import ProcedureVariant
 
     formulas = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)"]

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from prep import services as prep_services
+from actions import items as item_actions
 from tests.factories import in_days
 from tests.workspace.conftest import item_of
 from workspace.models import NoteKind
@@ -26,7 +26,7 @@ def test_sorted_by_readiness_then_time(client_for, book, nurse, surgeon):
     ready = book(start_at=in_days(11), last_name="Done")
     for item in ready.checklist.items.filter(required=True):
         by = surgeon if item.assignee == "surgeon" else nurse  # consent is the surgeon's
-        prep_services.item_complete(item=item, by=by, result={"blood_group": "O+", "hemoglobin": "13"}.get(
+        item_actions.item_complete(item=item, by=by, result={"blood_group": "O+", "hemoglobin": "13"}.get(
             item.code, "normal" if item.template_item.result_kind == "text" else ""))  # fmt: skip
     at_risk = book(start_at=in_days(3), last_name="Risky")
     rows = _rows(client_for(nurse).get("/"))
@@ -41,7 +41,7 @@ def test_row_content(client_for, book, nurse, surgeon):
                    birth_date=dt.date(1950, 1, 1))  # fmt: skip
     surgery.surgeon = surgeon
     surgery.save(update_fields=["surgeon"])
-    prep_services.item_complete(item=item_of(surgery, "hemoglobin"), by=nurse, result="12.5")
+    item_actions.item_complete(item=item_of(surgery, "hemoglobin"), by=nurse, result="12.5")
     note_add(patient=surgery.patient, by=nurse, kind=NoteKind.CALL, outcome="reached", text="Called")
     html = client_for(nurse).get("/").content.decode()
     assert "Garcia, Ana" in html and "MRN0042" in html
@@ -82,7 +82,7 @@ def test_filters_and_search(client_for, book, nurse, surgeon):
 
 
 def test_cancelled_surgeries_leave_the_board(client_for, book, nurse):
-    from patients.services import surgery_cancel
+    from actions.booking import surgery_cancel
 
     surgery = book(start_at=in_days(4), last_name="Gone")
     surgery_cancel(surgery=surgery, by=nurse, reason="patient unwell")
@@ -119,7 +119,7 @@ def test_board_queries_do_not_grow_with_data(client_for, book, nurse):
     for i in range(25):
         s = book(start_at=in_days(1 + i % 13, hour=9), medications=["warfarin"] if i % 3 else [])
         note_add(patient=s.patient, by=nurse, kind=NoteKind.CALL, outcome="voicemail", text="ok")
-        prep_services.item_complete(item=item_of(s, "hemoglobin"), by=nurse, result="13")
+        item_actions.item_complete(item=item_of(s, "hemoglobin"), by=nurse, result="13")
     large = _board_queries(client)
     assert small == large
     # session, user, OTP device, clinic, surgeons, count (with the summaries due), rows, items, last calls (2),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from prep import services as prep_services
+from actions import items as item_actions
 from tests.workspace.conftest import item_of
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -65,7 +65,7 @@ def test_invalid_results_without_javascript(client_for, surgery, nurse):
 def test_stale_form_is_refused_with_current_state(client_for, surgery, nurse, surgeon):
     hb = item_of(surgery, "hemoglobin")
     stale_version = hb.version
-    prep_services.item_complete(item=hb, by=surgeon, result="11")
+    item_actions.item_complete(item=hb, by=surgeon, result="11")
     response = client_for(nurse).post(f"/items/{hb.uuid}/complete/", {"result": "15", "version": stale_version}, **HX)
     assert response.status_code == 200
     html = response.content.decode()
@@ -116,7 +116,7 @@ def test_not_applicable_undo_and_history(client_for, surgery, nurse):
 
 def test_accept_patient_confirmation_shows_evidence(client_for, surgery, nurse):
     arrival = item_of(surgery, "arrival")
-    prep_services.item_patient_confirm(item=arrival, evidence={"ride home": "my daughter drives me"})
+    item_actions.item_patient_confirm(item=arrival, evidence={"ride home": "my daughter drives me"})
     client = client_for(nurse)
     page = client.get(f"/surgeries/{surgery.uuid}/").content.decode()
     assert "Patient confirmed" in page and "my daughter drives me" in page
@@ -175,9 +175,9 @@ def test_patient_page_queries_do_not_grow_with_history(client_for, surgery, nurs
     small = _page_queries(client, surgery)
     for code in ("hemoglobin", "ecg", "urinalysis"):
         for _ in range(3):
-            item = prep_services.item_complete(item=item_of(surgery, code), by=nurse,
+            item = item_actions.item_complete(item=item_of(surgery, code), by=nurse,
                                                result="13" if code == "hemoglobin" else "fine")  # fmt: skip
-            prep_services.item_undo(item=item, by=nurse, reason="again")
+            item_actions.item_undo(item=item, by=nurse, reason="again")
     from workspace.services import note_add
 
     for _ in range(10):

@@ -10,9 +10,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from actions import decisions as decision_actions
+from actions import items as item_actions
 from patients.models import Medication, Patient
 from portal.services import signin_link_send
-from prep import services as prep_services
 from tests.workspace.conftest import item_of
 from tests.workspace.test_booking import _form
 
@@ -104,7 +105,7 @@ def test_print_sheet_shows_flags_and_hold_decisions_in_words(client_for, book, n
     surgery = book("cervical-facet-rf", medications=["clopidogrel"], cardiac_history=True,
                    impaired_renal_function=True)  # fmt: skip
     approval = item_of(surgery, "hold_approval:clopidogrel")
-    prep_services.hold_decide(item=approval, by=surgeon, approve=False, note="Recent stent, keep it going")
+    decision_actions.hold_decide(item=approval, by=surgeon, approve=False, note="Recent stent, keep it going")
     sheet = client_for(nurse).get(f"/surgeries/{surgery.uuid}/print/").content.decode()
     assert "Cardiac history, Impaired renal function" in sheet
     assert "Cardiachistory" not in sheet and "Impairedrenalfunction" not in sheet
@@ -118,11 +119,11 @@ def test_print_sheet_shows_flags_and_hold_decisions_in_words(client_for, book, n
 
 def test_patient_confirmation_reads_as_words_and_early_stop_is_flagged(client_for, book, nurse, surgeon):
     surgery = book("trigeminal-rf", medications=["clopidogrel"])
-    prep_services.hold_decide(item=item_of(surgery, "hold_approval:clopidogrel"), by=surgeon, approve=True)
+    decision_actions.hold_decide(item=item_of(surgery, "hold_approval:clopidogrel"), by=surgeon, approve=True)
     hold = item_of(surgery, "hold:clopidogrel")
     planned = timezone.localtime(hold.last_dose_at, surgery.clinic.tz).date()
     evidence = {"kind": "last_dose", "last_dose_date": (planned - dt.timedelta(days=5)).isoformat(), "via": "portal"}
-    prep_services.item_patient_confirm(item=hold, evidence=evidence)
+    item_actions.item_patient_confirm(item=hold, evidence=evidence)
     page = client_for(nurse).get(f"/surgeries/{surgery.uuid}/").content.decode()
     row = page.split('data-code="hold:clopidogrel"')[1].split("</li>\n")[0]
     assert "5 days earlier than planned" in row and "check with the prescriber" in row
@@ -195,7 +196,7 @@ def test_hold_decision_has_no_preselected_answer(client_for, surgery, surgeon):
 
 
 def test_go_form_does_not_preselect_the_last_decision(client_for, surgery, surgeon):
-    from patients.services import surgery_record_go_decision
+    from actions.decisions import surgery_record_go_decision
 
     surgery_record_go_decision(surgery=surgery, by=surgeon, decision="no_go", note="INR too high")
     page = client_for(surgeon).get(f"/surgeries/{surgery.uuid}/").content.decode()
@@ -235,7 +236,7 @@ def test_default_anaesthesia_is_named_and_its_fasting_previewed(client_for, cata
 def test_birth_year_1850_is_refused_by_the_service_too(book, clinic, nurse):
     from django.core.exceptions import ValidationError
 
-    from patients.services import patient_create
+    from actions.patients import patient_create
 
     with pytest.raises(ValidationError) as exc:
         patient_create(clinic=clinic, by=nurse, mrn="OLD-1", first_name="A", last_name="B",
@@ -245,7 +246,7 @@ def test_birth_year_1850_is_refused_by_the_service_too(book, clinic, nurse):
 
 def test_done_item_menu_has_no_mark_not_applicable(client_for, surgery, nurse):
     item = item_of(surgery, "mri")
-    prep_services.item_complete(item=item, by=nurse, result=timezone.localdate(timezone=item.tz).isoformat())
+    item_actions.item_complete(item=item, by=nurse, result=timezone.localdate(timezone=item.tz).isoformat())
     page = client_for(nurse).get(f"/surgeries/{surgery.uuid}/").content.decode()
     row = page.split('data-code="mri"')[1].split("</li>\n")[0]
     assert "Undo (reopen)" in row and "Mark not applicable" not in row

@@ -8,8 +8,11 @@ import re
 import pytest
 from django.utils import timezone
 
-from patients.services import medication_add, surgery_record_go_decision, withdraw_go_if_needed
-from prep import services as prep_services
+from actions import decisions as decision_actions
+from actions import items as item_actions
+from actions.decisions import surgery_record_go_decision
+from actions.patients import medication_add
+from patients.services import withdraw_go_if_needed
 from tests.factories import UserFactory, in_days
 from tests.workspace.conftest import item_of
 
@@ -40,7 +43,7 @@ def sign_in_patient(client):
 def make_ready(surgery, nurse, surgeon) -> None:
     for item in surgery.checklist.items.filter(required=True, status="open").order_by("sort_order"):
         if item.code.startswith("hold_approval:"):
-            prep_services.hold_decide(item=item, by=surgeon, approve=True, hold_days=5)
+            decision_actions.hold_decide(item=item, by=surgeon, approve=True, hold_days=5)
     for item in surgery.checklist.items.filter(required=True, status="open", locked=False):
         if item.code.startswith("hold_approval:"):
             continue
@@ -48,7 +51,7 @@ def make_ready(surgery, nurse, surgeon) -> None:
         if item.code == "mri":
             result = timezone.localdate(timezone=item.tz).isoformat()
         # Consent is the surgeon's (the permission table); the nurse ticks the rest.
-        prep_services.item_complete(item=item, by=surgeon if item.assignee == "surgeon" else nurse, result=result)
+        item_actions.item_complete(item=item, by=surgeon if item.assignee == "surgeon" else nurse, result=result)
 
 
 def test_surgeon_lands_on_the_worklist_oldest_decision_first(client_for, book, surgeon, nurse, clinic,
@@ -144,7 +147,7 @@ def test_reopening_a_required_item_withdraws_the_go(book, surgeon, nurse):
     surgery = book(start_at=in_days(6))
     make_ready(surgery, nurse, surgeon)
     surgery_record_go_decision(surgery=surgery, by=surgeon, decision="go")
-    prep_services.item_undo(item=item_of(surgery, "ecg"), by=nurse, reason="wrong patient's ECG")
+    item_actions.item_undo(item=item_of(surgery, "ecg"), by=nurse, reason="wrong patient's ECG")
     surgery.refresh_from_db()
     assert surgery.go_decision == "" and "reopened" in surgery.go_withdrawn_reason
 
