@@ -9,6 +9,11 @@ DEPLOY_ENV := env -u DATABASE_URL DEBUG=0 ALLOWED_HOSTS=preop.example.org VAR_DI
 # The project's own code, for bandit (tests use assert and fixed test passwords by design).
 SOURCES := config core audit accounts patients prep reminders workspace portal api devtools
 
+# Test processes (pytest-xdist): two keep both cores of the CI machine busy while the tests that
+# wait on real processes (workers, browsers, a Redis outage) wait. Each takes its own test
+# database and Redis database (tests/services.py), so any number up to 15 works.
+TEST_WORKERS ?= 2
+
 .PHONY: run test lint format bench install clean screenshots lock
 
 # Installs the lock file: every package, transitive ones included, at one version with its hashes.
@@ -40,7 +45,7 @@ test: $(STAMP)
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 	DEBUG=1 VAR_DIR=$(CURDIR)/var/deploy-check $(PY) manage.py makemigrations --check --dry-run --noinput -v 1
 	$(PY) manage.py compile_translations --settings=config.test_settings
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check --fix .
