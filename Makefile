@@ -34,6 +34,7 @@ run: $(STAMP)
 	  $(PY) manage.py load_demo && \
 	  $(PY) manage.py collectstatic --noinput -v 0 && \
 	  echo "" && echo "  Open http://127.0.0.1:8000/  (health: http://127.0.0.1:8000/healthz)" && \
+	$(VENV)/bin/mypy
 	  $(PY) manage.py load_demo --print-logins && echo "  Ctrl-C stops the web server, the worker and beat." && echo "" && \
 	  exec $(VENV)/bin/honcho --procfile Procfile start
 

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
@@ -13,13 +13,13 @@ OPERATOR_FIELDS = ("is_superuser", "groups", "user_permissions", "is_staff")
 
 
 class StaffCreationForm(UserCreationForm):
-    class Meta(UserCreationForm.Meta):
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]  # django-stubs omits the user forms' Meta
         model = User
         fields = ("email", "first_name", "last_name", "clinic", "role")
 
 
 class StaffChangeForm(UserChangeForm):
-    class Meta(UserChangeForm.Meta):
+    class Meta(UserChangeForm.Meta):  # type: ignore[name-defined]  # django-stubs omits the user forms' Meta
         model = User
         fields = "__all__"
 
@@ -67,7 +67,8 @@ class StaffUserAdmin(ClinicScopedAdmin, UserAdmin):
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         if not is_operator(request):
             # Whatever was posted: the clinic admin's own clinic, and the admin site only for its admins.
-            obj.clinic_id = request.user.clinic_id
+            # The admin site lets in signed-in staff only, and this is not an operator: a clinic admin.
+            obj.clinic_id = cast(User, request.user).clinic_id
             obj.is_superuser = False
             obj.is_staff = obj.role == Role.CLINIC_ADMIN
         super().save_model(request, obj, form, change)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
@@ -12,7 +15,7 @@ class Role(models.TextChoices):
     CLINIC_ADMIN = "clinic_admin", "Clinic admin"
 
 
-class StaffUserManager(UserManager):
+class StaffUserManager(UserManager["User"]):
     def _create_user(self, username, email, password, **extra_fields):  # noqa: ANN001, ANN202, ANN003
         email = self.normalize_email(email or username)
         user = self.model(email=email, username=email, **extra_fields)
@@ -20,12 +23,14 @@ class StaffUserManager(UserManager):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email=None, password=None, **extra_fields):  # noqa: ANN001, ANN201, ANN003
+    # The email is the login, so Django's first argument (the username) is gone: every caller
+    # passes ``email=`` by keyword, the narrower signature is on purpose.
+    def create_user(self, email=None, password=None, **extra_fields):  # type: ignore[override]  # noqa: ANN001, ANN201, ANN003
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
         return self._create_user(email, email, password, **extra_fields)
 
-    def create_superuser(self, email=None, password=None, **extra_fields):  # noqa: ANN001, ANN201, ANN003
+    def create_superuser(self, email=None, password=None, **extra_fields):  # type: ignore[override]  # noqa: ANN001, ANN201, ANN003
         extra_fields.setdefault("is_staff", True)
         extra_fields.setdefault("is_superuser", True)
         extra_fields.setdefault("role", Role.CLINIC_ADMIN)
@@ -39,9 +44,12 @@ class User(AbstractUser):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.NURSE)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = StaffUserManager()
+    objects: ClassVar[StaffUserManager] = StaffUserManager()
+
+    # Installed on the signed-in user by django-otp's OTPMiddleware.
+    is_verified: Callable[[], bool]
 
     def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         self.username = self.email

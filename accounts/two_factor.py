@@ -7,6 +7,7 @@ staff member with a device gives a code; one who must have a device and has none
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import qrcode
 import qrcode.image.svg
@@ -22,6 +23,7 @@ from django_otp import user_has_device
 from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.http import SignedInRequest
 from accounts.models import User
 from audit.services import access_log_record
 
@@ -56,7 +58,7 @@ def _next_url(request: HttpRequest) -> str:
 
 @never_cache
 @login_required
-def verify(request: HttpRequest) -> HttpResponse:
+def verify(request: SignedInRequest) -> HttpResponse:
     user: User = request.user
     if not user_has_device(user):
         return redirect(f"/accounts/2fa/setup/?next={_next_url(request)}")
@@ -73,7 +75,7 @@ def verify(request: HttpRequest) -> HttpResponse:
 
 
 class EmailCodeForm(CodeForm):
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["code"].label = "Six-digit code from the email"
 
@@ -112,7 +114,7 @@ def _enrol_code_step(request: HttpRequest, user: User) -> HttpResponse:
 
 @never_cache
 @login_required
-def setup(request: HttpRequest) -> HttpResponse:
+def setup(request: SignedInRequest) -> HttpResponse:
     user: User = request.user
     if user_has_device(user) and not request.user.is_verified():
         return redirect(f"/accounts/2fa/?next={_next_url(request)}")

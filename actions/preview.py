@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -73,8 +73,15 @@ def _snapshot(surgery_ids: Sequence[int]) -> dict[int, dict[str, ItemState]]:
         "checklist__surgery_id", "code", "title", "due_at", "status", "locked", "required"
     )
     for row in rows:
-        sid = row.pop("checklist__surgery_id")
-        states[sid][row["code"]] = ItemState(**row)
+        state = ItemState(
+            code=row["code"],
+            title=row["title"],
+            due_at=row["due_at"],
+            status=row["status"],
+            locked=row["locked"],
+            required=row["required"],
+        )
+        states[row["checklist__surgery_id"]][state.code] = state
     return states
 
 
@@ -111,7 +118,8 @@ def change_dry_run(*, surgeries: Sequence[Surgery], action: Callable[[], Any]) -
         for code in sorted(set(old) | set(new), key=lambda c: _due_key(old.get(c) or new.get(c))):
             a, b = old.get(code), new.get(code)
             if a != b:
-                items.append(ItemChange(code=code, title=(b or a).title, before=a, after=b))
+                changed = cast(ItemState, b or a)  # they differ, so one of them is there
+                items.append(ItemChange(code=code, title=changed.title, before=a, after=b))
         changes.append(
             SurgeryChanges(
                 surgery=surgery,

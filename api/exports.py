@@ -6,10 +6,13 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from api.serializers import READINESS_BY_RANK
-from patients.models import Surgery
 from prep.selectors import Readiness
+
+if TYPE_CHECKING:
+    from prep.selectors import SurgeryWithReadiness
 
 HEADER = [
     "Date", "Local time", "Time zone", "Patient", "MRN", "Procedure", "Level", "Side", "Surgeon", "Status",
@@ -24,7 +27,7 @@ def cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def board_csv(*, surgeries: Iterable[Surgery], tz: dt.tzinfo) -> str:
+def board_csv(*, surgeries: Iterable[SurgeryWithReadiness], tz: dt.tzinfo) -> str:
     """One row per surgery; ``surgeries`` come from ``api.selectors.surgeries_for_range``."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -43,7 +46,7 @@ def board_csv(*, surgeries: Iterable[Surgery], tz: dt.tzinfo) -> str:
                 surgery.procedure.name,
                 surgery.level,
                 surgery.get_side_display() if surgery.side else "",
-                surgery.surgeon.display_name if surgery.surgeon_id else "",
+                surgery.surgeon.display_name if surgery.surgeon else "",
                 surgery.get_status_display(),
                 Readiness.LABELS[state],
                 surgery.done_count,

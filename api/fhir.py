@@ -19,7 +19,7 @@ import hmac
 import uuid as uuid_lib
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -45,19 +45,19 @@ LOINC_DISPLAY = {
 # Result units as UCUM codes; the INR is a ratio without a unit ({INR} is UCUM's annotation for it).
 UCUM_CODES = {"g/dL": "g/dL", "INR": "{INR}"}
 
-TASK_STATUS = {
+TASK_STATUS: dict[str, str] = {
     ItemStatus.DONE: "completed",
     ItemStatus.ACCEPTED: "completed",
     ItemStatus.NOT_APPLICABLE: "cancelled",
     ItemStatus.PATIENT_CONFIRMED: "in-progress",
 }
-SERVICE_REQUEST_STATUS = {
+SERVICE_REQUEST_STATUS: dict[str, str] = {
     SurgeryStatus.BOOKED: "active",
     SurgeryStatus.POSTPONED: "on-hold",
     SurgeryStatus.CANCELLED: "revoked",
     SurgeryStatus.DONE: "completed",
 }
-APPOINTMENT_STATUS = {
+APPOINTMENT_STATUS: dict[str, str] = {
     SurgeryStatus.BOOKED: "booked",
     SurgeryStatus.POSTPONED: "pending",
     SurgeryStatus.CANCELLED: "cancelled",
@@ -318,7 +318,7 @@ def patient_build(patient: Patient, organization: Json) -> Json:
 
 def medication_statement_build(medication: Medication, patient: Json) -> Json:
     concept: Json = {"text": medication.name}
-    if medication.drug_id:
+    if medication.drug:
         concept["coding"] = [{"system": system("drug"), "code": medication.drug.slug, "display": medication.drug.name}]
     out: Json = {
         "resourceType": "MedicationStatement",
@@ -357,7 +357,7 @@ def service_request_build(surgery: Surgery, patient: Json, surgeon: Json | None)
     site = " ".join(part for part in (surgery.get_side_display() if surgery.side else "", surgery.level) if part)
     if site:
         out["bodySite"] = [{"text": site}]
-    if surgeon is not None:
+    if surgeon is not None and surgery.surgeon is not None:
         out["performer"] = [ref(surgeon, surgery.surgeon.display_name)]
     if surgery.anaesthesia:
         out["note"] = [{"text": f"Anaesthesia: {surgery.get_anaesthesia_display()}"}]
@@ -427,7 +427,7 @@ def _result_value(item: ChecklistItem) -> Json:
     """The result as an ``value[x]`` pair, by the template item's result kind."""
     ti = item.template_item
     kind = ti.result_kind if ti else "text"
-    if kind == "number":
+    if kind == "number" and ti is not None:
         quantity = _quantity(item.result_value, ti.result_unit)
         if quantity is not None:
             return {"valueQuantity": quantity}
@@ -439,7 +439,7 @@ def _result_value(item: ChecklistItem) -> Json:
 
 
 def observation_build(item: ChecklistItem, patient: Json, service_request: Json, organization: Json) -> Json:
-    ti = item.template_item
+    ti = cast(TemplateItem, item.template_item)  # has_observation(item): it has one
     return {
         "resourceType": "Observation",
         "id": derived_id(item.uuid, "Observation"),
@@ -556,7 +556,7 @@ def preop_bundle_build(
         if medication.is_blood_thinner:
             add(medication_statement_build(medication, patient_res))
     for surgery in surgeries:
-        surgeon = add(practitioner_build(surgery.surgeon)) if surgery.surgeon_id else None
+        surgeon = add(practitioner_build(surgery.surgeon)) if surgery.surgeon else None
         service_request = add(service_request_build(surgery, patient_res, surgeon))
         add(appointment_build(surgery, patient_res, service_request, surgeon))
         checklist = getattr(surgery, "checklist", None)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -17,6 +19,7 @@ from rest_framework.views import APIView
 
 from api.exceptions import exception_handler, uuid_or_404
 from api.fhir import capability_statement_build, plandefinition_build, preop_bundle_build
+from api.permissions import StaffApiRequest
 from patients import access
 from patients.models import ACTIVE_SURGERY_STATUSES, Patient, Surgery
 from prep.models import ChecklistItem, ChecklistTemplate, TemplateItem
@@ -33,11 +36,14 @@ class FhirJsonRenderer(JSONRenderer):
 class AlwaysFhir(BaseContentNegotiation):
     """FHIR clients send Accept: application/fhir+json, application/json or */*; all get FHIR JSON."""
 
-    def select_parser(self, request: Request, parsers: list) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
-    def select_renderer(self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None) -> Any:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 ISSUE_CODE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported"}
@@ -88,9 +94,9 @@ class PlanDefinitionRead(FhirView):
 
 @extend_schema(exclude=True)
 class PatientPreop(FhirView):
-    def get(self, request: Request, uuid: str) -> Response:
+    def get(self, request: StaffApiRequest, uuid: str) -> Response:
         patient = access.patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
-        surgeries = (
+        booked = (
             Surgery.objects.filter(patient=patient, status__in=ACTIVE_SURGERY_STATUSES)
             .select_related("procedure", "surgeon", "checklist__template")
             .prefetch_related(
@@ -101,7 +107,7 @@ class PatientPreop(FhirView):
             )
             .order_by("start_at")
         )
-        surgeries = list(surgeries)
+        surgeries = list(booked)
         template_ids = {s.checklist.template_id for s in surgeries if getattr(s, "checklist", None)}
         template_items: dict[int, list[TemplateItem]] = defaultdict(list)
         for ti in TemplateItem.objects.filter(template_id__in=template_ids).order_by("sort_order", "pk"):

@@ -32,6 +32,9 @@ class ApiToken(PublicIdModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
 
+    # Not a column: the whole token, set on the new row only so that the answer shows it once.
+    token: str
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API token"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -31,11 +31,15 @@ class ApiAutoSchema(AutoSchema):
     def _resolve_path_parameters(self, variables: list[str]) -> list[dict[str, Any]]:
         # Paths take <str:...> so that a malformed id answers a JSON 404 from the view, not Django's
         # HTML one; every id in a path is a UUID all the same.
+        # build_basic_type answers None only for OpenApiTypes.NONE.
         return [
-            build_parameter_type(name=v, location="path", schema=build_basic_type(OpenApiTypes.UUID)) for v in variables
+            build_parameter_type(
+                name=v, location="path", schema=cast(dict[str, Any], build_basic_type(OpenApiTypes.UUID))
+            )
+            for v in variables
         ]
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses

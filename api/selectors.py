@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
-from accounts.models import User
 from patients import access
-from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Surgery
+from patients.models import ACTIVE_SURGERY_STATUSES, Clinic
+from patients.staff import ClinicStaff
 from prep.planning import local_to_utc
 from prep.selectors import surgeries_with_summary
 from prep.services import readiness_refresh_due
+
+if TYPE_CHECKING:
+    from prep.selectors import SurgeryWithReadiness
 
 
 def day_range_utc(*, clinic: Clinic, first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -22,8 +26,8 @@ def day_range_utc(*, clinic: Clinic, first: dt.date, last: dt.date) -> tuple[dt.
 
 
 def surgeries_for_range(
-    *, user: User, first: dt.date, last: dt.date, now: dt.datetime | None = None
-) -> QuerySet[Surgery]:
+    *, user: ClinicStaff, first: dt.date, last: dt.date, now: dt.datetime | None = None
+) -> QuerySet[SurgeryWithReadiness]:
     """The user's clinic's active surgeries in the range, with readiness, in board order."""
     clinic = user.clinic
     start, end = day_range_utc(clinic=clinic, first=first, last=last)

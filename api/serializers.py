@@ -6,7 +6,7 @@ No serializer here ever saves a model: writes go through ``patients.services`` a
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -17,6 +17,9 @@ from patients.models import Anaesthesia, Indication, Language, Medication, Patie
 from patients.services import PATIENT_FIELDS
 from prep.models import Checklist, ChecklistItem, Drug, ProcedureVariant
 from prep.selectors import Readiness
+
+if TYPE_CHECKING:
+    from prep.selectors import SurgeryWithReadiness
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -173,7 +176,9 @@ class PatientOutput(serializers.ModelSerializer):
 
 class MedicationOutput(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    drug = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    drug: serializers.SlugRelatedField[Drug] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Medication
@@ -193,7 +198,9 @@ class ProcedureOutput(serializers.ModelSerializer):
 class SurgeryOutput(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     patient = serializers.UUIDField(source="patient.uuid", read_only=True)
-    procedure = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    procedure: serializers.SlugRelatedField[ProcedureVariant] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     surgeon = serializers.SerializerMethodField()
     checklist = serializers.SerializerMethodField()
 
@@ -207,7 +214,7 @@ class SurgeryOutput(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_surgeon(self, surgery: Surgery) -> str | None:
-        return surgery.surgeon.email if surgery.surgeon_id else None
+        return surgery.surgeon.email if surgery.surgeon else None
 
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_checklist(self, surgery: Surgery) -> str | None:
@@ -241,10 +248,12 @@ class ItemOutput(serializers.ModelSerializer):
 
 class ReadinessOutput(serializers.Serializer):
     state = serializers.ChoiceField(choices=list(Readiness.RANK))
-    label = serializers.CharField()
+    # DRF's serializer metaclass takes declared fields off the class, so these never shadow the
+    # Field attributes of the same name (Field.label, Field.required) that the stubs see.
+    label = serializers.CharField()  # type: ignore[assignment]
     reasons = serializers.ListField(child=serializers.CharField())
     done = serializers.IntegerField()
-    required = serializers.IntegerField()
+    required = serializers.IntegerField()  # type: ignore[assignment]
     overdue = serializers.IntegerField()
 
 
@@ -282,17 +291,17 @@ class ReadinessRowOutput(serializers.Serializer):
     start_at = serializers.DateTimeField()
     status = serializers.CharField()
     readiness = serializers.SerializerMethodField()
-    required = serializers.IntegerField(source="required_count")
+    required = serializers.IntegerField(source="required_count")  # type: ignore[assignment]  # see ReadinessOutput
     done = serializers.SerializerMethodField()
     overdue = serializers.IntegerField(source="overdue_count")
     next_due_at = serializers.DateTimeField(allow_null=True)
 
     @extend_schema_field(serializers.ChoiceField(choices=list(Readiness.RANK)))
-    def get_readiness(self, surgery: Surgery) -> str:
+    def get_readiness(self, surgery: SurgeryWithReadiness) -> str:
         return READINESS_BY_RANK[surgery.readiness_rank]
 
     @extend_schema_field(serializers.IntegerField())
-    def get_done(self, surgery: Surgery) -> int:
+    def get_done(self, surgery: SurgeryWithReadiness) -> int:
         return surgery.done_count
 
 

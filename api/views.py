@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Model, Prefetch, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.generators import SchemaGenerator
@@ -30,12 +31,13 @@ from api import serializers as s
 from api.exceptions import uuid_or_404, validation_error
 from api.exports import board_csv
 from api.models import ApiToken
-from api.permissions import IsClinicAdminSession
+from api.permissions import IsClinicAdminSession, StaffApiRequest
 from api.selectors import day_range_utc, surgeries_for_range
 from api.services import api_token_create, api_token_revoke
 from audit import context as audit
 from patients import access
 from patients.models import Medication, Patient, Surgery
+from patients.staff import ClinicStaff
 from prep.models import ChecklistItem, ProcedureVariant
 from prep.selectors import readiness_compute
 
@@ -63,7 +65,7 @@ class ApiView(APIView):
         return paginator.get_paginated_response(serializer_class(page, many=True, context=context).data)
 
 
-def _note_patients(model: type, rows: list[Any]) -> None:
+def _note_patients(model: type[Model], rows: list[Any]) -> None:
     """The access log counts the patients a list showed (a page of patients, surgeries, medications...)."""
     if model is Patient:
         audit.note_shown(kind="api list", patient_ids=[row.pk for row in rows])
@@ -71,7 +73,7 @@ def _note_patients(model: type, rows: list[Any]) -> None:
         audit.note_shown(kind="api list", patient_ids=[row.patient_id for row in rows])
 
 
-def _surgeon(user: User, email: str | None) -> User | None:
+def _surgeon(user: ClinicStaff, email: str | None) -> User | None:
     if not email:
         return None
     surgeon = User.objects.filter(
@@ -91,7 +93,7 @@ def validation_error_field(field: str, message: str) -> ValidationError:
 
 class PatientListCreate(ApiView):
     @extend_schema(responses=s.PatientOutput(many=True), summary="List patients")
-    def get(self, request: Request) -> Response:
+    def get(self, request: StaffApiRequest) -> Response:
         if "mrn" in request.query_params:
             # A record number in a URL ends up in proxy and server logs: search by POST instead.
             raise validation_error_field("mrn", "Search by record number with POST /api/v1/patients/search/.")
@@ -99,7 +101,7 @@ class PatientListCreate(ApiView):
         return self.paged(qs, s.PatientOutput)
 
     @extend_schema(request=s.PatientInput, responses={201: s.PatientOutput}, summary="Create a patient")
-    def post(self, request: Request) -> Response:
+    def post(self, request: StaffApiRequest) -> Response:
         values = self.valid(s.PatientInput, request.data)
         patient = patient_actions.patient_create(clinic=request.user.clinic, by=request.user, **values)
         return Response(s.PatientOutput(patient).data, status=status.HTTP_201_CREATED)
@@ -111,7 +113,7 @@ class PatientSearch(ApiView):
         responses=s.PatientOutput(many=True),
         summary="Find patients by record number (in the body, never in the URL)",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: StaffApiRequest) -> Response:
         values = self.valid(s.PatientSearchInput, request.data)
         qs = access.patients_for_user(request.user).filter(mrn=values["mrn"].strip()).order_by("pk")
         return self.paged(qs, s.PatientOutput)
@@ -119,12 +121,12 @@ class PatientSearch(ApiView):
 
 class PatientDetail(ApiView):
     @extend_schema(responses=s.PatientOutput, summary="Read a patient")
-    def get(self, request: Request, uuid: str) -> Response:
+    def get(self, request: StaffApiRequest, uuid: str) -> Response:
         patient = access.patient_get_for_user(user=request.user, uuid=uuid)
         return Response(s.PatientOutput(patient).data)
 
     @extend_schema(request=s.PatientInput(partial=True), responses=s.PatientOutput, summary="Update a patient")
-    def patch(self, request: Request, uuid: str) -> Response:
+    def patch(self, request: StaffApiRequest, uuid: str) -> Response:
         patient = access.patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
         values = self.valid(s.PatientInput, request.data, partial=True)
         patient = patient_actions.patient_update(patient=patient, by=request.user, **values)
@@ -133,13 +135,13 @@ class PatientDetail(ApiView):
 
 class MedicationListCreate(ApiView):
     @extend_schema(responses=s.MedicationOutput(many=True), summary="List a patient's medications")
-    def get(self, request: Request, uuid: str) -> Response:
+    def get(self, request: StaffApiRequest, uuid: str) -> Response:
         patient = access.patient_get_for_user(user=request.user, uuid=uuid)
         qs = patient.medications.select_related("drug").order_by("name", "pk")
         return self.paged(qs, s.MedicationOutput)
 
     @extend_schema(request=s.MedicationInput, responses={201: s.MedicationOutput}, summary="Add a medication")
-    def post(self, request: Request, uuid: str) -> Response:
+    def post(self, request: StaffApiRequest, uuid: str) -> Response:
         patient = access.patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
         values = self.valid(s.MedicationInput, request.data)
         medication = patient_actions.medication_add(patient=patient, by=request.user, **values)
@@ -148,7 +150,7 @@ class MedicationListCreate(ApiView):
 
 class MedicationStop(ApiView):
     @extend_schema(request=None, responses=s.MedicationOutput, summary="Stop a medication (no longer taken)")
-    def post(self, request: Request, uuid: str, medication_uuid: str) -> Response:
+    def post(self, request: StaffApiRequest, uuid: str, medication_uuid: str) -> Response:
         patient = access.patient_get_for_user(user=request.user, uuid=uuid)
         try:
             medication = patient.medications.select_related("drug", "patient__clinic").get(
@@ -182,7 +184,7 @@ class SurgeryListCreate(ApiView):
         responses=s.SurgeryOutput(many=True),
         summary="List surgeries",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: StaffApiRequest) -> Response:
         qs = access.surgeries_for_user(request.user).select_related(*SURGERY_RELATED)
         patient_id = request.query_params.get("patient")
         if patient_id:
@@ -195,7 +197,7 @@ class SurgeryListCreate(ApiView):
         return self.paged(qs.order_by("start_at", "pk"), s.SurgeryOutput)
 
     @extend_schema(request=s.SurgeryBookInput, responses={201: s.SurgeryOutput}, summary="Book a surgery")
-    def post(self, request: Request) -> Response:
+    def post(self, request: StaffApiRequest) -> Response:
         values = self.valid(s.SurgeryBookInput, request.data)
         try:
             patient = access.patient_get_for_user(
@@ -211,14 +213,14 @@ class SurgeryListCreate(ApiView):
 
 class SurgeryDetail(ApiView):
     @extend_schema(responses=s.SurgeryOutput, summary="Read a surgery")
-    def get(self, request: Request, uuid: str) -> Response:
+    def get(self, request: StaffApiRequest, uuid: str) -> Response:
         surgery = access.surgery_get_for_user(
             user=request.user, uuid=uuid, qs=Surgery.objects.select_related(*SURGERY_RELATED)
         )
         return Response(s.SurgeryOutput(surgery).data)
 
     @extend_schema(request=s.SurgeryUpdateInput, responses=s.SurgeryOutput, summary="Reschedule or change a surgery")
-    def patch(self, request: Request, uuid: str) -> Response:
+    def patch(self, request: StaffApiRequest, uuid: str) -> Response:
         surgery = access.surgery_get_for_user(user=request.user, uuid=uuid)
         changes = self.valid(s.SurgeryUpdateInput, request.data)
         reason = (changes.pop("reason", "") or "").strip() or "changed through the API"
@@ -233,7 +235,7 @@ class SurgeryDetail(ApiView):
 
 class SurgeryCancel(ApiView):
     @extend_schema(request=s.ReasonInput, responses=s.SurgeryOutput, summary="Cancel a surgery")
-    def post(self, request: Request, uuid: str) -> Response:
+    def post(self, request: StaffApiRequest, uuid: str) -> Response:
         surgery = access.surgery_get_for_user(user=request.user, uuid=uuid)
         values = self.valid(s.ReasonInput, request.data)
         surgery = booking_actions.surgery_cancel(surgery=surgery, by=request.user, reason=values["reason"])
@@ -243,7 +245,7 @@ class SurgeryCancel(ApiView):
 
 class SurgeryChecklist(ApiView):
     @extend_schema(responses=s.ChecklistOutput, summary="A surgery's checklist, its items and readiness")
-    def get(self, request: Request, uuid: str) -> Response:
+    def get(self, request: StaffApiRequest, uuid: str) -> Response:
         surgery = access.surgery_get_for_user(
             user=request.user,
             uuid=uuid,
@@ -264,7 +266,7 @@ class SurgeryChecklist(ApiView):
 
 class SurgeryReminders(ApiView):
     @extend_schema(responses=s.ReminderOutput(many=True), summary="A surgery's reminders (the outbox), by due time")
-    def get(self, request: Request, uuid: str) -> Response:
+    def get(self, request: StaffApiRequest, uuid: str) -> Response:
         from reminders.models import Reminder
 
         surgery = access.surgery_get_for_user(user=request.user, uuid=uuid)
@@ -279,7 +281,7 @@ ITEM_ERRORS = {409: s.ConflictOutput}
 
 class ItemDetail(ApiView):
     @extend_schema(responses=s.ItemOutput, summary="Read a checklist item")
-    def get(self, request: Request, uuid: str) -> Response:
+    def get(self, request: StaffApiRequest, uuid: str) -> Response:
         item = access.item_get_for_user(user=request.user, uuid=uuid, qs=ChecklistItem.objects.select_related(
             "template_item", "completed_by"))  # fmt: skip
         return Response(s.ItemOutput(item).data)
@@ -289,7 +291,7 @@ class ItemComplete(ApiView):
     @extend_schema(
         request=s.ItemCompleteInput, responses={200: s.ItemOutput, **ITEM_ERRORS}, summary="Complete an item"
     )
-    def post(self, request: Request, uuid: str) -> Response:
+    def post(self, request: StaffApiRequest, uuid: str) -> Response:
         item = access.item_get_for_user(user=request.user, uuid=uuid)
         values = self.valid(s.ItemCompleteInput, request.data)
         try:
@@ -310,7 +312,7 @@ class ItemNotApplicable(ApiView):
         responses={200: s.ItemOutput, **ITEM_ERRORS},
         summary="Mark an item not applicable",
     )
-    def post(self, request: Request, uuid: str) -> Response:
+    def post(self, request: StaffApiRequest, uuid: str) -> Response:
         item = access.item_get_for_user(user=request.user, uuid=uuid)
         values = self.valid(s.ItemNotApplicableInput, request.data)
         item = item_actions.item_mark_not_applicable(
@@ -331,7 +333,7 @@ class ReadinessList(ApiView):
         responses=s.ReadinessRowOutput(many=True),
         summary="Readiness of the active surgeries in a date range (the board)",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: StaffApiRequest) -> Response:
         days = self.valid(s.DateRangeInput, request.query_params)
         qs = surgeries_for_range(user=request.user, first=days["from"], last=days["to"])
         return self.paged(qs, s.ReadinessRowOutput)
@@ -339,7 +341,7 @@ class ReadinessList(ApiView):
 
 class ProcedureList(ApiView):
     @extend_schema(responses=s.ProcedureOutput(many=True), summary="Bookable procedures (catalogue)")
-    def get(self, request: Request) -> Response:
+    def get(self, request: StaffApiRequest) -> Response:
         qs = ProcedureVariant.objects.filter(active=True).select_related("template").order_by("slug")
         return self.paged(qs, s.ProcedureOutput)
 
@@ -351,7 +353,7 @@ class TokenListCreate(ApiView):
     permission_classes = [IsClinicAdminSession]
 
     @extend_schema(responses=s.ApiTokenOutput(many=True), summary="List your clinic's API tokens")
-    def get(self, request: Request) -> Response:
+    def get(self, request: StaffApiRequest) -> Response:
         qs = ApiToken.objects.filter(clinic_id=request.user.clinic_id).order_by("-created_at", "pk")
         return self.paged(qs, s.ApiTokenOutput)
 
@@ -360,7 +362,7 @@ class TokenListCreate(ApiView):
         responses={201: s.ApiTokenCreatedOutput},
         summary="Create an API token (the token is shown once)",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: StaffApiRequest) -> Response:
         values = self.valid(s.TokenCreateInput, request.data)
         token, raw = api_token_create(clinic=request.user.clinic, name=values["name"], by=request.user)
         token.token = raw
@@ -371,7 +373,7 @@ class TokenRevoke(ApiView):
     permission_classes = [IsClinicAdminSession]
 
     @extend_schema(request=None, responses=s.ApiTokenOutput, summary="Revoke an API token")
-    def post(self, request: Request, uuid: str) -> Response:
+    def post(self, request: StaffApiRequest, uuid: str) -> Response:
         token = get_object_or_404(ApiToken, clinic_id=request.user.clinic_id, uuid=uuid_or_404(uuid))
         token = api_token_revoke(token=token, by=request.user)
         return Response(s.ApiTokenOutput(token).data)
@@ -384,9 +386,10 @@ class JsonErrorsNegotiation(DefaultContentNegotiation):
     """The CSV view answers errors in JSON whatever the Accept header (a spreadsheet asks for text/csv)."""
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class BoardCsvExport(ApiView):
@@ -398,7 +401,7 @@ class BoardCsvExport(ApiView):
         responses={(200, "text/csv"): OpenApiTypes.STR},
         summary="The board as CSV: one row per active surgery in the date range",
     )
-    def get(self, request: Request) -> HttpResponse:
+    def get(self, request: StaffApiRequest) -> HttpResponse:
         days = self.valid(s.DateRangeInput, request.query_params)
         surgeries = list(surgeries_for_range(user=request.user, first=days["from"], last=days["to"]))
         audit.note_shown(kind="board csv", patient_ids=[surgery.patient_id for surgery in surgeries])

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.http import HttpRequest
 
 from audit.models import AccessLog
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.models import User
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -16,7 +23,7 @@ def access_log_record(
     request: HttpRequest | None,
     action: str,
     allowed: bool,
-    user: object | None = None,
+    user: User | AnonymousUser | None = None,
     role: str = "",
     clinic_id: int | None = None,
     patient_id: int | None = None,
@@ -25,7 +32,7 @@ def access_log_record(
     email: str = "",
     path: str | None = None,
 ) -> AccessLog:
-    if user is not None and getattr(user, "is_authenticated", False):
+    if user is not None and user.is_authenticated:
         email = email or user.email
         role = role or getattr(user, "role", "")
         clinic_id = clinic_id or getattr(user, "clinic_id", None)

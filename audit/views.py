@@ -2,18 +2,19 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from accounts.http import SignedInRequest
 from audit.selectors import access_log_search
 from core.search_keys import search_key_store, search_key_terms
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def access_log(request: HttpRequest) -> HttpResponse:
+def access_log(request: SignedInRequest) -> HttpResponse:
     """Clinic admins answer "who looked at or changed this record, and when".
 
     The search (a record number, a staff email) is posted and kept behind an opaque key, never in the URL.

@@ -18,13 +18,16 @@ the patients it showed for the access log (``audit.context``), which also makes 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from audit import context as audit
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 # Where each model's clinic is, for querysets and for foreign-key choices pointing at it.
 CLINIC_PATHS: dict[str, str] = {
@@ -71,7 +74,7 @@ def scope(qs: QuerySet, request: HttpRequest) -> QuerySet:
     path = CLINIC_PATHS.get(qs.model._meta.label_lower)
     if path is None:
         return qs
-    qs = qs.filter(**{path: request.user.clinic_id})
+    qs = qs.filter(**{path: cast("User", request.user).clinic_id})  # a clinic admin, checked above
     if qs.model._meta.label_lower == "accounts.user":
         qs = qs.filter(is_superuser=False)  # operators are not a clinic's staff to manage
     return qs

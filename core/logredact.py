@@ -36,10 +36,10 @@ class RedactSecretsFilter(logging.Filter):
 try:
     from gunicorn.glogging import Logger as _GunicornLogger
 except ImportError:  # gunicorn is only needed to serve
-    _GunicornLogger = object  # type: ignore[assignment,misc]
+    _GunicornLogger = object
 
 
-class RedactingGunicornLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
+class RedactingGunicornLogger(_GunicornLogger):
     """Gunicorn's access log with the path, the request line and the referer redacted."""
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:

@@ -1,9 +1,13 @@
 """Shared model bases and the worker heartbeat."""
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 class PublicIdModel(models.Model):
@@ -26,6 +30,11 @@ class TrackedModel(PublicIdModel):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    # Set just before a save, read by django-simple-history for the history row: why the record
+    # changed, and who changed it when that is not the request's user.
+    _change_reason: str
+    _history_user: "User | None"
 
     class Meta:
         abstract = True

@@ -29,7 +29,7 @@ def database_check() -> Check:
     return Check(True, "ok")
 
 
-def broker_check(*, timeout: float = 2.0) -> Check:
+def broker_check(*, timeout: int = 2) -> Check:
     # The application config/celery.py made current when Django loaded the config package.
     app = current_app
     try:

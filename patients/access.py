@@ -27,28 +27,30 @@ def _uuid(value: object, kind: str) -> uuid_lib.UUID:
         raise Http404("No such record.") from None
 
 
-def _require_staff(user: User, kind: str) -> None:
+def _require_staff(user: User, kind: str) -> int:
+    """The user's clinic id; a 404 (noted as denied) unless the user is active staff of a clinic."""
     if not getattr(user, "is_authenticated", False) or not user.is_active or user.clinic_id is None:
         audit.note_denied(kind=kind)
         raise Http404("No such record.")
+    return user.clinic_id
 
 
 def patients_for_user(user: User) -> QuerySet[Patient]:
-    _require_staff(user, "patients")
+    clinic_id = _require_staff(user, "patients")
     audit.note(kind="patients")
-    return Patient.objects.filter(clinic_id=user.clinic_id)
+    return Patient.objects.filter(clinic_id=clinic_id)
 
 
 def surgeries_for_user(user: User) -> QuerySet[Surgery]:
-    _require_staff(user, "surgeries")
+    clinic_id = _require_staff(user, "surgeries")
     audit.note(kind="surgeries")
-    return Surgery.objects.filter(clinic_id=user.clinic_id)
+    return Surgery.objects.filter(clinic_id=clinic_id)
 
 
 def items_for_user(user: User) -> QuerySet[ChecklistItem]:
-    _require_staff(user, "items")
+    clinic_id = _require_staff(user, "items")
     audit.note(kind="items")
-    return ChecklistItem.objects.filter(checklist__surgery__clinic_id=user.clinic_id)
+    return ChecklistItem.objects.filter(checklist__surgery__clinic_id=clinic_id)
 
 
 def _fetch(*, user: User, uuid: object, qs: QuerySet, kind: str, clinic_path: str, patient_path: str) -> Any:

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from core.admin_scope import ClinicScopedAdmin
@@ -19,7 +20,7 @@ class SignInLinkAdmin(ClinicScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: SignInLink | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
     def get_queryset(self, request: HttpRequest):  # noqa: ANN201

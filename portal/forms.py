@@ -58,7 +58,8 @@ class BirthDateForm(PortalForm):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns; the stub allows None for overrides
         if self.errors:
             return data
         try:

@@ -165,7 +165,7 @@ def _find_patients(contact: str) -> tuple[list[Patient], Literal["email", "sms"]
         except ValidationError:
             return [], None
         patients = Patient.objects.select_related("clinic").filter(email__iexact=contact)
-        return list(patients), LinkChannel.EMAIL
+        return list(patients), "email"
     try:
         mobile = normalize_mobile(contact)
     except ValidationError:
@@ -173,7 +173,7 @@ def _find_patients(contact: str) -> tuple[list[Patient], Literal["email", "sms"]
     if not mobile:
         return [], None
     patients = Patient.objects.select_related("clinic").filter(mobile=mobile, sms_opted_out_at__isnull=True)
-    return list(patients), LinkChannel.SMS
+    return list(patients), "sms"
 
 
 def signin_link_request(*, contact: str, ip: str) -> None:
@@ -192,6 +192,8 @@ def signin_link_request(*, contact: str, ip: str) -> None:
         logger.info("portal link request over the rate limit")
         return
     patients, channel = _find_patients(contact)
+    if channel is None:  # neither an email address nor a mobile number: no patients either
+        return
     for patient in patients:
         try:
             signin_link_send(patient=patient, channel=channel, by=None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import cast
 
 import phonenumbers
 from django.conf import settings
@@ -27,10 +28,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.defaults import page_not_found
 
+from accounts.http import SignedInRequest
 from audit import context as audit_context
 from core import clock
 from patients.access import patient_get_for_user
-from patients.models import Patient
+from patients.models import Clinic, Patient
 from portal import services
 from portal.forms import CONFIRM_FORMS, BirthDateForm, ChannelsForm, ContactForm, LanguageForm, StaffSendForm
 from portal.ics import calendar_build
@@ -57,6 +59,19 @@ View = Callable[..., HttpResponse]
 LANGUAGES = dict(settings.LANGUAGES)
 
 
+class PortalRequest(HttpRequest):
+    """A request through :func:`portal_page`, which sets these (a type for the checker only)."""
+
+    portal_patient: Patient | None
+    portal_language: str
+
+
+class PatientRequest(PortalRequest):
+    """A request through :func:`patient_required`: a patient is signed in."""
+
+    portal_patient: Patient
+
+
 def _language_for(request: HttpRequest, patient: Patient | None) -> str:
     chosen = request.session.get(LANGUAGE_KEY)
     if chosen in LANGUAGES:
@@ -79,7 +94,7 @@ def portal_page(view: View) -> View:
     """Headers for every portal response, and the patient's language while the page renders."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def wrapper(request: PortalRequest, *args: object, **kwargs: object) -> HttpResponse:
         patient = portal_patient(request)
         request.portal_patient = patient
         lang = _language_for(request, patient)
@@ -104,7 +119,7 @@ def patient_required(view: View) -> View:
     """The signed-in patient, or back to the sign-in page (with a word if the session timed out)."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def wrapper(request: PortalRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.portal_patient is None:
             if request.session.pop(TIMED_OUT_KEY, False):
                 messages.info(request, _("You were signed out after a period of inactivity. Please sign in again."))
@@ -128,10 +143,10 @@ def _phone_display(number: str) -> str:
     return phonenumbers.format_number(parsed, style or phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-def _ctx(request: HttpRequest, **extra: object) -> dict[str, object]:
+def _ctx(request: PortalRequest, **extra: object) -> dict[str, object]:
     patient = request.portal_patient
     other = "es" if request.portal_language == "en" else "en"
-    clinic = extra.get("clinic") or (patient.clinic if patient else None)
+    clinic = cast("Clinic | None", extra.get("clinic")) or (patient.clinic if patient else None)
     return {
         "portal_patient": patient,
         "clinic": clinic,
@@ -152,7 +167,7 @@ def _client_ip(request: HttpRequest) -> str:
 
 @require_http_methods(["GET", "POST"])
 @portal_page
-def start(request: HttpRequest) -> HttpResponse:
+def start(request: PortalRequest) -> HttpResponse:
     if request.portal_patient is not None:
         return redirect("portal:me")
     form = ContactForm(request.POST if request.method == "POST" else None)
@@ -165,13 +180,13 @@ def start(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @portal_page
-def sent(request: HttpRequest) -> HttpResponse:
+def sent(request: PortalRequest) -> HttpResponse:
     return render(request, "portal/sent.html", _ctx(request))
 
 
 @require_GET
 @portal_page
-def link_open(request: HttpRequest, token: str) -> HttpResponse:
+def link_open(request: PortalRequest, token: str) -> HttpResponse:
     """Keep the token's hash in the session and leave the tokenised URL at once.
 
     Opening a link ends whoever was signed in on this browser: a link is for one patient only.
@@ -185,10 +200,10 @@ def link_open(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @portal_page
-def verify(request: HttpRequest) -> HttpResponse:
+def verify(request: PortalRequest) -> HttpResponse:
     pending = request.session.get(PENDING_KEY)
     link = services.signin_link_get_valid(token_sha256=pending) if pending else None
-    if link is None:
+    if link is None or not pending:
         # The clinic of a used or expired link is still known: its number is what the patient needs.
         clinic = services.signin_link_clinic(token_sha256=pending) if pending else None
         context = _ctx(request, clinic=clinic)
@@ -221,7 +236,7 @@ def verify(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @portal_page
-def sign_out(request: HttpRequest) -> HttpResponse:
+def sign_out(request: PortalRequest) -> HttpResponse:
     portal_logout(request)
     messages.info(request, _("You are signed out."))
     return redirect("portal:start")
@@ -229,7 +244,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @portal_page
-def language_set(request: HttpRequest) -> HttpResponse:
+def language_set(request: PortalRequest) -> HttpResponse:
     form = LanguageForm(request.POST)
     target = reverse("portal:me") if request.portal_patient else reverse("portal:start")
     if form.is_valid():
@@ -248,14 +263,14 @@ def language_set(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @patient_required
-def me(request: HttpRequest) -> HttpResponse:
+def me(request: PatientRequest) -> HttpResponse:
     prep = portal_preparation(patient=request.portal_patient, language=request.portal_language)
     return render(request, "portal/me.html", _ctx(request, prep=prep))
 
 
 @require_http_methods(["GET", "POST"])
 @patient_required
-def item_confirm(request: HttpRequest, uuid: str) -> HttpResponse:
+def item_confirm(request: PatientRequest, uuid: str) -> HttpResponse:
     patient = request.portal_patient
     item = portal_item_get(patient=patient, uuid=uuid)
     if not item_confirmable(item):
@@ -282,7 +297,7 @@ def item_confirm(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_GET
 @patient_required
-def calendar_ics(request: HttpRequest) -> HttpResponse:
+def calendar_ics(request: PatientRequest) -> HttpResponse:
     patient = request.portal_patient
     events = portal_calendar_events(patient=patient, language=request.portal_language)
     body = calendar_build(events=events, tz=patient.tz, name=_("My preparation"))
@@ -293,7 +308,7 @@ def calendar_ics(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @patient_required
-def messages_prefs(request: HttpRequest) -> HttpResponse:
+def messages_prefs(request: PatientRequest) -> HttpResponse:
     patient = request.portal_patient
     initial = {"email": patient.channel_email, "sms": patient.channel_sms and not patient.sms_opted_out_at}
     form = ChannelsForm(request.POST if request.method == "POST" else None, initial=initial)
@@ -313,7 +328,7 @@ def messages_prefs(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @patient_required
-def sms_stop(request: HttpRequest) -> HttpResponse:
+def sms_stop(request: PatientRequest) -> HttpResponse:
     services.portal_sms_stop(patient=request.portal_patient)
     messages.success(request, _("We will not send you any more text messages."))
     return redirect("portal:messages")
@@ -330,7 +345,7 @@ def _safe_next(request: HttpRequest, value: str) -> str:
 
 @require_POST
 @login_required
-def staff_send(request: HttpRequest, uuid: str) -> HttpResponse:
+def staff_send(request: SignedInRequest, uuid: str) -> HttpResponse:
     patient = patient_get_for_user(user=request.user, uuid=uuid)
     form = StaffSendForm(request.POST)
     target = _safe_next(request, request.POST.get("next", "") or request.META.get("HTTP_REFERER", ""))

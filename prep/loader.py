@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from prep import conditions
@@ -78,7 +78,7 @@ def _need(mapping: dict, key: str, where: str) -> Any:
     return mapping[key]
 
 
-def _choice(value: Any, choices: type, where: str) -> str:
+def _choice(value: Any, choices: type[models.Choices], where: str) -> str:
     if value not in choices.values:
         raise CatalogueError(f"{where}: {value!r} is not one of {list(choices.values)}")
     return value
@@ -287,8 +287,8 @@ def read_catalogue(path: Path = DEFAULT_PATH) -> dict[str, Any]:
     return data
 
 
-def _upsert(model: type, lookup: dict, values: dict, report: LoadReport, kind: str) -> Any:
-    obj, created = model.objects.update_or_create(**lookup, defaults=values)
+def _upsert(model: type[models.Model], lookup: dict, values: dict, report: LoadReport, kind: str) -> Any:
+    obj, created = model._default_manager.update_or_create(**lookup, defaults=values)
     report.count(kind, created)
     return obj
 

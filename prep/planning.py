@@ -12,6 +12,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from django.utils.text import slugify
 
@@ -368,6 +369,14 @@ def _high_clot_risk(facts: BookingFacts, surgery_day: dt.date) -> str:
     return ""
 
 
+class _DrugFields(TypedDict):
+    """The fields every item planned for one medicine shares (see :class:`PlannedItem`)."""
+
+    drug: Drug | None
+    drug_name: str
+    medication_id: int | None
+
+
 class _MedicinePlanner:
     """The decision, hold, keep-taking and diet items for the patient's medicines."""
 
@@ -444,7 +453,7 @@ class _MedicinePlanner:
         rules = {(d.hold_for(facts.risk), d.suggested_hold_hours, d.restart_for(facts.risk)) for d in rows}
         drug = rows[0] if len(rows) == 1 else None
         name = rows[0].name if len(rows) == 1 else (rows[0].substance.title() if rows else med.name)
-        common = {"drug": drug, "drug_name": name, "medication_id": med.medication_id}
+        common: _DrugFields = {"drug": drug, "drug_name": name, "medication_id": med.medication_id}
         read = f" (typed {med.name!r}: {med.how})" if med.how and "close spelling" in med.how else ""
         if rows and rows[0].anaesthesia_in and facts.anaesthesia not in rows[0].anaesthesia_in:
             self._keep(name, family, index, common, f"{name}: no change needed with {facts.anaesthesia} anaesthesia")
@@ -453,6 +462,7 @@ class _MedicinePlanner:
         if rows and any(d.needs_normal_inr for d in rows):
             # Warfarin always brings an INR, whoever set the hold (clinical-reference 5c).
             self.inr_needed = True
+        mode: str  # a HoldMode value: the drug rows hold plain strings
         if not rows:
             mode, hours, suggested, restart = HoldMode.SHARED, None, None, 24
             why = f"{name} is taken as a blood thinner and is not in the catalogue: the prescriber decides"
@@ -586,7 +596,7 @@ class _MedicinePlanner:
             return f"{name} on the fasting day: the prescriber decides the doses."
         return f"{name}: the prescriber decides whether to hold it (shared assessment)."
 
-    def _keep(self, name: str, family: str, index: int, common: dict, reason: str) -> None:
+    def _keep(self, name: str, family: str, index: int, common: _DrugFields, reason: str) -> None:
         keep_ti = self.by_code.get(KEEP_TEXT)
         if keep_ti is None:
             return
@@ -604,7 +614,7 @@ class _MedicinePlanner:
             )
         )
 
-    def _liquid_diet(self, name: str, index: int, common: dict) -> None:
+    def _liquid_diet(self, name: str, index: int, common: _DrugFields) -> None:
         diet_ti = self.by_code.get(LIQUID_DIET_TEXT)
         if diet_ti is None:
             return

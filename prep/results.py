@@ -14,7 +14,7 @@ def result_clean(template_item: TemplateItem | None, raw: str, *, today: dt.date
     """The normalised result, or ValidationError with a message naming the problem."""
     raw = (raw or "").strip()
     kind = template_item.result_kind if template_item else ResultKind.NONE
-    if kind == ResultKind.NONE:
+    if kind == ResultKind.NONE or template_item is None:
         return ""
     if not raw:
         raise ValidationError("Enter the result before marking this item done.", code="required")

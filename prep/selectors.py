@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django.db.models import F, IntegerField, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
@@ -13,6 +13,9 @@ from django.utils import timezone
 
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Surgery
 from prep.models import ChecklistItem, ItemStatus, Readiness
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 OPEN_STATUSES = (ItemStatus.OPEN, ItemStatus.PATIENT_CONFIRMED)
 # What readiness reads of an item: lists load only these.
@@ -30,6 +33,8 @@ class ReadinessReport:
     # The first moment after ``at`` when the clock alone changes state, done, required or overdue.
     changes_at: dt.datetime | None = None
     at: dt.datetime | None = None
+    # The staff pages add the next required item to chase (workspace.selectors.next_required).
+    next_required: ChecklistItem | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -123,7 +128,21 @@ def summary_due_q(*, now: dt.datetime, through: str = "") -> Q:
     return Q(**{f"{through}summary__changes_at__lte": now}) | missing
 
 
-def surgeries_with_summary(*, qs: QuerySet[Surgery]) -> QuerySet[Surgery]:
+class ReadinessColumns(TypedDict):
+    """What :func:`surgeries_with_summary` annotates on each surgery."""
+
+    readiness_rank: int
+    required_count: int
+    done_count: int
+    overdue_count: int
+    next_due_at: dt.datetime | None
+
+
+if TYPE_CHECKING:
+    SurgeryWithReadiness: TypeAlias = WithAnnotations[Surgery, ReadinessColumns]
+
+
+def surgeries_with_summary(*, qs: QuerySet[Surgery]) -> QuerySet[SurgeryWithReadiness]:
     """Surgeries annotated with their stored readiness (plain columns: the lists sort and page on them).
 
     Current only once ``prep.services.readiness_refresh_due`` has run on the same surgeries: the
@@ -142,7 +161,9 @@ def surgeries_with_summary(*, qs: QuerySet[Surgery]) -> QuerySet[Surgery]:
     )
 
 
-def surgeries_upcoming(*, clinic: Clinic, days: int = 14, now: dt.datetime | None = None) -> QuerySet[Surgery]:
+def surgeries_upcoming(
+    *, clinic: Clinic, days: int = 14, now: dt.datetime | None = None
+) -> QuerySet[SurgeryWithReadiness]:
     """Active surgeries of the coming days, most urgent first (run ``readiness_refresh_due`` on them first)."""
     now = now or timezone.now()
     qs = Surgery.objects.filter(

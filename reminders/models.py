@@ -7,6 +7,8 @@ under a row lock that it is still wanted. Rows are never deleted: a plan that ch
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -122,6 +124,9 @@ class Reminder(PublicIdModel):
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Not a column: the due time in the clinic's zone, set by reminders.selectors for the pages.
+    due_local: dt.datetime
 
     class Meta:
         ordering = ["due_at", "id"]

@@ -18,12 +18,21 @@ import datetime as dt
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.db.models import Q
 from django.utils import timezone
 
 from patients.models import Clinic, Patient, Surgery, SurgeryStatus
-from prep.models import Category, Checklist, ChecklistItem, ChecklistStatus, ItemStatus, default_reminder_kind
+from prep.models import (
+    Category,
+    Checklist,
+    ChecklistItem,
+    ChecklistStatus,
+    ItemStatus,
+    TemplateItem,
+    default_reminder_kind,
+)
 from prep.planning import hours_before, local_to_utc
 from reminders.models import LIVE_STATUSES, Channel, Kind, Reminder, Status
 
@@ -109,7 +118,8 @@ def _candidates(
     """(offset, planned_at, due_at) to create, and every offset that may keep an existing row."""
     tz = patient.tz
     not_after = item.due_at
-    offsets = sorted(set(item.template_item.reminder_offsets_hours), reverse=True)
+    template_item = cast(TemplateItem, item.template_item)  # item_wants_patient_reminder: it has one
+    offsets = sorted(set(template_item.reminder_offsets_hours), reverse=True)
     timed = [(h, hours_before(item.due_at, tz, h)) for h in offsets]
     future = [(h, at) for h, at in timed if at > now]
     past = [(h, at) for h, at in timed if at <= now]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from django.db.models import Count, QuerySet, Sum
 from django.http import Http404
 
@@ -53,7 +55,12 @@ def outbox_summary(*, user: User, failures: int = 50) -> dict[str, object]:
     }
 
 
-def reminder_metrics() -> dict[str, object]:
+class ReminderMetrics(TypedDict):
+    by_status: list[tuple[str, str, int]]  # (channel, status, rows)
+    email_resends: int
+
+
+def reminder_metrics() -> ReminderMetrics:
     """Installation-wide counts for monitoring (no patient data): rows by status and channel, resends."""
     rows = list(
         Reminder.objects.order_by().values_list("channel", "status").annotate(n=Count("id"), resent=Sum("resends"))

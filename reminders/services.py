@@ -24,14 +24,17 @@ the DATA and before our one-statement record; the email is then sent again with 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
@@ -68,6 +71,11 @@ from reminders.transports import (
     sms_transport,
 )
 
+if TYPE_CHECKING:
+    from django.db.models import Field
+
+    from accounts.models import User
+
 logger = logging.getLogger(__name__)
 # Clock skew allowed between us and the provider when reconciling.
 RECONCILE_MARGIN = dt.timedelta(minutes=1)
@@ -76,13 +84,14 @@ RECONCILE_MARGIN = dt.timedelta(minutes=1)
 # --- Claiming ---------------------------------------------------------------------------------
 
 
-def _db(field_name: str, value: object) -> object:
+def _db(field_name: str, value: object) -> Any:
     """A value as the database stores it (UUIDs are hex text on SQLite, datetimes naive text)."""
-    return Reminder._meta.get_field(field_name).get_db_prep_value(value, connection, prepared=False)
+    column = cast("Field[Any, Any]", Reminder._meta.get_field(field_name))  # the names are Reminder's columns
+    return column.get_db_prep_value(value, connection, prepared=False)
 
 
 def _claim(
-    *, where: str, params: list[object], order: str, set_extra: str, now: dt.datetime, limit: int
+    *, where: str, params: list[Any], order: str, set_extra: str, now: dt.datetime, limit: int
 ) -> list[tuple[int, str]]:
     table = Reminder._meta.db_table
     token = uuid.uuid4()
@@ -168,7 +177,7 @@ def reminders_dispatch(
         with transaction.atomic():
             claimed = reminders_claim(now=now, limit=size)
             for token, ids in _chunks(claimed, settings.REMINDERS_SEND_CHUNK):
-                transaction.on_commit(lambda ids=ids, token=token: enqueue(ids, token))
+                transaction.on_commit(functools.partial(enqueue, ids, token))
         total += len(claimed)
         if len(claimed) < size:
             break
@@ -416,7 +425,7 @@ class _Prepared:
 
     body: str
     recipient: str
-    message: object = None  # the email (an EmailMessage), None for a text
+    message: EmailMessage | None = None  # None for a text
 
 
 def _send_one(
@@ -537,7 +546,7 @@ def _prepare(reminder: Reminder, ctx: _Context) -> _Prepared:
     )
     # Serialised now: the SMTP conversation after the hand-over has nothing left to build.
     message.message()
-    return _Prepared(body=message.subject, recipient=patient.email, message=message)
+    return _Prepared(body=str(message.subject), recipient=patient.email, message=message)
 
 
 def _deliver(
@@ -548,7 +557,7 @@ def _deliver(
         if reminder.channel == Channel.SMS:
             provider_id = sms.send(to=prepared.recipient, body=prepared.body, reference=reminder.reference)
         else:
-            provider_id = email.send(prepared.message)
+            provider_id = email.send(cast(EmailMessage, prepared.message))  # an email's is always there
     except TransportError as exc:
         return _failed(reminder, ctx, exc, now)
     # One statement, in autocommit: the only time between the provider's answer and our record.
@@ -571,7 +580,7 @@ def _failed(reminder: Reminder, ctx: _Context, exc: TransportError, now: dt.date
         Patient.objects.filter(mobile=ctx.patient.mobile, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
         error = f"{error} (the number replied STOP)"
     # A definite refusal means the provider does not hold it: the mark goes.
-    settled = {"needs_reconcile": exc.maybe_sent}
+    settled: dict[str, object] = {"needs_reconcile": exc.maybe_sent}
     if not exc.maybe_sent:
         settled["handed_over_at"] = None
     if exc.permanent:
@@ -820,7 +829,8 @@ def nurse_digests_send(*, now: dt.datetime | None = None, days: int = 7) -> int:
         readiness_refresh_due(surgeries=surgeries_upcoming(clinic=clinic, days=days, now=now), now=now)
         flagged = list(
             surgeries_upcoming(clinic=clinic, days=days, now=now)
-            .filter(readiness_rank__in=(Readiness.RANK[Readiness.NOT_READY], Readiness.RANK[Readiness.AT_RISK]))
+            # django-stubs checks a lookup on an annotation as an exact match (it expects one int here).
+            .filter(readiness_rank__in=(Readiness.RANK[Readiness.NOT_READY], Readiness.RANK[Readiness.AT_RISK]))  # type: ignore[misc]
             .select_related("patient", "procedure")
             .prefetch_related("checklist__items")
         )
@@ -836,7 +846,7 @@ def nurse_digests_send(*, now: dt.datetime | None = None, days: int = 7) -> int:
     return sent
 
 
-def _digest_send_one(*, nurse: object, clinic: Clinic, local_date: dt.date, rows: list[dict], days: int) -> int:
+def _digest_send_one(*, nurse: User, clinic: Clinic, local_date: dt.date, rows: list[dict], days: int) -> int:
     from django.core.mail import EmailMultiAlternatives
     from django.template.loader import render_to_string
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import TYPE_CHECKING, cast
 
 from celery import current_app, shared_task
 from django.conf import settings
 
 from reminders import services
+
+if TYPE_CHECKING:
+    from kombu.transport.redis import Channel as RedisChannel
 
 logger = logging.getLogger(__name__)
 # A key the dispatcher keeps in the broker's Redis: when it is gone, the broker came back empty
@@ -25,7 +29,7 @@ def broker_came_back_empty() -> bool:
     with current_app.connection_for_write() as conn:
         if conn.transport.driver_type != "redis":
             return False
-        client = conn.default_channel.client
+        client = cast("RedisChannel", conn.default_channel).client  # the redis driver, checked above
         return bool(client.set(BROKER_MARK_KEY, uuid.uuid4().hex, nx=True))
 
 

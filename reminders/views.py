@@ -14,12 +14,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import SignedInRequest
 from reminders import selectors, services
 
 
 @require_GET
 @login_required
-def outbox(request: HttpRequest) -> HttpResponse:
+def outbox(request: SignedInRequest) -> HttpResponse:
     if not request.user.is_clinic_admin:
         raise Http404("No such page.")
     summary = selectors.outbox_summary(user=request.user)

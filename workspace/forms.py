@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -110,13 +111,15 @@ class StyledForm(forms.Form):
         style_fields(self)
 
 
-def add_service_errors(form: forms.Form, exc: ValidationError, *, rename: dict[str, str] | None = None) -> None:
+def add_service_errors(
+    form: forms.Form, exc: ValidationError, *, rename: Mapping[str, str | None] | None = None
+) -> None:
     """Show a service's ValidationError next to the field it names (or at the top)."""
     rename = rename or {}
     if hasattr(exc, "error_dict"):
         for name, errors in exc.message_dict.items():
-            name = rename.get(name, name)
-            form.add_error(name if name in form.fields else None, errors)
+            target = rename.get(name, name)
+            form.add_error(target if target in form.fields else None, errors)
     else:
         form.add_error(rename.get("__all__"), exc.messages)
 
@@ -134,12 +137,14 @@ class BoardFilterForm(StyledForm):
 
     def __init__(self, *args: Any, surgeons: list[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["surgeon"].choices = [("", "All surgeons")] + [(s.email, s.display_name) for s in surgeons]
+        surgeon_field = cast(forms.ChoiceField, self.fields["surgeon"])
+        surgeon_field.choices = [("", "All surgeons")] + [(s.email, s.display_name) for s in surgeons]
         self.fields["q"].widget.attrs.update({"type": "search", "placeholder": "e.g. Smith or MRN0012"})
         style_fields(self)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns; the stub allows None for overrides
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and end < start:
             self.add_error("date_to", "The end date is before the start date.")
@@ -218,7 +223,8 @@ class MedicationForm(forms.Form):
     is_blood_thinner = forms.BooleanField(label="Blood thinner", required=False)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns; the stub allows None for overrides
         if (
             not data.get("drug")
             and not (data.get("name") or "").strip()
@@ -294,14 +300,16 @@ class SurgeryFieldsForm(forms.Form):
     def __init__(self, *args: Any, clinic: Clinic, surgeons: list[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clinic = clinic
-        self.fields["surgeon"].queryset = User.objects.filter(pk__in=[s.pk for s in surgeons])
+        cast(forms.ModelChoiceField, self.fields["surgeon"]).queryset = User.objects.filter(
+            pk__in=[s.pk for s in surgeons]
+        )
         self.fields["start_time"].help_text = f"Clinic time ({clinic.time_zone})."
         limit_fields(self)
         procedure = self._procedure()
         if procedure is not None:
             # Name the default, so that "the procedure's default" is never a guess.
             default = f"{DEFAULT_ANAESTHESIA}: {anaesthesia_label(procedure.default_anaesthesia)}"
-            self.fields["anaesthesia"].choices = [("", default), *Anaesthesia.choices]
+            cast(forms.ChoiceField, self.fields["anaesthesia"]).choices = [("", default), *Anaesthesia.choices]
 
     def _procedure(self) -> ProcedureVariant | None:
         if self.is_bound:
@@ -317,7 +325,8 @@ class SurgeryFieldsForm(forms.Form):
         return value if isinstance(value, ProcedureVariant) else None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns; the stub allows None for overrides
         day, time = data.get("start_date"), data.get("start_time")
         if day and time:
             # The wall time the nurse typed, in the clinic's zone (DST gaps read forward).
@@ -381,7 +390,7 @@ class ItemCompleteForm(ItemVersionForm):
         # A short visible label; the item's title is there for screen readers, which read it out of the row.
         unit = f" ({ti.result_unit})" if ti and ti.result_unit else ""
         label = format_html('Result<span class="visually-hidden"> for {}</span>{}', item.title, unit)
-        if kind == ResultKind.CHOICE:
+        if ti and kind == ResultKind.CHOICE:
             choices = [("", "Choose…")] + [(c, c) for c in ti.result_choices]
             self.fields["result"] = forms.ChoiceField(label=label, choices=choices, required=False)
         elif kind == ResultKind.NUMBER:
@@ -451,8 +460,11 @@ class HoldDecisionForm(ItemVersionForm):
             del self.fields["hold_days"]
         if item.drug is not None and item.drug.family == "glp1":
             # GLP-1 agonists: most patients continue with a clear-liquid day instead (clinical-reference 5b).
-            self.fields["decision"].choices = [
-                *self.fields["decision"].choices,
+            decision = cast(forms.ChoiceField, self.fields["decision"])
+            decision.choices = [
+                # Django normalises choices to a list when they are set; the stub types the getter
+                # like the setter's input (a mapping, a callable...), which is not iterable.
+                *decision.choices,  # type: ignore[misc]
                 ("liquid_diet", "Keep taking it, with clear liquids only for 24 hours before"),
             ]
         style_fields(self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
@@ -15,6 +16,7 @@ from accounts.models import Role, User
 from audit import context as audit
 from patients.access import surgeries_for_user, surgery_get_for_user
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, GoDecision, Medication, Patient, Surgery
+from patients.staff import ClinicStaff
 from prep import planning
 from prep.models import Assignee, ChecklistItem, ChecklistStatus, ItemStatus
 from prep.selectors import (
@@ -29,6 +31,9 @@ from prep.selectors import (
 )
 from prep.services import readiness_refresh_due
 from workspace.models import NoteKind, PatientNote
+
+if TYPE_CHECKING:
+    from prep.selectors import SurgeryWithReadiness
 
 BOARD_PAGE_SIZE = 25
 BOARD_DEFAULT_DAYS = 14
@@ -84,7 +89,7 @@ def _local_midnight(day: dt.date, clinic: Clinic) -> dt.datetime:
     return planning.local_to_utc(dt.datetime.combine(day, dt.time()), clinic.tz)
 
 
-def board_scope(*, user: User, filters: BoardFilters) -> QuerySet[Surgery]:
+def board_scope(*, user: ClinicStaff, filters: BoardFilters) -> QuerySet[Surgery]:
     """The board's surgeries before the readiness filter: dates, surgeon, search, decision."""
     clinic = user.clinic
     qs = surgeries_for_user(user).filter(
@@ -110,7 +115,7 @@ def board_readiness_q(filters: BoardFilters) -> Q:
     return Q(readiness_rank=Readiness.RANK[filters.readiness]) if filters.readiness in Readiness.RANK else Q()
 
 
-def board_queryset(*, user: User, filters: BoardFilters) -> QuerySet[Surgery]:
+def board_queryset(*, user: ClinicStaff, filters: BoardFilters) -> QuerySet[SurgeryWithReadiness]:
     """The board's surgeries on their stored readiness, sorted by readiness then time.
 
     The stored readiness is current once ``readiness_refresh_due`` has run on ``board_scope``
@@ -158,9 +163,9 @@ def needs_decision_q() -> Q:
 
 def board_page(
     *,
-    user: User,
+    user: ClinicStaff,
     filters: BoardFilters,
-    page_number: object = 1,
+    page_number: int | str = 1,
     surgeons: list[User] | None = None,
     now: dt.datetime | None = None,
 ) -> BoardPage:
@@ -395,7 +400,7 @@ class Worklist:
     go_days: int = WORKLIST_GO_DAYS
 
 
-def surgeon_worklist(*, user: User, now: dt.datetime | None = None) -> Worklist:
+def surgeon_worklist(*, user: ClinicStaff, now: dt.datetime | None = None) -> Worklist:
     """What waits for this surgeon: open decision items (oldest due first) and the go / no-go of the
     coming days, with any Go that a later change withdrew.
 

@@ -11,13 +11,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import permissions as perms
+from accounts.http import SignedInRequest
 from accounts.models import User
 from actions import booking as booking_actions
 from actions import decisions as decision_actions
@@ -28,6 +29,7 @@ from core import clock
 from core.search_keys import search_key_store, search_key_terms
 from patients.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
 from patients.models import Medication, Patient, Surgery
+from patients.staff import StaffRequest, has_clinic
 from prep.models import ChecklistItem
 from prep.selectors import PHASES, item_phase
 from prep.services import ItemConflict
@@ -43,8 +45,8 @@ def staff_view(view: ViewFunc) -> ViewFunc:
 
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.clinic_id is None:
+    def wrapper(request: SignedInRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not has_clinic(request.user):
             raise PermissionDenied("Your account is not linked to a clinic; ask a clinic admin.")
         clinic = request.user.clinic
         with timezone.override(clinic.tz), clock.override(clinic.clock_12h):
@@ -63,7 +65,7 @@ BOARD_URL_FILTERS = ("date_from", "date_to", "readiness", "surgeon", "decision")
 
 @require_http_methods(["GET", "POST"])
 @staff_view
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: StaffRequest) -> HttpResponse:
     if request.user.is_surgeon and request.method == "GET" and not request.GET:
         # A surgeon lands on the decisions waiting for them; the board is one link away.
         return redirect("workspace:worklist")
@@ -73,7 +75,9 @@ def board(request: HttpRequest) -> HttpResponse:
         return redirect(f"{reverse('workspace:board')}?s={search_key_store(request=request, terms=terms)}")
     key = request.GET.get("s", "")
     stored = search_key_terms(request=request, key=key)
-    data = stored if stored is not None else {n: request.GET[n] for n in BOARD_URL_FILTERS if n in request.GET}
+    data: dict[str, Any] = (
+        stored if stored is not None else {n: request.GET[n] for n in BOARD_URL_FILTERS if n in request.GET}
+    )
     defaults = selectors.board_default_filters(clinic=clinic)
     surgeons = selectors.clinic_surgeons(clinic=clinic)
     form = wf.BoardFilterForm(data or None, surgeons=surgeons)
@@ -98,10 +102,10 @@ def board(request: HttpRequest) -> HttpResponse:
     if stored is not None:
         query = f"s={key}"
     else:
-        query = request.GET.copy()
-        query.pop("page", None)
-        query.pop("q", None)
-        query = query.urlencode()
+        params = request.GET.copy()
+        params.pop("page", None)
+        params.pop("q", None)
+        query = params.urlencode()
     return render(
         request,
         "workspace/board.html",
@@ -119,7 +123,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @staff_view
-def worklist(request: HttpRequest) -> HttpResponse:
+def worklist(request: StaffRequest) -> HttpResponse:
     work = selectors.surgeon_worklist(user=request.user)
     return render(request, "workspace/worklist.html", {"work": work, "nav": "worklist", "now": timezone.now()})
 
@@ -155,7 +159,7 @@ def _attach_forms(views: list[selectors.ItemView], user: User, bound: dict[str, 
             view.open_panel = ""
 
 
-def _surgery_context(request: HttpRequest, uuid: object, bound: dict[str, Any] | None = None) -> dict[str, Any]:
+def _surgery_context(request: StaffRequest, uuid: object, bound: dict[str, Any] | None = None) -> dict[str, Any]:
     page = selectors.surgery_page(user=request.user, uuid=uuid)
     _attach_forms(page.items, request.user, bound)
     user = request.user
@@ -176,13 +180,13 @@ def _surgery_context(request: HttpRequest, uuid: object, bound: dict[str, Any] |
 
 @require_GET
 @staff_view
-def surgery_detail(request: HttpRequest, uuid: str) -> HttpResponse:
+def surgery_detail(request: StaffRequest, uuid: str) -> HttpResponse:
     return render(request, "workspace/surgery.html", _surgery_context(request, uuid))
 
 
 @require_GET
 @staff_view
-def surgery_print(request: HttpRequest, uuid: str) -> HttpResponse:
+def surgery_print(request: StaffRequest, uuid: str) -> HttpResponse:
     page = selectors.surgery_page(user=request.user, uuid=uuid)
     context = {"page": page, "phases": dict(PHASES), "printed_at": timezone.now()}
     return render(request, "workspace/print.html", context)
@@ -190,7 +194,7 @@ def surgery_print(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_GET
 @staff_view
-def patient_detail(request: HttpRequest, uuid: str) -> HttpResponse:
+def patient_detail(request: StaffRequest, uuid: str) -> HttpResponse:
     patient = patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
     surgery = selectors.patient_main_surgery(patient=patient)
     if surgery is not None:
@@ -201,7 +205,7 @@ def patient_detail(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @staff_view
-def patient_edit(request: HttpRequest, uuid: str) -> HttpResponse:
+def patient_edit(request: StaffRequest, uuid: str) -> HttpResponse:
     """Contact details, reminder channels and consent, clinical flags: what the booking form asked."""
     patient = patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
     initial = wf.patient_initial(patient)
@@ -239,12 +243,12 @@ def patient_edit(request: HttpRequest, uuid: str) -> HttpResponse:
 ITEM_RELATED = ("template_item", "completed_by", "updated_by", "drug", "checklist__surgery__patient__clinic")
 
 
-def _get_item(request: HttpRequest, uuid: str) -> ChecklistItem:
+def _get_item(request: StaffRequest, uuid: str) -> ChecklistItem:
     return item_get_for_user(user=request.user, uuid=uuid, qs=ChecklistItem.objects.select_related(*ITEM_RELATED))
 
 
 def _item_response(
-    request: HttpRequest,
+    request: StaffRequest,
     item: ChecklistItem,
     *,
     bound: dict[str, Any] | None = None,
@@ -284,7 +288,7 @@ def _item_response(
 
 
 def _run_item_action(
-    request: HttpRequest,
+    request: StaffRequest,
     item: ChecklistItem,
     action: str,
     form: Any,
@@ -313,7 +317,7 @@ def _run_item_action(
 
 @require_POST
 @staff_view
-def item_complete(request: HttpRequest, uuid: str) -> HttpResponse:
+def item_complete(request: StaffRequest, uuid: str) -> HttpResponse:
     item = _get_item(request, uuid)
     form = wf.ItemCompleteForm(request.POST, item=item)
 
@@ -327,7 +331,7 @@ def item_complete(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_POST
 @staff_view
-def item_not_applicable(request: HttpRequest, uuid: str) -> HttpResponse:
+def item_not_applicable(request: StaffRequest, uuid: str) -> HttpResponse:
     item = _get_item(request, uuid)
     form = wf.ItemReasonForm(request.POST, item=item, action="not_applicable")
 
@@ -341,7 +345,7 @@ def item_not_applicable(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_POST
 @staff_view
-def item_undo(request: HttpRequest, uuid: str) -> HttpResponse:
+def item_undo(request: StaffRequest, uuid: str) -> HttpResponse:
     item = _get_item(request, uuid)
     form = wf.ItemReasonForm(request.POST, item=item, action="undo")
 
@@ -355,7 +359,7 @@ def item_undo(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_POST
 @staff_view
-def item_accept(request: HttpRequest, uuid: str) -> HttpResponse:
+def item_accept(request: StaffRequest, uuid: str) -> HttpResponse:
     item = _get_item(request, uuid)
     form = wf.ItemVersionForm(request.POST, auto_id=f"id_{item.uuid.hex[:12]}_accept_%s")
 
@@ -367,7 +371,7 @@ def item_accept(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_POST
 @staff_view
-def hold_decide(request: HttpRequest, uuid: str) -> HttpResponse:
+def hold_decide(request: StaffRequest, uuid: str) -> HttpResponse:
     item = _get_item(request, uuid)  # outside the clinic: 404 before anything else
     perms.require(request.user, perms.DECIDE, item.assignee)  # before the form: no hint to others
     key = item.code.removeprefix("hold_approval:")
@@ -390,7 +394,7 @@ def hold_decide(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_GET
 @staff_view
-def item_history(request: HttpRequest, uuid: str) -> HttpResponse:
+def item_history(request: StaffRequest, uuid: str) -> HttpResponse:
     item = _get_item(request, uuid)
     rows = selectors.item_history(item=item)
     template = "workspace/_item_history.html" if request.htmx else "workspace/item_history.html"
@@ -402,7 +406,7 @@ def item_history(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_POST
 @staff_view
-def go_decision(request: HttpRequest, uuid: str) -> HttpResponse:
+def go_decision(request: StaffRequest, uuid: str) -> HttpResponse:
     surgery = surgery_get_for_user(user=request.user, uuid=uuid)
     perms.require(request.user, perms.DECIDE, perms.KIND_SURGERY)
     form = wf.GoDecisionForm(request.POST)
@@ -432,7 +436,7 @@ def go_decision(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_POST
 @staff_view
-def note_add(request: HttpRequest, uuid: str) -> HttpResponse:
+def note_add(request: StaffRequest, uuid: str) -> HttpResponse:
     surgery = surgery_get_for_user(user=request.user, uuid=uuid, qs=Surgery.objects.select_related("patient"))
     form = wf.NoteForm(request.POST)
     if form.is_valid():
@@ -463,7 +467,7 @@ def _preview_rows(surgery: Surgery | None, items: list[ChecklistItem]) -> list[t
 
 @require_http_methods(["GET", "POST"])
 @staff_view
-def booking_new(request: HttpRequest) -> HttpResponse:
+def booking_new(request: StaffRequest) -> HttpResponse:
     user = request.user
     clinic = user.clinic
     surgeons = selectors.clinic_surgeons(clinic=clinic)
@@ -546,7 +550,7 @@ def _booking_errors(exc: ValidationError, patient_form: Any, surgery_form: Any) 
             surgery_form.add_error(target if target in surgery_form.fields else None, errors)
 
 
-def _surgery_for_change(request: HttpRequest, uuid: str) -> Surgery:
+def _surgery_for_change(request: StaffRequest, uuid: str) -> Surgery:
     return surgery_get_for_user(
         user=request.user, uuid=uuid, qs=Surgery.objects.select_related("patient__clinic", "procedure", "surgeon")
     )
@@ -554,7 +558,7 @@ def _surgery_for_change(request: HttpRequest, uuid: str) -> Surgery:
 
 @require_http_methods(["GET", "POST"])
 @staff_view
-def surgery_edit(request: HttpRequest, uuid: str) -> HttpResponse:
+def surgery_edit(request: StaffRequest, uuid: str) -> HttpResponse:
     """Reschedule or change a booking: first a review of what will move, then the change."""
     surgery = _surgery_for_change(request, uuid)
     if not surgery.is_active:
@@ -600,7 +604,7 @@ def surgery_edit(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @staff_view
-def surgery_cancel(request: HttpRequest, uuid: str) -> HttpResponse:
+def surgery_cancel(request: StaffRequest, uuid: str) -> HttpResponse:
     surgery = _surgery_for_change(request, uuid)
     if not surgery.is_active:
         messages.warning(request, "This surgery is already cancelled or finished.")
@@ -625,7 +629,7 @@ def _active_surgeries(patient: Patient) -> QuerySet[Surgery]:
 
 @require_http_methods(["GET", "POST"])
 @staff_view
-def medication_add(request: HttpRequest, uuid: str) -> HttpResponse:
+def medication_add(request: StaffRequest, uuid: str) -> HttpResponse:
     patient = patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
     form = wf.MedicationForm(request.POST or None)
     surgeries = list(_active_surgeries(patient))
@@ -658,7 +662,7 @@ def medication_add(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @staff_view
-def medication_stop(request: HttpRequest, uuid: str, medication_uuid: str) -> HttpResponse:
+def medication_stop(request: StaffRequest, uuid: str, medication_uuid: str) -> HttpResponse:
     patient = patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
     try:
         medication = patient.medications.get(uuid=medication_uuid, stopped_at__isnull=True)
