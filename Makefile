@@ -34,7 +34,6 @@ run: $(STAMP)
 	  $(PY) manage.py load_demo && \
 	  $(PY) manage.py collectstatic --noinput -v 0 && \
 	  echo "" && echo "  Open http://127.0.0.1:8000/  (health: http://127.0.0.1:8000/healthz)" && \
-	$(VENV)/bin/mypy
 	  $(PY) manage.py load_demo --print-logins && echo "  Ctrl-C stops the web server, the worker and beat." && echo "" && \
 	  exec $(VENV)/bin/honcho --procfile Procfile start
 
@@ -42,6 +41,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	PYTHONPATH=. $(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(VENV)/bin/bandit -q -r $(SOURCES) -x '*/migrations/*' --severity-level medium
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 	DEBUG=1 VAR_DIR=$(CURDIR)/var/deploy-check $(PY) manage.py makemigrations --check --dry-run --noinput -v 1
