@@ -15,9 +15,22 @@ if TYPE_CHECKING:
     from prep.selectors import SurgeryWithReadiness
 
 HEADER = [
-    "Date", "Local time", "Time zone", "Patient", "MRN", "Procedure", "Level", "Side", "Surgeon", "Status",
-    "Readiness", "Done", "Required", "Overdue", "Surgery id",
-]  # fmt: skip
+    "Date",
+    "Local time",
+    "Time zone",
+    "Patient",
+    "MRN",
+    "Procedure",
+    "Level",
+    "Side",
+    "Surgeon",
+    "Status",
+    "Readiness",
+    "Done",
+    "Required",
+    "Overdue",
+    "Surgery id",
+]
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -85,8 +85,10 @@ def capability_statement_build() -> Json:
         "publisher": "Pre-op Tracker",
         "kind": "instance",
         "software": {"name": "Pre-op Tracker"},
-        "implementation": {"description": "Pre-operative preparation: catalogue and per-patient export",
-                           "url": f"{base}/fhir"},
+        "implementation": {
+            "description": "Pre-operative preparation: catalogue and per-patient export",
+            "url": f"{base}/fhir",
+        },
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json"],
         "rest": [
@@ -100,17 +102,27 @@ def capability_statement_build() -> Json:
                     "a patient outside the caller's clinic is a 404.",
                 },
                 "resource": [
-                    {"type": "PlanDefinition", "interaction": [{"code": "read"}],
-                     "documentation": "A procedure's checklist template, with its timing and sources."},
-                    {"type": "Patient",
-                     "operation": [{"name": "preop", "definition": f"{base}/fhir/OperationDefinition/Patient-preop",
-                                    "documentation": "Bundle of the patient's pre-operative preparation: "
-                                    "CarePlan, Tasks, Observations, MedicationStatements, ServiceRequest, "
-                                    "Appointment."}]},
+                    {
+                        "type": "PlanDefinition",
+                        "interaction": [{"code": "read"}],
+                        "documentation": "A procedure's checklist template, with its timing and sources.",
+                    },
+                    {
+                        "type": "Patient",
+                        "operation": [
+                            {
+                                "name": "preop",
+                                "definition": f"{base}/fhir/OperationDefinition/Patient-preop",
+                                "documentation": "Bundle of the patient's pre-operative preparation: "
+                                "CarePlan, Tasks, Observations, MedicationStatements, ServiceRequest, "
+                                "Appointment.",
+                            }
+                        ],
+                    },
                 ],
             }
         ],
-    }  # fmt: skip
+    }
 
 
 def base_url() -> str:
@@ -571,10 +583,14 @@ def preop_bundle_build(
                 observation = add(observation_build(item, patient_res, service_request, organization))
             task = add(
                 task_build(
-                    item, patient=patient_res, careplan=careplan, organization=organization, surgeon=surgeon,
+                    item,
+                    patient=patient_res,
+                    careplan=careplan,
+                    organization=organization,
+                    surgeon=surgeon,
                     observation=observation,
                 )
-            )  # fmt: skip
+            )
             careplan["activity"].append({"reference": ref(task, item.title)})
         if not careplan["activity"]:
             del careplan["activity"]

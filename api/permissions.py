@@ -32,9 +32,12 @@ class IsClinicMember(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         return bool(
-            user and user.is_authenticated and user.is_active and user.clinic_id is not None
+            user
+            and user.is_authenticated
+            and user.is_active
+            and user.clinic_id is not None
             and user.role in CLINIC_ROLES
-        )  # fmt: skip
+        )
 
 
 class IsClinicAdminSession(BasePermission):

@@ -82,9 +82,12 @@ class PatientInput(serializers.Serializer):
 class MedicationInput(serializers.Serializer):
     name = serializers.CharField(max_length=120, required=False, allow_blank=True)
     drug = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Drug.objects.all(), required=False, allow_null=True,
+        slug_field="slug",
+        queryset=Drug.objects.all(),
+        required=False,
+        allow_null=True,
         help_text="A catalogue drug rule (slug); blank for a drug not in the catalogue.",
-    )  # fmt: skip
+    )
     indication = serializers.ChoiceField(choices=Indication.choices, required=False, allow_blank=True)
     dose = serializers.CharField(max_length=120, required=False, allow_blank=True)
     is_blood_thinner = serializers.BooleanField(required=False)
@@ -126,9 +129,11 @@ class ItemCompleteInput(serializers.Serializer):
     result = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     result_date = serializers.DateField(required=False, allow_null=True, help_text="When the result was obtained.")
     expected_version = serializers.IntegerField(
-        required=False, min_value=1, max_value=2_147_483_647,
+        required=False,
+        min_value=1,
+        max_value=2_147_483_647,
         help_text="The item's version you last read: a 409 tells you someone changed it since.",
-    )  # fmt: skip
+    )
 
 
 class ItemNotApplicableInput(serializers.Serializer):
@@ -207,9 +212,22 @@ class SurgeryOutput(serializers.ModelSerializer):
     class Meta:
         model = Surgery
         fields = [
-            "id", "patient", "procedure", "level", "side", "start_at", "place", "anaesthesia", "surgeon", "status",
-            "version", "go_decision", "checklist", "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "patient",
+            "procedure",
+            "level",
+            "side",
+            "start_at",
+            "place",
+            "anaesthesia",
+            "surgeon",
+            "status",
+            "version",
+            "go_decision",
+            "checklist",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.CharField(allow_null=True))
@@ -235,10 +253,31 @@ class ItemOutput(serializers.ModelSerializer):
     class Meta:
         model = ChecklistItem
         fields = [
-            "id", "code", "title", "category", "assignee", "required", "status", "due_at", "locked", "reason",
-            "result_kind", "result_unit", "result_choices", "loinc", "result_value", "result_at", "completed_at",
-            "completed_by", "na_reason", "confirmed_at", "last_dose_at", "restart_at", "version", "result_flag",
-        ]  # fmt: skip
+            "id",
+            "code",
+            "title",
+            "category",
+            "assignee",
+            "required",
+            "status",
+            "due_at",
+            "locked",
+            "reason",
+            "result_kind",
+            "result_unit",
+            "result_choices",
+            "loinc",
+            "result_value",
+            "result_at",
+            "completed_at",
+            "completed_by",
+            "na_reason",
+            "confirmed_at",
+            "last_dose_at",
+            "restart_at",
+            "version",
+            "result_flag",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.CharField(allow_null=True))
@@ -267,8 +306,16 @@ class ChecklistOutput(serializers.ModelSerializer):
     class Meta:
         model = Checklist
         fields = [
-            "id", "surgery", "template", "catalogue_version", "status", "closed_reason", "alerts", "readiness", "items",
-        ]  # fmt: skip
+            "id",
+            "surgery",
+            "template",
+            "catalogue_version",
+            "status",
+            "closed_reason",
+            "alerts",
+            "readiness",
+            "items",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(ReadinessOutput)

@@ -282,8 +282,9 @@ ITEM_ERRORS = {409: s.ConflictOutput}
 class ItemDetail(ApiView):
     @extend_schema(responses=s.ItemOutput, summary="Read a checklist item")
     def get(self, request: StaffApiRequest, uuid: str) -> Response:
-        item = access.item_get_for_user(user=request.user, uuid=uuid, qs=ChecklistItem.objects.select_related(
-            "template_item", "completed_by"))  # fmt: skip
+        item = access.item_get_for_user(
+            user=request.user, uuid=uuid, qs=ChecklistItem.objects.select_related("template_item", "completed_by")
+        )
         return Response(s.ItemOutput(item).data)
 
 
@@ -296,9 +297,12 @@ class ItemComplete(ApiView):
         values = self.valid(s.ItemCompleteInput, request.data)
         try:
             item = item_actions.item_complete(
-                item=item, by=request.user, result=values.get("result", ""), result_date=values.get("result_date"),
+                item=item,
+                by=request.user,
+                result=values.get("result", ""),
+                result_date=values.get("result_date"),
                 expected_version=values.get("expected_version"),
-            )  # fmt: skip
+            )
         except DjangoValidationError as exc:
             # result_clean raises without a field name: the only input it checks is the result.
             raise validation_error(exc, field="result") from None

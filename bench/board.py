@@ -85,8 +85,9 @@ def seed(rng: random.Random) -> dict:
     meds = []
     for patient in booked[::5]:
         drug = by_slug[rng.choice(["clopidogrel", "warfarin", "apixaban", "aspirin-secondary", "ibuprofen"])]
-        meds.append(Medication(patient=patient, drug=drug, name=drug.name, indication=drug.indication,
-                               is_blood_thinner=True))  # fmt: skip
+        meds.append(
+            Medication(patient=patient, drug=drug, name=drug.name, indication=drug.indication, is_blood_thinner=True)
+        )
     Medication.objects.bulk_create(meds, batch_size=2000)
     meds_by_patient = {m.patient_id: [m] for m in meds}
     procedures = list(ProcedureVariant.objects.select_related("template"))
@@ -97,8 +98,16 @@ def seed(rng: random.Random) -> dict:
     for patient in booked:
         procedure = rng.choice(procedures)
         start = now + dt.timedelta(minutes=rng.randrange(60, 14 * 24 * 60, 30))
-        surgeries.append(Surgery(patient=patient, clinic=clinic, procedure=procedure, start_at=start,
-                                 anaesthesia=procedure.default_anaesthesia, surgeon=rng.choice(surgeons)))  # fmt: skip
+        surgeries.append(
+            Surgery(
+                patient=patient,
+                clinic=clinic,
+                procedure=procedure,
+                start_at=start,
+                anaesthesia=procedure.default_anaesthesia,
+                surgeon=rng.choice(surgeons),
+            )
+        )
     Surgery.objects.bulk_create(surgeries, batch_size=2000)
     surgeries = list(Surgery.objects.filter(clinic=clinic).select_related("patient", "procedure"))
     Checklist.objects.bulk_create(
@@ -110,30 +119,65 @@ def seed(rng: random.Random) -> dict:
     for surgery in surgeries:
         patient = surgery.patient
         facts = planning.BookingFacts(
-            start_at=surgery.start_at, tz=clinic.tz, birth_date=patient.birth_date,
-            procedure_name=surgery.procedure.name, risk=surgery.procedure.risk, region=surgery.procedure.region,
-            anaesthesia=surgery.anaesthesia, flags=patient.flags, clinic_age_threshold=clinic.cardiac_age_threshold,
-            medications=[planning.MedicationFacts(name=m.name, indication=m.indication, drug=m.drug,
-                                                  is_blood_thinner=True, medication_id=m.pk)
-                         for m in meds_by_patient.get(patient.pk, [])],
-        )  # fmt: skip
+            start_at=surgery.start_at,
+            tz=clinic.tz,
+            birth_date=patient.birth_date,
+            procedure_name=surgery.procedure.name,
+            risk=surgery.procedure.risk,
+            region=surgery.procedure.region,
+            anaesthesia=surgery.anaesthesia,
+            flags=patient.flags,
+            clinic_age_threshold=clinic.cardiac_age_threshold,
+            medications=[
+                planning.MedicationFacts(
+                    name=m.name, indication=m.indication, drug=m.drug, is_blood_thinner=True, medication_id=m.pk
+                )
+                for m in meds_by_patient.get(patient.pk, [])
+            ],
+        )
         for p in planning.plan_items(facts, template_items[surgery.procedure.template_id], drugs):
             done = p.due_at < now and rng.random() < 0.6
-            items.append(ChecklistItem(
-                checklist_id=checklists[surgery.pk], template_item=p.template_item, drug=p.drug,
-                drug_name=p.drug_name, medication_id=p.medication_id, code=p.code, category=p.category,
-                assignee=p.assignee, required=p.required, title=p.title, due_at=p.due_at,
-                last_dose_at=p.last_dose_at, restart_at=p.restart_at, locked=p.locked, reason=p.reason,
-                source=p.source, sort_order=p.sort_order, status=ItemStatus.DONE if done else ItemStatus.OPEN,
-                result_value="13" if done and p.code == "hemoglobin" else "", completed_at=now if done else None,
-                completed_by=nurse if done else None,
-            ))  # fmt: skip
+            items.append(
+                ChecklistItem(
+                    checklist_id=checklists[surgery.pk],
+                    template_item=p.template_item,
+                    drug=p.drug,
+                    drug_name=p.drug_name,
+                    medication_id=p.medication_id,
+                    code=p.code,
+                    category=p.category,
+                    assignee=p.assignee,
+                    required=p.required,
+                    title=p.title,
+                    due_at=p.due_at,
+                    last_dose_at=p.last_dose_at,
+                    restart_at=p.restart_at,
+                    locked=p.locked,
+                    reason=p.reason,
+                    source=p.source,
+                    sort_order=p.sort_order,
+                    status=ItemStatus.DONE if done else ItemStatus.OPEN,
+                    result_value="13" if done and p.code == "hemoglobin" else "",
+                    completed_at=now if done else None,
+                    completed_by=nurse if done else None,
+                )
+            )
     ChecklistItem.objects.bulk_create(items, batch_size=5000)
     # Written behind the services' back: their readiness summaries are filled the way a list would.
     readiness_refresh_due(surgeries=Surgery.objects.filter(clinic=clinic), now=now)
-    notes = [PatientNote(patient=s.patient, surgery=s, kind=NoteKind.CALL, outcome="reached", text="Called", by=nurse,
-                         at=now - dt.timedelta(hours=rng.randrange(1, 200)))
-             for s in surgeries if rng.random() < 0.4]  # fmt: skip
+    notes = [
+        PatientNote(
+            patient=s.patient,
+            surgery=s,
+            kind=NoteKind.CALL,
+            outcome="reached",
+            text="Called",
+            by=nurse,
+            at=now - dt.timedelta(hours=rng.randrange(1, 200)),
+        )
+        for s in surgeries
+        if rng.random() < 0.4
+    ]
     PatientNote.objects.bulk_create(notes, batch_size=5000)
     return {"nurse": nurse, "surgeries": surgeries, "items": len(items)}
 
@@ -169,8 +213,10 @@ def main() -> None:
         client.get(f"/surgeries/{sample[0].uuid}/")
         page_median, page_max = _median_ms(client, [f"/surgeries/{s.uuid}/" for s in sample])
         vendor = connection.vendor
-        print(f"bench.board on {vendor}: {PATIENTS} patients, {SURGERIES} surgeries, {data['items']} checklist items "
-              f"(seeded in {seeded:.1f} s)")  # fmt: skip
+        print(
+            f"bench.board on {vendor}: {PATIENTS} patients, {SURGERIES} surgeries, {data['items']} checklist items "
+            f"(seeded in {seeded:.1f} s)"
+        )
         print(f"  board, first page : median {board_median:6.1f} ms  (max {board_max:.1f} ms, {REQUESTS} requests)")
         print(f"  patient page      : median {page_median:6.1f} ms  (max {page_max:.1f} ms, {REQUESTS} requests)")
         sys.stdout.flush()

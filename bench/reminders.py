@@ -87,10 +87,18 @@ def make_surgeries(count: int, *, detailed_from: int | None = None):
     surgeries = []
     for n in range(count):
         patient = patient_create(
-            clinic=clinic, by=None, mrn=f"B{n:05d}", first_name="Bench", last_name=f"Patient{n}",
-            birth_date="1960-01-01", email=f"bench{n}@example.org", mobile=f"+1310555{n:04d}",
-            channel_sms=True, sms_consent=True, sms_detailed=detailed_from is not None and n >= detailed_from,
-        )  # fmt: skip
+            clinic=clinic,
+            by=None,
+            mrn=f"B{n:05d}",
+            first_name="Bench",
+            last_name=f"Patient{n}",
+            birth_date="1960-01-01",
+            email=f"bench{n}@example.org",
+            mobile=f"+1310555{n:04d}",
+            channel_sms=True,
+            sms_consent=True,
+            sms_detailed=detailed_from is not None and n >= detailed_from,
+        )
         surgeries.append(surgery_book(patient=patient, procedure=procedure, start_at=_in_days(25), by=None))
     return surgeries
 

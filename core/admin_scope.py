@@ -57,9 +57,12 @@ def is_operator(request: HttpRequest) -> bool:
 def is_clinic_admin(request: HttpRequest) -> bool:
     user = request.user
     return bool(
-        user.is_active and user.is_staff and not user.is_superuser
-        and getattr(user, "role", "") == "clinic_admin" and user.clinic_id is not None
-    )  # fmt: skip
+        user.is_active
+        and user.is_staff
+        and not user.is_superuser
+        and getattr(user, "role", "") == "clinic_admin"
+        and user.clinic_id is not None
+    )
 
 
 def scope(qs: QuerySet, request: HttpRequest) -> QuerySet:

@@ -161,8 +161,10 @@ class InputGuardMiddleware:
             return self.get_response(request)
         path = request.path
         if path.startswith("/fhir/"):
-            body = {"resourceType": "OperationOutcome",
-                    "issue": [{"severity": "error", "code": "invalid", "diagnostics": problem}]}  # fmt: skip
+            body = {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "invalid", "diagnostics": problem}],
+            }
             return HttpResponse(json.dumps(body), status=400, content_type="application/fhir+json")
         if path.startswith("/api/"):
             return HttpResponse(json.dumps({"detail": problem}), status=400, content_type="application/json")

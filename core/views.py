@@ -41,8 +41,9 @@ def _is_outage(exc: BaseException | None) -> bool:
     import kombu.exceptions
     import redis.exceptions
 
-    return isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                            kombu.exceptions.OperationalError))  # fmt: skip
+    return isinstance(
+        exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, kombu.exceptions.OperationalError)
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

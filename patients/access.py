@@ -70,16 +70,33 @@ def _fetch(*, user: User, uuid: object, qs: QuerySet, kind: str, clinic_path: st
 
 
 def patient_get_for_user(*, user: User, uuid: object, qs: QuerySet[Patient] | None = None) -> Patient:
-    return _fetch(user=user, uuid=uuid, qs=qs if qs is not None else Patient.objects.all(), kind="patient",
-                  clinic_path="clinic_id", patient_path="pk")  # fmt: skip
+    return _fetch(
+        user=user,
+        uuid=uuid,
+        qs=qs if qs is not None else Patient.objects.all(),
+        kind="patient",
+        clinic_path="clinic_id",
+        patient_path="pk",
+    )
 
 
 def surgery_get_for_user(*, user: User, uuid: object, qs: QuerySet[Surgery] | None = None) -> Surgery:
-    return _fetch(user=user, uuid=uuid, qs=qs if qs is not None else Surgery.objects.all(), kind="surgery",
-                  clinic_path="clinic_id", patient_path="patient_id")  # fmt: skip
+    return _fetch(
+        user=user,
+        uuid=uuid,
+        qs=qs if qs is not None else Surgery.objects.all(),
+        kind="surgery",
+        clinic_path="clinic_id",
+        patient_path="patient_id",
+    )
 
 
 def item_get_for_user(*, user: User, uuid: object, qs: QuerySet[ChecklistItem] | None = None) -> ChecklistItem:
-    return _fetch(user=user, uuid=uuid, qs=qs if qs is not None else ChecklistItem.objects.all(), kind="item",
-                  clinic_path="checklist__surgery__clinic_id",
-                  patient_path="checklist__surgery__patient_id")  # fmt: skip
+    return _fetch(
+        user=user,
+        uuid=uuid,
+        qs=qs if qs is not None else ChecklistItem.objects.all(),
+        kind="item",
+        clinic_path="checklist__surgery__clinic_id",
+        patient_path="checklist__surgery__patient_id",
+    )

@@ -47,8 +47,15 @@ class PatientAdmin(ClinicScopedAdmin, SimpleHistoryAdmin):
     list_filter = ("clinic", "language", "channel_sms", "sms_consent", "claustrophobic", "cardiac_history")
     search_fields = ("mrn", "last_name", "first_name", "email")
     list_select_related = ("clinic",)
-    readonly_fields = ("uuid", "sms_consent_at", "sms_opted_out_at", "created_at", "updated_at", "created_by",
-                       "updated_by")  # fmt: skip
+    readonly_fields = (
+        "uuid",
+        "sms_consent_at",
+        "sms_opted_out_at",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+    )
     inlines = [MedicationInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Patient | None = None) -> tuple[str, ...]:
@@ -66,8 +73,16 @@ class SurgeryAdmin(ClinicScopedAdmin, SimpleHistoryAdmin):
     date_hierarchy = "start_at"
     list_select_related = ("patient", "procedure", "surgeon")
     raw_id_fields = ("patient",)
-    readonly_fields = ("uuid", "version", "go_decided_at", "go_decided_by", "created_at", "updated_at", "created_by",
-                       "updated_by")  # fmt: skip
+    readonly_fields = (
+        "uuid",
+        "version",
+        "go_decided_at",
+        "go_decided_by",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Surgery | None = None) -> tuple[str, ...]:
         # A booking stays with its patient (and so with the patient's clinic, which it carries).

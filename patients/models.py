@@ -64,9 +64,14 @@ class Clinic(PublicIdModel):
 # Thrombotic-risk and metabolic conditions the catalogue and the alerts read (see
 # clinical-reference.md 5a/5b); codes are those of ``preview_checklist --condition``.
 CONDITION_CODES = (
-    "drug_eluting_stent", "bare_metal_stent", "mechanical_heart_valve", "atrial_fibrillation", "vte", "stroke",
+    "drug_eluting_stent",
+    "bare_metal_stent",
+    "mechanical_heart_valve",
+    "atrial_fibrillation",
+    "vte",
+    "stroke",
     "diabetes",
-)  # fmt: skip
+)
 
 
 class StentType(models.TextChoices):

@@ -40,16 +40,50 @@ from prep.services import (
 )
 
 PATIENT_FIELDS = (
-    "mrn", "first_name", "last_name", "birth_date", "sex", "language", "time_zone", "email", "mobile",
-    "channel_email", "channel_sms", "sms_consent", "sms_detailed", "claustrophobic", "cardiac_history",
-    "impaired_renal_function", "latex_allergy", "allergies", "stent", "stent_date", "mechanical_heart_valve",
-    "atrial_fibrillation", "vte_date", "stroke_date", "diabetes", "crcl_ml_min",
-)  # fmt: skip
+    "mrn",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "sex",
+    "language",
+    "time_zone",
+    "email",
+    "mobile",
+    "channel_email",
+    "channel_sms",
+    "sms_consent",
+    "sms_detailed",
+    "claustrophobic",
+    "cardiac_history",
+    "impaired_renal_function",
+    "latex_allergy",
+    "allergies",
+    "stent",
+    "stent_date",
+    "mechanical_heart_valve",
+    "atrial_fibrillation",
+    "vte_date",
+    "stroke_date",
+    "diabetes",
+    "crcl_ml_min",
+)
 # Facts the checklist is planned from: a change re-plans every active booking of the patient.
 CLINICAL_FIELDS = (
-    "birth_date", "sex", "claustrophobic", "cardiac_history", "impaired_renal_function", "latex_allergy", "stent",
-    "stent_date", "mechanical_heart_valve", "atrial_fibrillation", "vte_date", "stroke_date", "diabetes", "crcl_ml_min",
-)  # fmt: skip
+    "birth_date",
+    "sex",
+    "claustrophobic",
+    "cardiac_history",
+    "impaired_renal_function",
+    "latex_allergy",
+    "stent",
+    "stent_date",
+    "mechanical_heart_valve",
+    "atrial_fibrillation",
+    "vte_date",
+    "stroke_date",
+    "diabetes",
+    "crcl_ml_min",
+)
 
 
 def _clean(obj: Any, exclude: tuple[str, ...] = ()) -> None:
@@ -120,8 +154,14 @@ def patient_create(*, clinic: Clinic, by: User | None, **values: Any) -> Patient
 
 # What the reminder plan reads from the patient (see reminders.planner.reminders_wanted).
 CONTACT_FIELDS = (
-    "email", "mobile", "channel_email", "channel_sms", "sms_consent", "sms_opted_out_at", "time_zone",
-)  # fmt: skip
+    "email",
+    "mobile",
+    "channel_email",
+    "channel_sms",
+    "sms_consent",
+    "sms_opted_out_at",
+    "time_zone",
+)
 
 
 def patient_plan_inputs(patient: Patient) -> tuple[Any, ...]:
@@ -157,9 +197,15 @@ def _active_surgeries(patient: Patient) -> list[Surgery]:
 
 @transaction.atomic
 def medication_add(
-    *, patient: Patient, by: User | None, name: str = "", indication: str = "", drug: Any = None,
-    dose: str = "", is_blood_thinner: bool = False,
-) -> Medication:  # fmt: skip
+    *,
+    patient: Patient,
+    by: User | None,
+    name: str = "",
+    indication: str = "",
+    drug: Any = None,
+    dose: str = "",
+    is_blood_thinner: bool = False,
+) -> Medication:
     name = (name or "").strip() or (drug.name if drug else "")
     if not name:
         raise ValidationError({"name": "Name the medication."})
@@ -174,10 +220,15 @@ def medication_add(
         elif read.drugs and all(d.is_bleeding_rule for d in read.drugs):
             is_blood_thinner = True
     medication = Medication(
-        patient=patient, drug=drug, name=name, indication=indication, dose=dose,
+        patient=patient,
+        drug=drug,
+        name=name,
+        indication=indication,
+        dose=dose,
         is_blood_thinner=is_blood_thinner or (drug is not None and drug.is_bleeding_rule),
-        created_by=by, updated_by=by,
-    )  # fmt: skip
+        created_by=by,
+        updated_by=by,
+    )
     _clean(medication)
     medication.save()
     for surgery in _active_surgeries(patient):
@@ -214,18 +265,35 @@ def _validate_booking(*, patient: Patient, start_at: dt.datetime, anaesthesia: s
 
 @transaction.atomic
 def surgery_book(
-    *, patient: Patient, procedure: ProcedureVariant, start_at: dt.datetime, by: User | None,
-    anaesthesia: str = "", surgeon: User | None = None, place: str = "", level: str = "", side: str = "",
-) -> Surgery:  # fmt: skip
+    *,
+    patient: Patient,
+    procedure: ProcedureVariant,
+    start_at: dt.datetime,
+    by: User | None,
+    anaesthesia: str = "",
+    surgeon: User | None = None,
+    place: str = "",
+    level: str = "",
+    side: str = "",
+) -> Surgery:
     """Book a procedure and generate its checklist, all or nothing."""
     anaesthesia = anaesthesia or procedure.default_anaesthesia
     _validate_booking(patient=patient, start_at=start_at, anaesthesia=anaesthesia, now=timezone.now())
     if surgeon is not None and surgeon.clinic_id != patient.clinic_id:
         raise ValidationError({"surgeon": "The surgeon must belong to the patient's clinic."})
     surgery = Surgery(
-        patient=patient, clinic_id=patient.clinic_id, procedure=procedure, start_at=start_at,
-        anaesthesia=anaesthesia, surgeon=surgeon, place=place, level=level, side=side, created_by=by, updated_by=by,
-    )  # fmt: skip
+        patient=patient,
+        clinic_id=patient.clinic_id,
+        procedure=procedure,
+        start_at=start_at,
+        anaesthesia=anaesthesia,
+        surgeon=surgeon,
+        place=place,
+        level=level,
+        side=side,
+        created_by=by,
+        updated_by=by,
+    )
     _clean(surgery)
     surgery.save()
     try:
@@ -327,9 +395,19 @@ def surgery_record_go_decision(
         :HISTORY_REASON_MAX
     ]
     surgery._history_user = by
-    surgery.save(update_fields=["go_decision", "go_decision_note", "go_override_reason", "go_withdrawn_at",
-                                "go_withdrawn_reason", "go_decided_at", "go_decided_by", "updated_by",
-                                "updated_at"])  # fmt: skip
+    surgery.save(
+        update_fields=[
+            "go_decision",
+            "go_decision_note",
+            "go_override_reason",
+            "go_withdrawn_at",
+            "go_withdrawn_reason",
+            "go_decided_at",
+            "go_decided_by",
+            "updated_by",
+            "updated_at",
+        ]
+    )
     return surgery
 
 

@@ -68,8 +68,19 @@ class TemplateItemAdmin(ConditionsInWords, ClinicScopedAdmin):
 
 @admin.register(Drug)
 class DrugAdmin(ClinicScopedAdmin):
-    list_display = ("name", "substance", "indication", "family", "drug_class", "hold_high", "hold_intermediate",
-                    "hold_low", "restart_hours", "needs_normal_inr", "to_be_confirmed")  # fmt: skip
+    list_display = (
+        "name",
+        "substance",
+        "indication",
+        "family",
+        "drug_class",
+        "hold_high",
+        "hold_intermediate",
+        "hold_low",
+        "restart_hours",
+        "needs_normal_inr",
+        "to_be_confirmed",
+    )
     list_filter = ("family", "drug_class", "to_be_confirmed", "needs_normal_inr", "hold_high")
     search_fields = ("name", "substance", "slug")
 

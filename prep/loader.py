@@ -42,17 +42,44 @@ from prep.models import (
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_PATH = Path(__file__).resolve().parent / "catalogue" / "rhizotomy.yaml"
 ITEM_REQUIRED = (
-    "code", "category", "assignee", "required", "title_en", "patient_title_en", "patient_title_es",
-    "instructions_en", "instructions_es", "why_en", "why_es", "timing", "source",
-)  # fmt: skip
+    "code",
+    "category",
+    "assignee",
+    "required",
+    "title_en",
+    "patient_title_en",
+    "patient_title_es",
+    "instructions_en",
+    "instructions_es",
+    "why_en",
+    "why_es",
+    "timing",
+    "source",
+)
 ITEM_OPTIONAL = ("conditions", "result", "validity_days", "loinc", "reminders_hours", "clinic_policy")
 # How an item behaves for the patient and the reminders (see the catalogue's README): never its code.
 ITEM_BEHAVIOUR = ("confirm_as", "reminder_kind", "show_time", "calendar")
 DRUG_KEYS = (
-    "slug", "substance", "indication", "name", "name_es", "aliases", "class", "family", "dosing", "anaesthesia_in",
-    "hold", "suggested_hold", "renal_hold", "renal_bands", "restart", "restart_note", "needs_normal_inr",
-    "to_be_confirmed", "source",
-)  # fmt: skip
+    "slug",
+    "substance",
+    "indication",
+    "name",
+    "name_es",
+    "aliases",
+    "class",
+    "family",
+    "dosing",
+    "anaesthesia_in",
+    "hold",
+    "suggested_hold",
+    "renal_hold",
+    "renal_bands",
+    "restart",
+    "restart_note",
+    "needs_normal_inr",
+    "to_be_confirmed",
+    "source",
+)
 _DURATION = re.compile(r"^(\d+)([dh])$")
 
 

@@ -200,25 +200,76 @@ def _chunks(claimed: list[tuple[int, str]], size: int) -> list[tuple[str, list[i
 # Fetched with the reminder in one statement that locks only the reminder row: what the checks and
 # texts need, not the wide catalogue texts.
 LOAD_FIELDS = (
-    "id", "uuid", "patient_id", "surgery_id", "surgery_version", "covers", "kind", "channel", "status",
-    "status_reason", "attempts", "claim_token", "claimed_until", "first_claimed_at", "needs_reconcile",
-    "handed_over_at", "resends",
-    "not_after", "due_at", "next_attempt_at", "provider_id", "recipient", "body", "sent_at", "last_error",
-    "created_at", "updated_at",
-    "surgery__id", "surgery__version", "surgery__status", "surgery__start_at",
-    "surgery__checklist__id", "surgery__checklist__status",
-    "patient__id", "patient__first_name", "patient__language", "patient__time_zone", "patient__email",
-    "patient__mobile", "patient__channel_email", "patient__channel_sms", "patient__sms_consent",
-    "patient__sms_opted_out_at", "patient__sms_detailed",
-    "patient__clinic__id", "patient__clinic__name", "patient__clinic__phone", "patient__clinic__time_zone",
-    "patient__clinic__quiet_hours_start", "patient__clinic__quiet_hours_end", "patient__clinic__sms_daily_limit",
+    "id",
+    "uuid",
+    "patient_id",
+    "surgery_id",
+    "surgery_version",
+    "covers",
+    "kind",
+    "channel",
+    "status",
+    "status_reason",
+    "attempts",
+    "claim_token",
+    "claimed_until",
+    "first_claimed_at",
+    "needs_reconcile",
+    "handed_over_at",
+    "resends",
+    "not_after",
+    "due_at",
+    "next_attempt_at",
+    "provider_id",
+    "recipient",
+    "body",
+    "sent_at",
+    "last_error",
+    "created_at",
+    "updated_at",
+    "surgery__id",
+    "surgery__version",
+    "surgery__status",
+    "surgery__start_at",
+    "surgery__checklist__id",
+    "surgery__checklist__status",
+    "patient__id",
+    "patient__first_name",
+    "patient__language",
+    "patient__time_zone",
+    "patient__email",
+    "patient__mobile",
+    "patient__channel_email",
+    "patient__channel_sms",
+    "patient__sms_consent",
+    "patient__sms_opted_out_at",
+    "patient__sms_detailed",
+    "patient__clinic__id",
+    "patient__clinic__name",
+    "patient__clinic__phone",
+    "patient__clinic__time_zone",
+    "patient__clinic__quiet_hours_start",
+    "patient__clinic__quiet_hours_end",
+    "patient__clinic__sms_daily_limit",
     "patient__clinic__clock_12h",  # the clock the message is written on
-)  # fmt: skip
+)
 ITEM_FIELDS = (
-    "id", "code", "category", "assignee", "status", "locked", "due_at", "drug_name", "title", "sort_order",
-    "template_item__id", "template_item__reminder_offsets_hours", "template_item__patient_title_en",
-    "template_item__patient_title_es", "template_item__reminder_kind",
-)  # fmt: skip
+    "id",
+    "code",
+    "category",
+    "assignee",
+    "status",
+    "locked",
+    "due_at",
+    "drug_name",
+    "title",
+    "sort_order",
+    "template_item__id",
+    "template_item__reminder_offsets_hours",
+    "template_item__patient_title_en",
+    "template_item__patient_title_es",
+    "template_item__reminder_kind",
+)
 
 
 @dataclass
@@ -286,8 +337,14 @@ def _finish(reminder: Reminder, status: str, reason: str, now: dt.datetime, **ex
     """
     if not transition_allowed(Status.SENDING, status):
         raise ValueError(f"a claimed reminder cannot become {status}")
-    values = {"status": status, "status_reason": reason[:200], "claim_token": None, "claimed_until": None,
-              "updated_at": now, **extra}  # fmt: skip
+    values = {
+        "status": status,
+        "status_reason": reason[:200],
+        "claim_token": None,
+        "claimed_until": None,
+        "updated_at": now,
+        **extra,
+    }
     changed = Reminder.objects.filter(pk=reminder.pk, claim_token=reminder.claim_token, status=Status.SENDING).update(
         **values
     )
@@ -306,9 +363,15 @@ def _postpone(reminder: Reminder, until: dt.datetime, reason: str, now: dt.datet
     # known not to have left).
     attempts = max(reminder.attempts - 1, 0)
     return _finish(
-        reminder, Status.PENDING, reason, now, next_attempt_at=until, due_at=until, attempts=attempts,
+        reminder,
+        Status.PENDING,
+        reason,
+        now,
+        next_attempt_at=until,
+        due_at=until,
+        attempts=attempts,
         needs_reconcile=reminder.needs_reconcile,
-    )  # fmt: skip
+    )
 
 
 def _sms_sent_today(reminder: Reminder, ctx: _Context, now: dt.datetime) -> list[tuple[str, str]]:
@@ -354,9 +417,14 @@ def reminders_hand_back_unstarted(*, now: dt.datetime | None = None) -> int:
     """
     now = now or timezone.now()
     return Reminder.objects.filter(status=Status.SENDING, needs_reconcile=False).update(
-        status=Status.PENDING, claim_token=None, claimed_until=None, next_attempt_at=now,
-        attempts=Greatest(F("attempts") - 1, 0), status_reason="Handed back: the broker lost its task", updated_at=now,
-    )  # fmt: skip
+        status=Status.PENDING,
+        claim_token=None,
+        claimed_until=None,
+        next_attempt_at=now,
+        attempts=Greatest(F("attempts") - 1, 0),
+        status_reason="Handed back: the broker lost its task",
+        updated_at=now,
+    )
 
 
 def reminders_hand_back(*, reminder_ids: Sequence[int], token: str) -> None:
@@ -366,9 +434,13 @@ def reminders_hand_back(*, reminder_ids: Sequence[int], token: str) -> None:
     """
     now = timezone.now()
     Reminder.objects.filter(pk__in=list(reminder_ids), claim_token=token, status=Status.SENDING).update(
-        status=Status.PENDING, claim_token=None, claimed_until=None, next_attempt_at=now,
-        attempts=Greatest(F("attempts") - 1, 0), updated_at=now,
-    )  # fmt: skip
+        status=Status.PENDING,
+        claim_token=None,
+        claimed_until=None,
+        next_attempt_at=now,
+        attempts=Greatest(F("attempts") - 1, 0),
+        updated_at=now,
+    )
 
 
 def reminders_send(
@@ -457,9 +529,16 @@ def _send_one(
                 return _failed(reminder, ctx, exc, now)
             if found:
                 return _finish(
-                    reminder, Status.SENT, "Found at the provider after an interrupted send", now,
-                    provider_id=found, recipient=patient.mobile, sent_at=now, needs_reconcile=False, last_error="",
-                )  # fmt: skip
+                    reminder,
+                    Status.SENT,
+                    "Found at the provider after an interrupted send",
+                    now,
+                    provider_id=found,
+                    recipient=patient.mobile,
+                    sent_at=now,
+                    needs_reconcile=False,
+                    last_error="",
+                )
             reminder.needs_reconcile = False  # not at the provider: it never left
         ctx.items = [i for i in _items(reminder) if item_wants_patient_reminder(i)]
         refusal = _not_wanted(reminder, ctx, now)
@@ -489,9 +568,12 @@ def _send_one(
         # The hand-over mark, committed before the provider is called: from here the provider may
         # hold the message, so a later claim asks it (SMS) or counts a resend (email).
         Reminder.objects.filter(pk=reminder.pk).update(
-            needs_reconcile=True, handed_over_at=Coalesce(F("handed_over_at"), Value(now)), body=prepared.body,
-            resends=F("resends") + 1 if resend else F("resends"), updated_at=now,
-        )  # fmt: skip
+            needs_reconcile=True,
+            handed_over_at=Coalesce(F("handed_over_at"), Value(now)),
+            body=prepared.body,
+            resends=F("resends") + 1 if resend else F("resends"),
+            updated_at=now,
+        )
     if resend:
         logger.warning("reminder email sent again after a lost commit reminder=%s", reminder.uuid)
     return _deliver(reminder, ctx, prepared, now, sms=sms, email=email)
@@ -550,9 +632,14 @@ def _prepare(reminder: Reminder, ctx: _Context) -> _Prepared:
 
 
 def _deliver(
-    reminder: Reminder, ctx: _Context, prepared: _Prepared, now: dt.datetime, *, sms: SmsTransport,
+    reminder: Reminder,
+    ctx: _Context,
+    prepared: _Prepared,
+    now: dt.datetime,
+    *,
+    sms: SmsTransport,
     email: EmailTransport,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     try:
         if reminder.channel == Channel.SMS:
             provider_id = sms.send(to=prepared.recipient, body=prepared.body, reference=reminder.reference)
@@ -563,9 +650,17 @@ def _deliver(
     # One statement, in autocommit: the only time between the provider's answer and our record.
     try:
         return _finish(
-            reminder, Status.SENT, "", now, provider_id=provider_id[:200], recipient=prepared.recipient,
-            body=prepared.body, sent_at=now, needs_reconcile=False, last_error="",
-        )  # fmt: skip
+            reminder,
+            Status.SENT,
+            "",
+            now,
+            provider_id=provider_id[:200],
+            recipient=prepared.recipient,
+            body=prepared.body,
+            sent_at=now,
+            needs_reconcile=False,
+            last_error="",
+        )
     except IntegrityError:
         # The provider gave an id another row holds (only a provider's bug can): keep the row for
         # reconciliation rather than credit one message twice.
@@ -588,16 +683,21 @@ def _failed(reminder: Reminder, ctx: _Context, exc: TransportError, now: dt.date
     if reminder.attempts >= settings.REMINDERS_MAX_ATTEMPTS:
         return _finish(
             reminder, Status.FAILED, f"Gave up after {reminder.attempts} attempts", now, last_error=error, **settled
-        )  # fmt: skip
+        )
     retry_at = now + _backoff(reminder.attempts)
     if retry_at > reminder.not_after:
         return _finish(
             reminder, Status.EXPIRED, "Temporary error and no time left to retry", now, last_error=error, **settled
-        )  # fmt: skip
+        )
     return _finish(
-        reminder, Status.PENDING, f"Temporary error: retry {reminder.attempts + 1}", now, last_error=error,
-        next_attempt_at=retry_at, **settled,
-    )  # fmt: skip
+        reminder,
+        Status.PENDING,
+        f"Temporary error: retry {reminder.attempts + 1}",
+        now,
+        last_error=error,
+        next_attempt_at=retry_at,
+        **settled,
+    )
 
 
 @dataclass
@@ -857,8 +957,14 @@ def _digest_send_one(*, nurse: User, clinic: Clinic, local_date: dt.date, rows: 
             digest = NurseDigest.objects.create(nurse=nurse, local_date=local_date, surgeries=len(rows))
     except IntegrityError:
         return 0  # another run got there first
-    context = {"clinic": clinic, "nurse": nurse, "rows": rows, "date": local_date, "days": days,
-               "link": settings.PUBLIC_BASE_URL.rstrip("/") + "/"}  # fmt: skip
+    context = {
+        "clinic": clinic,
+        "nurse": nurse,
+        "rows": rows,
+        "date": local_date,
+        "days": days,
+        "link": settings.PUBLIC_BASE_URL.rstrip("/") + "/",
+    }
     message = EmailMultiAlternatives(
         subject=" ".join(render_text("emails/digest/subject.en.txt", context).split()),
         body=render_text("emails/digest/body.en.txt", context),

@@ -191,15 +191,23 @@ def sms_transport() -> SmsTransport:
     if backend == "twilio":
         callback = getattr(settings, "REMINDERS_TWILIO_STATUS_CALLBACK", "")
         key = (
-            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_FROM_NUMBER,
-            settings.TWILIO_API_BASE, callback, float(getattr(settings, "REMINDERS_SEND_TIMEOUT", 10)),
-        )  # fmt: skip
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            settings.TWILIO_FROM_NUMBER,
+            settings.TWILIO_API_BASE,
+            callback,
+            float(getattr(settings, "REMINDERS_SEND_TIMEOUT", 10)),
+        )
         cache = _local.__dict__.setdefault("sms", {})
         if key not in cache:
             cache[key] = TwilioSmsTransport(
-                account_sid=key[0], auth_token=key[1], from_number=key[2], api_base=key[3],
-                status_callback=key[4], timeout=key[5],
-            )  # fmt: skip
+                account_sid=key[0],
+                auth_token=key[1],
+                from_number=key[2],
+                api_base=key[3],
+                status_callback=key[4],
+                timeout=key[5],
+            )
         return cache[key]
     if backend == "console":
         return ConsoleSmsTransport(folder=Path(settings.VAR_DIR) / "sms")
@@ -304,10 +312,14 @@ def email_transport() -> EmailTransport:
     One per thread and configuration: its SMTP connection is reused, never shared between threads.
     """
     key = (
-        settings.EMAIL_BACKEND, getattr(settings, "EMAIL_HOST", ""), getattr(settings, "EMAIL_PORT", 0),
-        getattr(settings, "EMAIL_HOST_USER", ""), getattr(settings, "EMAIL_USE_TLS", False),
-        getattr(settings, "EMAIL_USE_SSL", False), float(getattr(settings, "REMINDERS_SEND_TIMEOUT", 10)),
-    )  # fmt: skip
+        settings.EMAIL_BACKEND,
+        getattr(settings, "EMAIL_HOST", ""),
+        getattr(settings, "EMAIL_PORT", 0),
+        getattr(settings, "EMAIL_HOST_USER", ""),
+        getattr(settings, "EMAIL_USE_TLS", False),
+        getattr(settings, "EMAIL_USE_SSL", False),
+        float(getattr(settings, "REMINDERS_SEND_TIMEOUT", 10)),
+    )
     cache = _local.__dict__.setdefault("email", {})
     if key not in cache:
         cache[key] = EmailTransport(timeout=key[-1])

@@ -121,8 +121,9 @@ def surgeon(clinic):
     from accounts.models import Role
     from tests.factories import UserFactory
 
-    return UserFactory(clinic=clinic, role=Role.SURGEON, email="surgeon@westside.test", first_name="Sam",
-                       last_name="Surgeon")  # fmt: skip
+    return UserFactory(
+        clinic=clinic, role=Role.SURGEON, email="surgeon@westside.test", first_name="Sam", last_name="Surgeon"
+    )
 
 
 @pytest.fixture
@@ -155,23 +156,35 @@ def book(catalogue, clinic, nurse):
     from prep.models import ProcedureVariant
     from tests.factories import PatientFactory
 
-    def _book(procedure: str = "lumbar-facet-rf", start_at=None, *, medications=(), anaesthesia: str = "",
-              patient=None, **patient_fields):  # fmt: skip
+    def _book(
+        procedure: str = "lumbar-facet-rf",
+        start_at=None,
+        *,
+        medications=(),
+        anaesthesia: str = "",
+        patient=None,
+        **patient_fields,
+    ):
         from tests.factories import in_days
 
         if patient is None:
             values = PatientFactory.build(clinic=clinic, **patient_fields)
-            fields = {f: getattr(values, f) for f in ("mrn", "first_name", "last_name", "birth_date", "email",
-                                                      "mobile", "language")}  # fmt: skip
+            fields = {
+                f: getattr(values, f)
+                for f in ("mrn", "first_name", "last_name", "birth_date", "email", "mobile", "language")
+            }
             fields.update({k: v for k, v in patient_fields.items() if k not in fields})
             patient = patient_create(clinic=clinic, by=nurse, **fields)
         for med in medications:
             name, _, indication = med.partition(":")
             medication_add(patient=patient, by=nurse, name=name, indication=indication, is_blood_thinner=True)
         return surgery_book(
-            patient=patient, procedure=ProcedureVariant.objects.get(slug=procedure),
-            start_at=start_at or in_days(10), anaesthesia=anaesthesia, by=nurse,
-        )  # fmt: skip
+            patient=patient,
+            procedure=ProcedureVariant.objects.get(slug=procedure),
+            start_at=start_at or in_days(10),
+            anaesthesia=anaesthesia,
+            by=nurse,
+        )
 
     return _book
 

@@ -54,12 +54,32 @@ PATIENT_LABELS = {
 }
 
 PATIENT_FORM_FIELDS = (
-    "mrn", "first_name", "last_name", "birth_date", "sex", "language", "email", "mobile",
-    "channel_email", "channel_sms", "sms_consent", "sms_detailed",
-    "claustrophobic", "cardiac_history", "impaired_renal_function", "latex_allergy", "allergies",
-    "stent", "stent_date", "mechanical_heart_valve", "atrial_fibrillation", "vte_date", "stroke_date", "diabetes",
+    "mrn",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "sex",
+    "language",
+    "email",
+    "mobile",
+    "channel_email",
+    "channel_sms",
+    "sms_consent",
+    "sms_detailed",
+    "claustrophobic",
+    "cardiac_history",
+    "impaired_renal_function",
+    "latex_allergy",
+    "allergies",
+    "stent",
+    "stent_date",
+    "mechanical_heart_valve",
+    "atrial_fibrillation",
+    "vte_date",
+    "stroke_date",
+    "diabetes",
     "crcl_ml_min",
-)  # fmt: skip
+)
 
 
 def limit_fields(form: forms.Form) -> None:

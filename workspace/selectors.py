@@ -101,9 +101,10 @@ def board_scope(*, user: ClinicStaff, filters: BoardFilters) -> QuerySet[Surgery
         qs = qs.filter(surgeon__email=filters.surgeon)
     for term in filters.q.split()[:5]:
         qs = qs.filter(
-            Q(patient__mrn__istartswith=term) | Q(patient__last_name__istartswith=term)
+            Q(patient__mrn__istartswith=term)
+            | Q(patient__last_name__istartswith=term)
             | Q(patient__first_name__istartswith=term)
-        )  # fmt: skip
+        )
     if filters.decision == "needed":
         qs = qs.filter(needs_decision_q())
     elif filters.decision in (GoDecision.GO, GoDecision.NO_GO):
@@ -221,9 +222,13 @@ def _last_contacts(patient_ids: Sequence[int]) -> dict[int, PatientNote]:
         .annotate(last=Max("at"))
     )
     at_by_patient = {row["patient_id"]: row["last"] for row in latest}
-    notes = PatientNote.objects.filter(
-        Q(*(Q(patient_id=pid, at=at) for pid, at in at_by_patient.items()), _connector=Q.OR), kind=NoteKind.CALL
-    ) if at_by_patient else []  # fmt: skip
+    notes = (
+        PatientNote.objects.filter(
+            Q(*(Q(patient_id=pid, at=at) for pid, at in at_by_patient.items()), _connector=Q.OR), kind=NoteKind.CALL
+        )
+        if at_by_patient
+        else []
+    )
     return {n.patient_id: n for n in notes}
 
 

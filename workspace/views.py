@@ -302,8 +302,9 @@ def _run_item_action(
     try:
         item = call(form.cleaned_data)
     except ValidationError as exc:
-        wf.add_service_errors(form, exc, rename={"__all__": "result" if "result" in form.fields else None,
-                                                 "reason": "reason"})  # fmt: skip
+        wf.add_service_errors(
+            form, exc, rename={"__all__": "result" if "result" in form.fields else None, "reason": "reason"}
+        )
         return _item_response(request, item, bound={"item": item, "action": action, "form": form})
     except ItemConflict as exc:
         # Someone else changed it first: show its current state, apply nothing.
@@ -566,8 +567,9 @@ def surgery_edit(request: StaffRequest, uuid: str) -> HttpResponse:
         return redirect("workspace:surgery", uuid=surgery.uuid)
     surgeons = selectors.clinic_surgeons(clinic=request.user.clinic)
     data = request.POST if request.method == "POST" else None
-    form = wf.SurgeryFieldsForm(data, initial=wf.surgery_initial(surgery), clinic=request.user.clinic,
-                                surgeons=surgeons)  # fmt: skip
+    form = wf.SurgeryFieldsForm(
+        data, initial=wf.surgery_initial(surgery), clinic=request.user.clinic, surgeons=surgeons
+    )
     dry = None
     if request.method == "POST" and form.is_valid():
         initial = wf.surgery_initial(surgery)
@@ -582,8 +584,9 @@ def surgery_edit(request: StaffRequest, uuid: str) -> HttpResponse:
             return redirect("workspace:surgery", uuid=surgery.uuid)
 
         def action() -> Surgery:
-            return booking_actions.surgery_update(surgery=surgery, by=request.user, reason="booking changed by staff",
-                                                   **changes)  # fmt: skip
+            return booking_actions.surgery_update(
+                surgery=surgery, by=request.user, reason="booking changed by staff", **changes
+            )
 
         if request.POST.get("action") == "confirm":
             try:

@@ -101,8 +101,9 @@ def test_surgery_book_reschedule_cancel(api, catalogue, surgeon):
     hb_due = checklist_items(api, surgery_id)["hemoglobin"]["due_at"]
 
     new_start = in_days(20)
-    r = api.patch(f"/api/v1/surgeries/{surgery_id}/", {"start_at": new_start.isoformat(), "reason": "OR moved"},
-                  format="json")  # fmt: skip
+    r = api.patch(
+        f"/api/v1/surgeries/{surgery_id}/", {"start_at": new_start.isoformat(), "reason": "OR moved"}, format="json"
+    )
     assert r.status_code == 200, r.content
     assert r.json()["version"] == 2
     assert dt.datetime.fromisoformat(r.json()["start_at"]) == new_start
@@ -146,8 +147,11 @@ def test_booking_validation_errors_name_the_field(api, catalogue, change, field)
 
 def test_booking_a_patient_of_another_clinic_is_refused(api, other_api, catalogue):
     other_patient = other_api.post("/api/v1/patients/", PATIENT, format="json").json()["id"]
-    r = api.post("/api/v1/surgeries/", {"patient": other_patient, "procedure": "lumbar-facet-rf",
-                                        "start_at": in_days(9).isoformat()}, format="json")  # fmt: skip
+    r = api.post(
+        "/api/v1/surgeries/",
+        {"patient": other_patient, "procedure": "lumbar-facet-rf", "start_at": in_days(9).isoformat()},
+        format="json",
+    )
     assert r.status_code == 400 and r.json() == {"patient": ["No such patient in your clinic."]}
 
 
@@ -166,11 +170,13 @@ def test_item_rules_errors_and_conflicts(api, catalogue):
     assert r.status_code == 400 and "result" in r.json()
 
     # Optimistic concurrency: a stale version is a 409 that says what the item is now.
-    r = api.post(f"/api/v1/items/{hb['id']}/complete/", {"result": "13", "expected_version": hb["version"] + 5},
-                 format="json")  # fmt: skip
+    r = api.post(
+        f"/api/v1/items/{hb['id']}/complete/", {"result": "13", "expected_version": hb["version"] + 5}, format="json"
+    )
     assert r.status_code == 409 and r.json()["current_version"] == hb["version"]
-    r = api.post(f"/api/v1/items/{hb['id']}/complete/", {"result": "13", "expected_version": hb["version"]},
-                 format="json")  # fmt: skip
+    r = api.post(
+        f"/api/v1/items/{hb['id']}/complete/", {"result": "13", "expected_version": hb["version"]}, format="json"
+    )
     assert r.status_code == 200
     r = api.post(f"/api/v1/items/{hb['id']}/complete/", {"result": "13"}, format="json")
     assert r.status_code == 409 and r.json()["status"] == "done"

@@ -59,9 +59,13 @@ def test_revoked_token_is_401(token, clinic_admin):
 def test_other_clinics_token_sees_404s(api, other_api, book):
     surgery = book()
     item = surgery.checklist.items.get(code="hemoglobin")
-    for url in (f"/api/v1/patients/{surgery.patient.uuid}/", f"/api/v1/surgeries/{surgery.uuid}/",
-                f"/api/v1/surgeries/{surgery.uuid}/checklist/", f"/api/v1/items/{item.uuid}/",
-                f"/api/v1/patients/{surgery.patient.uuid}/medications/"):  # fmt: skip
+    for url in (
+        f"/api/v1/patients/{surgery.patient.uuid}/",
+        f"/api/v1/surgeries/{surgery.uuid}/",
+        f"/api/v1/surgeries/{surgery.uuid}/checklist/",
+        f"/api/v1/items/{item.uuid}/",
+        f"/api/v1/patients/{surgery.patient.uuid}/medications/",
+    ):
         assert api.get(url).status_code == 200, url
         assert other_api.get(url).status_code == 404, url
     r = other_api.post(f"/api/v1/items/{item.uuid}/complete/", {"result": "13"}, format="json")

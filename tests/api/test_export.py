@@ -61,8 +61,16 @@ def test_board_csv_auth_and_errors(client, nurse, outsider_nurse, book):
 
 @pytest.mark.parametrize(
     ("raw", "safe"),
-    [("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"), ("ok", "ok"), (None, ""),
-     (3, "3")],
-)  # fmt: skip
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("ok", "ok"),
+        (None, ""),
+        (3, "3"),
+    ],
+)
 def test_cell(raw, safe):
     assert cell(raw) == safe

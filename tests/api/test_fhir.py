@@ -10,8 +10,13 @@ from tests.api.helpers import assert_bundle_valid, of_type
 
 pytestmark = pytest.mark.django_db
 
-LOINC_RESULTS = {"hemoglobin": "13.4", "blood_group": "A+", "ecg": "Sinus rhythm, normal", "chest_xray": "Clear",
-                 "urinalysis": "No leukocytes"}  # fmt: skip
+LOINC_RESULTS = {
+    "hemoglobin": "13.4",
+    "blood_group": "A+",
+    "ecg": "Sinus rhythm, normal",
+    "chest_xray": "Clear",
+    "urinalysis": "No leukocytes",
+}
 
 
 def preop(api, patient_uuid):
@@ -25,8 +30,13 @@ def preop(api, patient_uuid):
 def surgery(book, surgeon):
     from actions.booking import surgery_update
 
-    s = book("cervical-facet-rf", medications=["clopidogrel", "warfarin"], anaesthesia="sedation",
-             birth_date=__import__("datetime").date(1950, 1, 1), claustrophobic=True)  # fmt: skip
+    s = book(
+        "cervical-facet-rf",
+        medications=["clopidogrel", "warfarin"],
+        anaesthesia="sedation",
+        birth_date=__import__("datetime").date(1950, 1, 1),
+        claustrophobic=True,
+    )
     return surgery_update(surgery=s, by=surgeon, surgeon=surgeon, reason="surgeon assigned")
 
 
@@ -34,8 +44,9 @@ def test_bundle_validates_and_maps_every_item_state(api, surgery, nurse):
     items = {i.code: i for i in surgery.checklist.items.select_related("template_item")}
     for code, result in LOINC_RESULTS.items():
         item_complete(item=items[code], by=nurse, result=result)
-    item_mark_not_applicable(item=items["admission"] if "admission" in items else items["mri"], by=nurse,
-                             reason="Already scanned elsewhere")  # fmt: skip
+    item_mark_not_applicable(
+        item=items["admission"] if "admission" in items else items["mri"], by=nurse, reason="Already scanned elsewhere"
+    )
     item_patient_confirm(item=items["arrival"], evidence={"ride": "daughter"})
 
     bundle = preop(api, surgery.patient.uuid)
@@ -43,8 +54,18 @@ def test_bundle_validates_and_maps_every_item_state(api, surgery, nurse):
     by_url = assert_bundle_valid(bundle)
 
     kinds = {r["resourceType"] for r in by_url.values()}
-    assert {"Patient", "Organization", "Practitioner", "ServiceRequest", "Appointment", "CarePlan", "Task",
-            "MedicationStatement", "Observation", "PlanDefinition"} <= kinds  # fmt: skip
+    assert {
+        "Patient",
+        "Organization",
+        "Practitioner",
+        "ServiceRequest",
+        "Appointment",
+        "CarePlan",
+        "Task",
+        "MedicationStatement",
+        "Observation",
+        "PlanDefinition",
+    } <= kinds
     (patient,) = of_type(by_url, "Patient")
     assert patient["identifier"][0]["value"] == surgery.patient.mrn
     (careplan,) = of_type(by_url, "CarePlan")
@@ -130,11 +151,15 @@ def test_plandefinition(api, catalogue):
         for related in action.get("relatedAction", []):
             assert related["actionId"] in ids
     assert actions["hemoglobin"]["relatedAction"][0] == {
-        "actionId": "procedure", "relationship": "before-start",
+        "actionId": "procedure",
+        "relationship": "before-start",
         "offsetDuration": {"value": 7, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d"},
-    }  # fmt: skip
+    }
     assert actions["hemoglobin"]["code"][0]["coding"][1] == {
-        "system": "http://loinc.org", "code": "718-7", "display": "Hemoglobin [Mass/volume] in Blood"}  # fmt: skip
+        "system": "http://loinc.org",
+        "code": "718-7",
+        "display": "Hemoglobin [Mass/volume] in Blood",
+    }
     assert actions["consent"]["timingTiming"]["repeat"]["timeOfDay"] == ["17:00:00"]
     assert actions["follow_up"]["relatedAction"][0]["relationship"] == "after-start"
     assert actions["fasting_solids"]["relatedAction"][0]["offsetDuration"]["value"] == 6

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.django_db
 def staff_page_items(html: str) -> dict[str, dict]:
     """code -> {status, result} from the nurse's surgery page (workspace/_item_row.html)."""
     rows = {}
-    for match in re.finditer(r'<li class="item-row[^"]*status-(\w+)" id="item-[^"]+" data-code="([^"]+)">(.*?)</li>',
-                             html, re.S):  # fmt: skip
+    for match in re.finditer(
+        r'<li class="item-row[^"]*status-(\w+)" id="item-[^"]+" data-code="([^"]+)">(.*?)</li>', html, re.S
+    ):
         status, code, body = match.groups()
         result = re.search(r'data-testid="result">([^<]*)<', body)
         rows[code] = {"status": status, "result": result.group(1).strip() if result else None}
@@ -28,15 +29,17 @@ def test_book_complete_then_read_back_everywhere(api, catalogue, surgeon, client
     items = checklist_items(api, surgery_id)
     assert {"hemoglobin", "blood_group", "hold_approval:clopidogrel", "hold:clopidogrel"} <= set(items)
 
-    r = api.post(f"/api/v1/items/{items['hemoglobin']['id']}/complete/",
-                 {"result": "12,9", "expected_version": items["hemoglobin"]["version"]}, format="json")  # fmt: skip
+    r = api.post(
+        f"/api/v1/items/{items['hemoglobin']['id']}/complete/",
+        {"result": "12,9", "expected_version": items["hemoglobin"]["version"]},
+        format="json",
+    )
     assert r.status_code == 200, r.content
     assert r.json()["status"] == "done" and r.json()["result_value"] == "12.9"
     assert r.json()["completed_by"] == "API Scheduling interface"
     r = api.post(f"/api/v1/items/{items['blood_group']['id']}/complete/", {"result": "O-"}, format="json")
     assert r.status_code == 200, r.content
-    r = api.post(f"/api/v1/items/{items['mri']['id']}/not-applicable/", {"reason": "Recent MRI on file"},
-                 format="json")  # fmt: skip
+    r = api.post(f"/api/v1/items/{items['mri']['id']}/not-applicable/", {"reason": "Recent MRI on file"}, format="json")
     assert r.status_code == 200 and r.json()["status"] == "not_applicable"
 
     # The same rules and history as the pages: the item history names the token's service user.

@@ -69,9 +69,12 @@ def real_ids(case, records) -> None:
 
 
 @SCHEMA.parametrize()
-@settings(max_examples=5, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])  # fmt: skip
+@settings(
+    max_examples=5,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_api_matches_its_schema(case, token, records):
     real_ids(case, records)
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)

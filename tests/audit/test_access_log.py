@@ -34,8 +34,12 @@ def test_one_row_per_allowed_request(client: Client, nurse, surgery) -> None:
     assert len(new) == 1
     row = new[0]
     assert (row.allowed, row.user, row.role, row.patient, row.clinic) == (
-        True, nurse, "nurse", surgery.patient, nurse.clinic,
-    )  # fmt: skip
+        True,
+        nurse,
+        "nurse",
+        surgery.patient,
+        nurse.clinic,
+    )
     assert row.action.startswith("GET workspace:")
     assert row.ip == "127.0.0.1"
     assert response["Cache-Control"].startswith("no-store") or "no-store" in response["Cache-Control"]

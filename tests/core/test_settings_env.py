@@ -87,9 +87,13 @@ def test_secret_from_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _start(env_vars: dict[str, str]) -> subprocess.CompletedProcess:
     base = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "DJANGO_SETTINGS_MODULE": "config.settings"}
     return subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=base | env_vars, capture_output=True, text=True,
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=base | env_vars,
+        capture_output=True,
+        text=True,
         timeout=60,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize(

@@ -22,15 +22,21 @@ def test_existing_surgeries_get_their_patients_clinic():
         Clinic, Patient = old.get_model("patients", "Clinic"), old.get_model("patients", "Patient")
         Surgery, Procedure = old.get_model("patients", "Surgery"), old.get_model("prep", "ProcedureVariant")
         template = old.get_model("prep", "ChecklistTemplate").objects.create(slug="t", name="T", version="1")
-        procedure = Procedure.objects.create(slug="m", name="M", default_anaesthesia="local", template=template,
-                                             risk="low", region="lumbar")  # fmt: skip
+        procedure = Procedure.objects.create(
+            slug="m", name="M", default_anaesthesia="local", template=template, risk="low", region="lumbar"
+        )
         ids = {}
         for n in range(2):
             clinic = Clinic.objects.create(name=f"Clinic {n}", slug=f"c{n}", time_zone="America/Los_Angeles")
-            patient = Patient.objects.create(clinic=clinic, mrn=f"M{n}", first_name="A", last_name="B",
-                                             birth_date=dt.date(1960, 1, 1))  # fmt: skip
-            surgery = Surgery.objects.create(patient=patient, procedure=procedure, anaesthesia="local",
-                                             start_at=dt.datetime(2026, 12, 1, 17, tzinfo=dt.UTC))  # fmt: skip
+            patient = Patient.objects.create(
+                clinic=clinic, mrn=f"M{n}", first_name="A", last_name="B", birth_date=dt.date(1960, 1, 1)
+            )
+            surgery = Surgery.objects.create(
+                patient=patient,
+                procedure=procedure,
+                anaesthesia="local",
+                start_at=dt.datetime(2026, 12, 1, 17, tzinfo=dt.UTC),
+            )
             ids[surgery.pk] = clinic.pk
         executor = MigrationExecutor(connection)
         executor.migrate(AFTER)

@@ -20,21 +20,52 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # Every HTML page a person opens. Left out, with the reason: POST-only actions (they redirect),
 # the calendar file, the Twilio webhooks, the API and FHIR, the Django admin (Django's own pages).
 STAFF_PAGES = {
-    "accounts:login", "accounts:two_factor_verify", "accounts:two_factor_setup",
-    "workspace:board", "workspace:worklist", "workspace:book", "workspace:patient", "workspace:patient_edit",
-    "workspace:medication_add", "workspace:medication_stop", "workspace:surgery", "workspace:surgery_print",
-    "workspace:surgery_edit", "workspace:surgery_cancel", "workspace:item_history",
-    "reminders:outbox", "audit:access_log",
-}  # fmt: skip
-PORTAL_PAGES = {"portal:start", "portal:sent", "portal:verify", "portal:me", "portal:item_confirm",
-                "portal:messages", "reminders:unsubscribe"}  # fmt: skip
+    "accounts:login",
+    "accounts:two_factor_verify",
+    "accounts:two_factor_setup",
+    "workspace:board",
+    "workspace:worklist",
+    "workspace:book",
+    "workspace:patient",
+    "workspace:patient_edit",
+    "workspace:medication_add",
+    "workspace:medication_stop",
+    "workspace:surgery",
+    "workspace:surgery_print",
+    "workspace:surgery_edit",
+    "workspace:surgery_cancel",
+    "workspace:item_history",
+    "reminders:outbox",
+    "audit:access_log",
+}
+PORTAL_PAGES = {
+    "portal:start",
+    "portal:sent",
+    "portal:verify",
+    "portal:me",
+    "portal:item_confirm",
+    "portal:messages",
+    "reminders:unsubscribe",
+}
 NOT_PAGES = {
-    "accounts:logout", "workspace:go_decision", "workspace:note_add", "workspace:item_complete",
-    "workspace:item_not_applicable", "workspace:item_undo", "workspace:item_accept", "workspace:hold_decide",
-    "portal:link_open", "portal:sign_out", "portal:language", "portal:calendar", "portal:sms_stop",
-    "portal:staff_send", "reminders:twilio-status", "reminders:twilio-inbound",
+    "accounts:logout",
+    "workspace:go_decision",
+    "workspace:note_add",
+    "workspace:item_complete",
+    "workspace:item_not_applicable",
+    "workspace:item_undo",
+    "workspace:item_accept",
+    "workspace:hold_decide",
+    "portal:link_open",
+    "portal:sign_out",
+    "portal:language",
+    "portal:calendar",
+    "portal:sms_stop",
+    "portal:staff_send",
+    "reminders:twilio-status",
+    "reminders:twilio-inbound",
     "reminders:metrics",  # Prometheus text for a scraper, not a page
-}  # fmt: skip
+}
 
 
 @pytest.fixture(autouse=True)
@@ -49,15 +80,29 @@ def world(book, nurse, surgeon, clinic_admin):
     from actions import items as item_actions
     from actions.patients import patient_create
 
-    surgery = book("trigeminal-rf", in_days(4), medications=["clopidogrel"], first_name="Rosa", last_name="Ramirez",
-                   birth_date=dt.date(1957, 4, 18), email="rosa@example.org", cardiac_history=True)  # fmt: skip
+    surgery = book(
+        "trigeminal-rf",
+        in_days(4),
+        medications=["clopidogrel"],
+        first_name="Rosa",
+        last_name="Ramirez",
+        birth_date=dt.date(1957, 4, 18),
+        email="rosa@example.org",
+        cardiac_history=True,
+    )
     surgery.surgeon = surgeon
     surgery.save(update_fields=["surgeon"])
     book("lumbar-facet-rf", in_days(2), first_name="Kenji", last_name="Watanabe")
     items = surgery.checklist.items
     item_actions.item_complete(item=items.get(code="blood_group"), by=nurse, result="A+")
-    lone = patient_create(clinic=surgery.clinic, by=nurse, mrn="MRN-LONE", first_name="Lone", last_name="Lee",
-                          birth_date=dt.date(1970, 1, 2))  # fmt: skip
+    lone = patient_create(
+        clinic=surgery.clinic,
+        by=nurse,
+        mrn="MRN-LONE",
+        first_name="Lone",
+        last_name="Lee",
+        birth_date=dt.date(1970, 1, 2),
+    )
     return {"surgery": surgery, "patient": surgery.patient, "lone": lone}
 
 
@@ -113,8 +158,12 @@ def test_staff_pages_meet_wcag_22_aa(live_server, page, world, nurse, surgeon):
     check("workspace:worklist")
     check("workspace:surgery", f"/surgeries/{surgery.uuid}/")
     page.get_by_role("button", name="Log out").click()
-    assert seen >= STAFF_PAGES - {"accounts:two_factor_verify", "accounts:two_factor_setup", "reminders:outbox",
-                                  "audit:access_log"}  # fmt: skip
+    assert seen >= STAFF_PAGES - {
+        "accounts:two_factor_verify",
+        "accounts:two_factor_setup",
+        "reminders:outbox",
+        "audit:access_log",
+    }
 
 
 def test_admin_and_two_factor_pages_meet_wcag_22_aa(live_server, page, world, clinic_admin):

@@ -13,8 +13,13 @@ from tests.factories import PASSWORD, in_days
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-RESULTS = {"blood_group": "A+", "ecg": "Sinus rhythm", "chest_xray": "Clear", "urinalysis": "Normal",
-           "contrast_allergy": "None known"}  # fmt: skip
+RESULTS = {
+    "blood_group": "A+",
+    "ecg": "Sinus rhythm",
+    "chest_xray": "Clear",
+    "urinalysis": "Normal",
+    "contrast_allergy": "None known",
+}
 
 
 @pytest.fixture
@@ -32,8 +37,14 @@ def walk_data(book, nurse, surgeon):
     # Some neighbours so that the board looks like a working day.
     book(start_at=in_days(3), first_name="Maria", last_name="Lopez", medications=["clopidogrel"])
     book(start_at=in_days(9, hour=10), first_name="Kenji", last_name="Watanabe", claustrophobic=True)
-    book("trigeminal-rf", start_at=in_days(6, hour=13), first_name="Helen", last_name="Okafor",
-         medications=["warfarin"], birth_date=dt.date(1940, 4, 2))  # fmt: skip
+    book(
+        "trigeminal-rf",
+        start_at=in_days(6, hour=13),
+        first_name="Helen",
+        last_name="Okafor",
+        medications=["warfarin"],
+        birth_date=dt.date(1940, 4, 2),
+    )
     return patient_surgery
 
 

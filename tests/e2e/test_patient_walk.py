@@ -31,8 +31,15 @@ def test_patient_walk(live_server, page, book, surgeon, nurse):
     from portal.services import signin_link_create
     from prep.models import ChecklistItem, ItemStatus
 
-    surgery = book("trigeminal-rf", in_days(3), medications=["clopidogrel"], first_name="Rosa", last_name="Ramirez",
-                   birth_date=dt.date(1957, 4, 18), email="rosa@example.org")  # fmt: skip
+    surgery = book(
+        "trigeminal-rf",
+        in_days(3),
+        medications=["clopidogrel"],
+        first_name="Rosa",
+        last_name="Ramirez",
+        birth_date=dt.date(1957, 4, 18),
+        email="rosa@example.org",
+    )
     surgery.place = "Westside Surgery Center, 2nd floor"
     surgery.surgeon = surgeon
     surgery.save(update_fields=["place", "surgeon"])

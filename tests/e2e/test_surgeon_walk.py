@@ -15,8 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def decisions(book, surgeon):
-    waiting = book("cervical-facet-rf", in_days(3), medications=["clopidogrel"], first_name="Maria",
-                   last_name="Lopez")  # fmt: skip
+    waiting = book("cervical-facet-rf", in_days(3), medications=["clopidogrel"], first_name="Maria", last_name="Lopez")
     later = book("lumbar-facet-rf", in_days(8), medications=["apixaban"], first_name="Kenji", last_name="Watanabe")
     for s in (waiting, later):
         s.surgeon = surgeon

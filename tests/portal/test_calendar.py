@@ -20,8 +20,15 @@ SURGERY = aware("2026-03-09T08:00")  # Monday after the change to PDT (Sunday 8 
 @pytest.fixture
 def surgery(book):
     with time_machine.travel(aware("2026-02-20T09:00"), tick=False):
-        return book("trigeminal-rf", SURGERY, medications=["clopidogrel", "aspirin:primary"], first_name="Dora",
-                    last_name="Daylight", mrn="MRN-DORA", email="dora@example.org")  # fmt: skip
+        return book(
+            "trigeminal-rf",
+            SURGERY,
+            medications=["clopidogrel", "aspirin:primary"],
+            first_name="Dora",
+            last_name="Daylight",
+            mrn="MRN-DORA",
+            email="dora@example.org",
+        )
 
 
 def events_of(body: bytes) -> dict[str, object]:

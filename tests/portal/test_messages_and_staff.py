@@ -15,9 +15,17 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def patient(book):
-    return book("lumbar-facet-rf", first_name="Mara", last_name="Messenger", mrn="MRN-MARA",
-                birth_date=dt.date(1970, 1, 5), email="mara@example.org", mobile="+13105550142",
-                channel_sms=True, sms_consent=True).patient  # fmt: skip
+    return book(
+        "lumbar-facet-rf",
+        first_name="Mara",
+        last_name="Messenger",
+        mrn="MRN-MARA",
+        birth_date=dt.date(1970, 1, 5),
+        email="mara@example.org",
+        mobile="+13105550142",
+        channel_sms=True,
+        sms_consent=True,
+    ).patient
 
 
 def test_messages_page_shows_choices_and_clinic_phone(client, patient, sign_in):

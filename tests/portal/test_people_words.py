@@ -15,8 +15,9 @@ from tests.portal.test_preparation import BOOKED_ON, SURGERY, aware, section
 
 @pytest.fixture
 def alice(book):
-    return book("lumbar-facet-rf", first_name="Alice", birth_date=dt.date(1958, 3, 27),
-                email="alice@example.org").patient  # fmt: skip
+    return book(
+        "lumbar-facet-rf", first_name="Alice", birth_date=dt.date(1958, 3, 27), email="alice@example.org"
+    ).patient
 
 
 def test_locked_and_used_link_pages_give_the_clinic_number(client, alice, issue_link):
@@ -36,8 +37,9 @@ def test_locked_and_used_link_pages_give_the_clinic_number(client, alice, issue_
 
 def test_done_list_shows_the_day_it_was_done_in_the_past_tense(client, book, nurse, sign_in):
     with time_machine.travel(BOOKED_ON, tick=False):
-        surgery = book("trigeminal-rf", SURGERY, first_name="Carmen", birth_date=dt.date(1956, 7, 14),
-                       email="carmen@example.org")  # fmt: skip
+        surgery = book(
+            "trigeminal-rf", SURGERY, first_name="Carmen", birth_date=dt.date(1956, 7, 14), email="carmen@example.org"
+        )
     hemoglobin = ChecklistItem.objects.get(checklist__surgery=surgery, code="hemoglobin")
     with time_machine.travel(aware("2026-03-02T10:00"), tick=False):
         item_complete(item=hemoglobin, by=nurse, result="13.1")

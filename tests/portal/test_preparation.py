@@ -21,9 +21,16 @@ BOOKED_ON = aware("2026-02-20T09:00")
 @pytest.fixture
 def surgery(book, surgeon):
     with time_machine.travel(BOOKED_ON, tick=False):
-        s = book("trigeminal-rf", SURGERY, medications=["clopidogrel", "aspirin:primary"], first_name="Carmen",
-                 last_name="Castellanos", mrn="MRN-CARMEN", birth_date=dt.date(1956, 7, 14),
-                 email="carmen@example.org")  # fmt: skip
+        s = book(
+            "trigeminal-rf",
+            SURGERY,
+            medications=["clopidogrel", "aspirin:primary"],
+            first_name="Carmen",
+            last_name="Castellanos",
+            mrn="MRN-CARMEN",
+            birth_date=dt.date(1956, 7, 14),
+            email="carmen@example.org",
+        )
     s.surgeon = surgeon
     s.place = "Westside Surgery Center, 2nd floor"
     s.save(update_fields=["surgeon", "place"])
@@ -33,8 +40,15 @@ def surgery(book, surgeon):
 @pytest.fixture
 def other_surgery(book):
     with time_machine.travel(BOOKED_ON, tick=False):
-        return book("lumbar-facet-rf", aware("2026-03-10T09:00"), anaesthesia="sedation", first_name="Oscar",
-                    last_name="Otherington", mrn="MRN-OSCAR", email="oscar@example.org")  # fmt: skip
+        return book(
+            "lumbar-facet-rf",
+            aware("2026-03-10T09:00"),
+            anaesthesia="sedation",
+            first_name="Oscar",
+            last_name="Otherington",
+            mrn="MRN-OSCAR",
+            email="oscar@example.org",
+        )
 
 
 def item(surgery, code: str) -> ChecklistItem:
@@ -251,8 +265,9 @@ def test_other_patients_item_is_404_without_data(client, surgery, other_surgery,
         assert "Otherington" not in body and "MRN-OSCAR" not in body and str(theirs.uuid) not in body
 
 
-@pytest.mark.parametrize("url", ["/", "/admin/", "/admin/patients/patient/", "/api/v1/patients/", "/audit/",
-                                 "/fhir/", "/reminders/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url", ["/", "/admin/", "/admin/patients/patient/", "/api/v1/patients/", "/audit/", "/fhir/", "/reminders/"]
+)
 def test_patient_session_cannot_reach_staff_pages(client, surgery, other_surgery, sign_in, url):
     with time_machine.travel(aware("2026-03-03T10:00"), tick=False):
         sign_in(client, surgery.patient)

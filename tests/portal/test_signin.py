@@ -19,14 +19,27 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def alice(book):
-    return book("lumbar-facet-rf", first_name="Alice", last_name="Aldergrove", mrn="MRN-ALICE",
-                birth_date=dt.date(1958, 3, 27), email="alice@example.org").patient  # fmt: skip
+    return book(
+        "lumbar-facet-rf",
+        first_name="Alice",
+        last_name="Aldergrove",
+        mrn="MRN-ALICE",
+        birth_date=dt.date(1958, 3, 27),
+        email="alice@example.org",
+    ).patient
 
 
 @pytest.fixture
 def bob(book):
-    return book("cervical-facet-rf", first_name="Bobby", last_name="Brackenridge", mrn="MRN-BOB",
-                birth_date=dt.date(1949, 11, 2), email="bob@example.org", mobile="+13105550199").patient  # fmt: skip
+    return book(
+        "cervical-facet-rf",
+        first_name="Bobby",
+        last_name="Brackenridge",
+        mrn="MRN-BOB",
+        birth_date=dt.date(1949, 11, 2),
+        email="bob@example.org",
+        mobile="+13105550199",
+    ).patient
 
 
 def assert_no_trace_of(patient, response) -> None:

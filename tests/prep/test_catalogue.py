@@ -13,14 +13,31 @@ from prep.models import CatalogueRelease, ChecklistTemplate, Drug, ProcedureVari
 pytestmark = pytest.mark.django_db
 
 VARIANTS = {
-    "lumbar-facet-rf": "low", "thoracic-facet-rf": "low", "cervical-facet-rf": "intermediate",
-    "trigeminal-rf": "high", "trigeminal-glycerol": "high", "endoscopic-rhizotomy": "high",
-}  # fmt: skip
+    "lumbar-facet-rf": "low",
+    "thoracic-facet-rf": "low",
+    "cervical-facet-rf": "intermediate",
+    "trigeminal-rf": "high",
+    "trigeminal-glycerol": "high",
+    "endoscopic-rhizotomy": "high",
+}
 # Section 1 of the clinical reference: what the source document asks of a patient.
 SOURCE_DOCUMENT_ITEMS = {
-    "mri", "blood_group", "hemoglobin", "ecg", "chest_xray", "urinalysis", "cardiac_evaluation", "admission",
-    "hold:*", "hold_approval:*", "fasting_solids", "fasting_clear_liquids", "arrival", "consent", "follow_up",
-}  # fmt: skip
+    "mri",
+    "blood_group",
+    "hemoglobin",
+    "ecg",
+    "chest_xray",
+    "urinalysis",
+    "cardiac_evaluation",
+    "admission",
+    "hold:*",
+    "hold_approval:*",
+    "fasting_solids",
+    "fasting_clear_liquids",
+    "arrival",
+    "consent",
+    "follow_up",
+}
 
 
 def test_every_variant_has_its_risk_class_and_a_complete_template(catalogue: None) -> None:
@@ -32,8 +49,16 @@ def test_every_variant_has_its_risk_class_and_a_complete_template(catalogue: Non
 
 def test_every_item_is_bilingual_and_sourced(catalogue: None) -> None:
     for item in TemplateItem.objects.all():
-        for field in ("title_en", "patient_title_en", "patient_title_es", "instructions_en", "instructions_es",
-                      "why_en", "why_es", "source"):  # fmt: skip
+        for field in (
+            "title_en",
+            "patient_title_en",
+            "patient_title_es",
+            "instructions_en",
+            "instructions_es",
+            "why_en",
+            "why_es",
+            "source",
+        ):
             assert getattr(item, field).strip(), (item.template.slug, item.code, field)
         assert item.instructions_en != item.instructions_es
 
@@ -52,9 +77,21 @@ def test_drug_rules_are_sourced_and_unverified_ones_flagged(catalogue: None) -> 
     # clinical-reference 3: the unverified list, plus the heparin, fondaparinux, vorapaxar and
     # supplement rows whose values were not read.
     assert unverified == {
-        "clopidogrel", "prasugrel", "ticagrelor", "dabigatran", "rivaroxaban", "apixaban", "edoxaban",
-        "heparin", "fondaparinux", "vorapaxar", "fish oil", "ginkgo", "garlic", "vitamin e",
-    }  # fmt: skip
+        "clopidogrel",
+        "prasugrel",
+        "ticagrelor",
+        "dabigatran",
+        "rivaroxaban",
+        "apixaban",
+        "edoxaban",
+        "heparin",
+        "fondaparinux",
+        "vorapaxar",
+        "fish oil",
+        "ginkgo",
+        "garlic",
+        "vitamin e",
+    }
     warfarin = Drug.objects.get(substance="warfarin")
     assert warfarin.needs_normal_inr and warfarin.hold_for("high") == ("hold", 120)
 

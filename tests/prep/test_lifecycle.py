@@ -61,16 +61,25 @@ def test_generation_runs_in_a_number_of_queries_that_does_not_grow_with_items(ca
     from reminders.planner import checklist_changed
 
     def generate(n_meds: int) -> tuple[int, int]:
-        patient = patient_create(clinic=clinic, by=nurse, mrn=f"Q{n_meds}", first_name="Q", last_name="Q",
-                                 birth_date=dt.date(1950, 1, 1), claustrophobic=bool(n_meds))  # fmt: skip
+        patient = patient_create(
+            clinic=clinic,
+            by=nurse,
+            mrn=f"Q{n_meds}",
+            first_name="Q",
+            last_name="Q",
+            birth_date=dt.date(1950, 1, 1),
+            claustrophobic=bool(n_meds),
+        )
         names = ["warfarin", "clopidogrel", "apixaban", "aspirin:primary", "naproxen", "Mystery thinner"]
         for name in names[:n_meds]:
             drug, _, indication = name.partition(":")
             medication_add(patient=patient, by=nurse, name=drug, indication=indication, is_blood_thinner=True)
         surgery = Surgery.objects.create(
-            patient=patient, procedure=ProcedureVariant.objects.get(slug="trigeminal-rf"),
-            start_at=at("2026-03-09T08:00"), anaesthesia="general",
-        )  # fmt: skip
+            patient=patient,
+            procedure=ProcedureVariant.objects.get(slug="trigeminal-rf"),
+            start_at=at("2026-03-09T08:00"),
+            anaesthesia="general",
+        )
         with CaptureQueriesContext(connection) as ctx:
             # What booking does (actions.booking.surgery_book): generate, then plan the reminders.
             checklist_changed(checklist=checklist_generate(surgery=surgery, by=nurse))
@@ -95,8 +104,7 @@ def test_booking_in_the_past_is_refused_and_nothing_is_saved(book, clinic, nurse
 
 def test_birth_date_in_the_future_is_refused(clinic, nurse) -> None:
     with pytest.raises(ValidationError) as info:
-        patient_create(clinic=clinic, by=nurse, mrn="X1", first_name="A", last_name="B",
-                       birth_date=dt.date(2027, 1, 1))  # fmt: skip
+        patient_create(clinic=clinic, by=nurse, mrn="X1", first_name="A", last_name="B", birth_date=dt.date(2027, 1, 1))
     assert "birth_date" in info.value.message_dict
     assert not Patient.objects.exists()
 
@@ -104,19 +112,28 @@ def test_birth_date_in_the_future_is_refused(clinic, nurse) -> None:
 def test_duplicate_record_number_in_the_clinic_is_refused(clinic, other_clinic, nurse) -> None:
     patient_create(clinic=clinic, by=nurse, mrn="DUP", first_name="A", last_name="B", birth_date=dt.date(1950, 1, 1))
     with pytest.raises(ValidationError) as info:
-        patient_create(clinic=clinic, by=nurse, mrn="DUP", first_name="C", last_name="D",
-                       birth_date=dt.date(1951, 1, 1))  # fmt: skip
+        patient_create(
+            clinic=clinic, by=nurse, mrn="DUP", first_name="C", last_name="D", birth_date=dt.date(1951, 1, 1)
+        )
     assert "mrn" in info.value.message_dict
     # The same number in another clinic is a different patient.
-    patient_create(clinic=other_clinic, by=None, mrn="DUP", first_name="E", last_name="F",
-                   birth_date=dt.date(1952, 1, 1))  # fmt: skip
+    patient_create(
+        clinic=other_clinic, by=None, mrn="DUP", first_name="E", last_name="F", birth_date=dt.date(1952, 1, 1)
+    )
     assert Patient.objects.filter(mrn="DUP").count() == 2
 
 
 def test_invalid_mobile_is_refused(clinic, nurse) -> None:
     with pytest.raises(ValidationError) as info:
-        patient_create(clinic=clinic, by=nurse, mrn="M1", first_name="A", last_name="B",
-                       birth_date=dt.date(1950, 1, 1), mobile="12")  # fmt: skip
+        patient_create(
+            clinic=clinic,
+            by=nurse,
+            mrn="M1",
+            first_name="A",
+            last_name="B",
+            birth_date=dt.date(1950, 1, 1),
+            mobile="12",
+        )
     assert "mobile" in info.value.message_dict
 
 

@@ -47,19 +47,42 @@ HIGH = ("--procedure", "trigeminal-rf", "--surgery-at", "2026-06-15T08:00", "--b
 # --- Finding 2: what people write is read ------------------------------------------------------------
 
 FREE_TEXT = [
-    ("Eliquis 5 mg twice daily", "apixaban"), ("Aspirin 81 mg", "aspirin"), ("aspirina", "aspirin"),
-    ("aspirina 81", "aspirin"), ("Plavix", "clopidogrel"), ("heparin", "heparin"), ("heparina", "heparin"),
-    ("Xarelto 20mg daily", "rivaroxaban"), ("rivaroxabán", "rivaroxaban"), ("Coumadin 5 mg", "warfarin"),
-    ("warfarina", "warfarin"), ("Pradaxa 150 mg", "dabigatran"), ("Brilinta 90 mg", "ticagrelor"),
-    ("Effient", "prasugrel"), ("Savaysa", "edoxaban"), ("Lovenox 40 mg daily", "enoxaparin"),
-    ("enoxaparina", "enoxaparin"), ("Fragmin", "dalteparin"), ("Arixtra", "fondaparinux"),
-    ("Zontivity", "vorapaxar"), ("fish oil 1000 mg", "fish-oil"), ("aceite de pescado", "fish-oil"),
-    ("Advil 400", "ibuprofen"), ("ibuprofeno", "ibuprofen"), ("Aleve", "naproxen"),
-    ("Ozempic 1 mg weekly", "semaglutide"), ("Mounjaro", "tirzepatide"), ("Jardiance 10 mg", "empagliflozin"),
-    ("Farxiga", "dapagliflozin"), ("Steglatro", "ertugliflozin"), ("Lantus 20 units at night", "insulin"),
-    ("metformina 850", "metformin"), ("eliquiss", "apixaban"), ("clopidogrell 75", "clopidogrel"),
+    ("Eliquis 5 mg twice daily", "apixaban"),
+    ("Aspirin 81 mg", "aspirin"),
+    ("aspirina", "aspirin"),
+    ("aspirina 81", "aspirin"),
+    ("Plavix", "clopidogrel"),
+    ("heparin", "heparin"),
+    ("heparina", "heparin"),
+    ("Xarelto 20mg daily", "rivaroxaban"),
+    ("rivaroxabán", "rivaroxaban"),
+    ("Coumadin 5 mg", "warfarin"),
+    ("warfarina", "warfarin"),
+    ("Pradaxa 150 mg", "dabigatran"),
+    ("Brilinta 90 mg", "ticagrelor"),
+    ("Effient", "prasugrel"),
+    ("Savaysa", "edoxaban"),
+    ("Lovenox 40 mg daily", "enoxaparin"),
+    ("enoxaparina", "enoxaparin"),
+    ("Fragmin", "dalteparin"),
+    ("Arixtra", "fondaparinux"),
+    ("Zontivity", "vorapaxar"),
+    ("fish oil 1000 mg", "fish-oil"),
+    ("aceite de pescado", "fish-oil"),
+    ("Advil 400", "ibuprofen"),
+    ("ibuprofeno", "ibuprofen"),
+    ("Aleve", "naproxen"),
+    ("Ozempic 1 mg weekly", "semaglutide"),
+    ("Mounjaro", "tirzepatide"),
+    ("Jardiance 10 mg", "empagliflozin"),
+    ("Farxiga", "dapagliflozin"),
+    ("Steglatro", "ertugliflozin"),
+    ("Lantus 20 units at night", "insulin"),
+    ("metformina 850", "metformin"),
+    ("eliquiss", "apixaban"),
+    ("clopidogrell 75", "clopidogrel"),
     ("heparin drip", "heparin"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("text", "key"), FREE_TEXT, ids=[t for t, _ in FREE_TEXT])
@@ -317,8 +340,9 @@ def test_warfarin_held_on_the_prescribers_decision_still_brings_an_inr(book, sur
 
 def test_low_hemoglobin_is_done_but_flagged(book, nurse) -> None:
     surgery = book("lumbar-facet-rf")
-    hb = item_complete(item=ChecklistItem.objects.get(checklist__surgery=surgery, code="hemoglobin"), by=nurse,
-                       result="8.5")  # fmt: skip
+    hb = item_complete(
+        item=ChecklistItem.objects.get(checklist__surgery=surgery, code="hemoglobin"), by=nurse, result="8.5"
+    )
     assert hb.status == ItemStatus.DONE and "below the clinic's alert level of 10" in hb.result_flag
 
 
@@ -331,15 +355,31 @@ def test_age_with_a_high_bleeding_risk_under_local_anaesthesia_needs_no_cardiac_
 
 
 def test_age_with_sedation_on_a_low_bleeding_risk_procedure_needs_it(catalogue: None) -> None:
-    data = preview("--procedure", "lumbar-facet-rf", "--surgery-at", "2026-06-15T08:00", "--birth-date", "1950-01-01",
-                   "--anaesthesia", "sedation")  # fmt: skip
+    data = preview(
+        "--procedure",
+        "lumbar-facet-rf",
+        "--surgery-at",
+        "2026-06-15T08:00",
+        "--birth-date",
+        "1950-01-01",
+        "--anaesthesia",
+        "sedation",
+    )
     assert "cardiac_evaluation" in codes(data)
 
 
 def test_a_stent_or_atrial_fibrillation_at_any_age_needs_it(catalogue: None) -> None:
     for condition in ("drug_eluting_stent=2024-01-01", "atrial_fibrillation", "mechanical_heart_valve"):
-        data = preview("--procedure", "lumbar-facet-rf", "--surgery-at", "2026-06-15T08:00",
-                       "--birth-date", "1990-01-01", "--condition", condition)  # fmt: skip
+        data = preview(
+            "--procedure",
+            "lumbar-facet-rf",
+            "--surgery-at",
+            "2026-06-15T08:00",
+            "--birth-date",
+            "1990-01-01",
+            "--condition",
+            condition,
+        )
         assert "cardiac_evaluation" in codes(data), condition
 
 
@@ -360,10 +400,16 @@ def test_a_clinic_policy_changes_its_tests_only(book, clinic, other_clinic) -> N
     surgery = book("lumbar-facet-rf", birth_date=dt.date(1990, 1, 1))
     got = set(ChecklistItem.objects.filter(checklist__surgery=surgery).values_list("code", flat=True))
     assert "ecg" not in got and "chest_xray" not in got and "urinalysis" in got
-    other_patient = patient_create(clinic=other_clinic, by=None, mrn="O-1", first_name="O", last_name="P",
-                                   birth_date=dt.date(1990, 1, 1))  # fmt: skip
-    other = surgery_book(patient=other_patient, procedure=ProcedureVariant.objects.get(slug="lumbar-facet-rf"),
-                         start_at=surgery.start_at, anaesthesia="", by=None)  # fmt: skip
+    other_patient = patient_create(
+        clinic=other_clinic, by=None, mrn="O-1", first_name="O", last_name="P", birth_date=dt.date(1990, 1, 1)
+    )
+    other = surgery_book(
+        patient=other_patient,
+        procedure=ProcedureVariant.objects.get(slug="lumbar-facet-rf"),
+        start_at=surgery.start_at,
+        anaesthesia="",
+        by=None,
+    )
     other_codes = set(ChecklistItem.objects.filter(checklist__surgery=other).values_list("code", flat=True))
     assert {"ecg", "chest_xray"} <= other_codes
     ecg = ChecklistItem.objects.get(checklist__surgery=other, code="ecg")
@@ -393,8 +439,9 @@ def test_blood_group_does_not_expire(catalogue: None) -> None:
 
 @pytest.mark.parametrize(("procedure", "hours"), [("lumbar-facet-rf", 4), ("trigeminal-rf", 24)])
 def test_lmwh_restart_is_shorter_after_a_low_risk_procedure(catalogue: None, procedure: str, hours: int) -> None:
-    hold = codes(preview("--procedure", procedure, "--surgery-at", "2026-06-15T08:00", "--medication",
-                         "enoxaparin:therapeutic"))["hold:enoxaparin"]  # fmt: skip
+    hold = codes(
+        preview("--procedure", procedure, "--surgery-at", "2026-06-15T08:00", "--medication", "enoxaparin:therapeutic")
+    )["hold:enoxaparin"]
     restart = dt.datetime.fromisoformat(hold["restart_at"])
     assert restart - dt.datetime(2026, 6, 15, 8, tzinfo=LA) == dt.timedelta(hours=hours)
 
@@ -412,16 +459,25 @@ def test_unfractionated_heparin_rows(catalogue: None) -> None:
 
 
 def test_a_drug_that_needs_no_hold_says_keep_taking_it(catalogue: None) -> None:
-    data = codes(preview("--procedure", "lumbar-facet-rf", "--surgery-at", "2026-06-15T08:00", "--medication",
-                         "aspirin:primary"))  # fmt: skip
+    data = codes(
+        preview("--procedure", "lumbar-facet-rf", "--surgery-at", "2026-06-15T08:00", "--medication", "aspirin:primary")
+    )
     assert "keep:aspirin" in data and "hold_approval:aspirin" not in data
     assert data["keep:aspirin"]["assignee"] == "patient"
 
 
 def test_escort_overnight_adult_pregnancy_and_warning_signs(catalogue: None) -> None:
     general = codes(preview(*HIGH, "--sex", "female", "--birth-date", "1990-01-01"))
-    assert {"escort", "overnight_adult", "pregnancy_check", "contrast_allergy", "what_to_bring", "if_unwell",
-            "warning_signs", "warning_signs_trigeminal"} <= set(general)  # fmt: skip
+    assert {
+        "escort",
+        "overnight_adult",
+        "pregnancy_check",
+        "contrast_allergy",
+        "what_to_bring",
+        "if_unwell",
+        "warning_signs",
+        "warning_signs_trigeminal",
+    } <= set(general)
     local = codes(preview("--procedure", "lumbar-facet-rf", "--surgery-at", "2026-06-15T08:00", "--sex", "male"))
     assert not {"escort", "overnight_adult", "pregnancy_check", "warning_signs_trigeminal"} & set(local)
     assert "warning_signs" in local

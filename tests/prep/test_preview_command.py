@@ -22,10 +22,21 @@ def preview(*args: str) -> dict:
 
 def test_preview_prints_the_checklist_sorted_by_due_time(catalogue: None) -> None:
     data = preview(
-        "--procedure", "trigeminal-glycerol", "--surgery-at", "2026-03-09T08:00", "--tz", "America/Los_Angeles",
-        "--birth-date", "1950-05-01", "--medication", "aspirin:primary", "--medication", "clopidogrel",
-        "--flag", "claustrophobic",
-    )  # fmt: skip
+        "--procedure",
+        "trigeminal-glycerol",
+        "--surgery-at",
+        "2026-03-09T08:00",
+        "--tz",
+        "America/Los_Angeles",
+        "--birth-date",
+        "1950-05-01",
+        "--medication",
+        "aspirin:primary",
+        "--medication",
+        "clopidogrel",
+        "--flag",
+        "claustrophobic",
+    )
     assert data["procedure"] == "trigeminal-glycerol"
     assert data["risk"] == "high"
     assert data["surgery_at"] == "2026-03-09T08:00:00-07:00"
@@ -64,23 +75,37 @@ def test_list_procedures(catalogue: None) -> None:
     [
         (["--procedure", "hip-replacement", "--surgery-at", "2026-03-10T08:00"], "unknown procedure 'hip-replacement'"),
         (["--procedure", "trigeminal-rf", "--surgery-at", "next tuesday"], "is not a date and time"),
-        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--condition", "unobtainium"],
-         "--condition 'unobtainium' is not known"),
-        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--condition", "vte=last week"],
-         "the date is not like 2026-01-31"),
-        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--crcl", "lots"],
-         "--crcl 'lots' is not a whole number"),
-        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--booked-at", "2026-03-11T08:00"],
-         "--booked-at is after --surgery-at"),
-        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--birth-date", "2027-01-01"],
-         "--birth-date: The birth date must be before the surgery date"),
-        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--birth-date", "01/02/1950"],
-         "is not a date"),
-        (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--tz", "Mars/Olympus"],
-         "not a known time zone"),
+        (
+            ["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--condition", "unobtainium"],
+            "--condition 'unobtainium' is not known",
+        ),
+        (
+            ["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--condition", "vte=last week"],
+            "the date is not like 2026-01-31",
+        ),
+        (
+            ["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--crcl", "lots"],
+            "--crcl 'lots' is not a whole number",
+        ),
+        (
+            ["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--booked-at", "2026-03-11T08:00"],
+            "--booked-at is after --surgery-at",
+        ),
+        (
+            ["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--birth-date", "2027-01-01"],
+            "--birth-date: The birth date must be before the surgery date",
+        ),
+        (
+            ["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--birth-date", "01/02/1950"],
+            "is not a date",
+        ),
+        (
+            ["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--tz", "Mars/Olympus"],
+            "not a known time zone",
+        ),
         (["--procedure", "trigeminal-rf", "--surgery-at", "2026-03-10T08:00", "--flag", "vampire"], "unknown flag"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_exits_2_with_one_line(catalogue: None, args: list[str], message: str) -> None:
     err = StringIO()
     with pytest.raises(SystemExit) as info:
@@ -93,7 +118,14 @@ def test_bad_input_exits_2_with_one_line(catalogue: None, args: list[str], messa
 def test_a_date_beyond_the_calendar_exits_2(catalogue: None) -> None:
     err = StringIO()
     with pytest.raises(SystemExit) as info:
-        call_command("preview_checklist", "--procedure", "trigeminal-rf", "--surgery-at", "9999-12-31T08:00",
-                     stdout=StringIO(), stderr=err)  # fmt: skip
+        call_command(
+            "preview_checklist",
+            "--procedure",
+            "trigeminal-rf",
+            "--surgery-at",
+            "9999-12-31T08:00",
+            stdout=StringIO(),
+            stderr=err,
+        )
     assert info.value.code == 2
     assert "too far from today" in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1

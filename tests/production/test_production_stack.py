@@ -69,8 +69,9 @@ class Browser:
         headers.update(kwargs.pop("headers", {}))
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        response = requests.request(method, self.base + path, headers=headers, allow_redirects=False, timeout=30,
-                                    **kwargs)  # fmt: skip
+        response = requests.request(
+            method, self.base + path, headers=headers, allow_redirects=False, timeout=30, **kwargs
+        )
         self.cookies.update(response.cookies.get_dict())
         return response
 
@@ -95,8 +96,14 @@ def test_production_stack_serves_books_ticks_and_reports_health(tmp_path, catalo
     env = _production_env(tmp_path)
     python = sys.executable
     # README step: collect the static files with DEBUG=0 (failed before on a vendored source map).
-    built = subprocess.run([python, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    built = subprocess.run(
+        [python, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert built.returncode == 0, built.stdout + built.stderr
     assert (tmp_path / "static" / "staticfiles.json").exists()
 
@@ -106,13 +113,41 @@ def test_production_stack_serves_books_ticks_and_reports_health(tmp_path, catalo
     celery = shutil.which("celery", path=str(bin_dir)) or "celery"
     with ExitStack() as stack:
         processes = {
-            "web": [gunicorn, "-c", "config/gunicorn.conf.py", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-                    "--workers", "2", "--timeout", "60"],
-            "worker": [celery, "-A", "config", "worker", "--concurrency", "1", "--without-gossip",
-                       "--without-mingle", "--loglevel", "WARNING"],
-            "beat": [celery, "-A", "config", "beat", "--schedule", str(tmp_path / "beat-schedule"),
-                     "--loglevel", "WARNING"],
-        }  # fmt: skip
+            "web": [
+                gunicorn,
+                "-c",
+                "config/gunicorn.conf.py",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "60",
+            ],
+            "worker": [
+                celery,
+                "-A",
+                "config",
+                "worker",
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "WARNING",
+            ],
+            "beat": [
+                celery,
+                "-A",
+                "config",
+                "beat",
+                "--schedule",
+                str(tmp_path / "beat-schedule"),
+                "--loglevel",
+                "WARNING",
+            ],
+        }
         for name, args in processes.items():
             proc = _start(args, env, tmp_path / f"{name}.log")
             stack.callback(stop_process, proc)
@@ -141,8 +176,11 @@ def test_production_stack_serves_books_ticks_and_reports_health(tmp_path, catalo
         # Sign in as the nurse through the real form (CSRF, Argon2, axes, sessions on Redis/DB).
         login_page = browser.request("GET", "/accounts/login/")
         assert login_page.status_code == 200
-        signed_in = browser.request("POST", "/accounts/login/", data={
-            "username": nurse.email, "password": PASSWORD, "csrfmiddlewaretoken": browser.csrf()})  # fmt: skip
+        signed_in = browser.request(
+            "POST",
+            "/accounts/login/",
+            data={"username": nurse.email, "password": PASSWORD, "csrfmiddlewaretoken": browser.csrf()},
+        )
         assert signed_in.status_code == 302, signed_in.text[:500]
         board = browser.request("GET", "/")
         assert board.status_code == 200 and "Upcoming surgeries" in board.text
@@ -163,20 +201,31 @@ def test_production_stack_serves_books_ticks_and_reports_health(tmp_path, catalo
 
         # A system books through the API with its Bearer token.
         api = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        patient = browser.request("POST", "/api/v1/patients/", headers=api, json={
-            "mrn": "PROD-1", "first_name": "Ana", "last_name": "Lopez", "birth_date": "1951-03-02"})  # fmt: skip
+        patient = browser.request(
+            "POST",
+            "/api/v1/patients/",
+            headers=api,
+            json={"mrn": "PROD-1", "first_name": "Ana", "last_name": "Lopez", "birth_date": "1951-03-02"},
+        )
         assert patient.status_code == 201, patient.text
         start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=10)).replace(microsecond=0).isoformat()
-        surgery = browser.request("POST", "/api/v1/surgeries/", headers=api, json={
-            "patient": patient.json()["id"], "procedure": "lumbar-facet-rf", "start_at": start})  # fmt: skip
+        surgery = browser.request(
+            "POST",
+            "/api/v1/surgeries/",
+            headers=api,
+            json={"patient": patient.json()["id"], "procedure": "lumbar-facet-rf", "start_at": start},
+        )
         assert surgery.status_code == 201, surgery.text
 
         # The nurse ticks an item on the page.
         item = ChecklistItem.objects.get(checklist__surgery__uuid=surgery.json()["id"], code="ecg")
         page = browser.request("GET", f"/surgeries/{surgery.json()['id']}/")
         assert page.status_code == 200 and "Lopez" in page.text and "no-store" in page.headers["Cache-Control"]
-        ticked = browser.request("POST", f"/items/{item.uuid}/complete/", data={
-            "csrfmiddlewaretoken": browser.csrf(), "version": str(item.version), "result": "normal sinus rhythm"})  # fmt: skip
+        ticked = browser.request(
+            "POST",
+            f"/items/{item.uuid}/complete/",
+            data={"csrfmiddlewaretoken": browser.csrf(), "version": str(item.version), "result": "normal sinus rhythm"},
+        )
         assert ticked.status_code == 302, ticked.text[:500]
         item.refresh_from_db()
         assert item.status == "done" and item.completed_by_id == nurse.pk

@@ -22,8 +22,12 @@ def celery_beat(*, broker_url: str, extra_env: dict[str, str] | None = None) -> 
         log = open(Path(folder) / "beat.log", "w")  # noqa: SIM115
         proc = subprocess.Popen(
             [celery, "-A", "config", "beat", "--loglevel=INFO", "-s", str(Path(folder) / "schedule")],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             yield proc
         finally:

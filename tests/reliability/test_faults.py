@@ -83,8 +83,9 @@ def settled(rows) -> bool:
     ).exists()
 
 
-def test_faults_leave_the_outbox_and_the_providers_in_agreement(book, clinic, nurse, smtp_server, sms_server,
-                                                                own_redis):  # fmt: skip
+def test_faults_leave_the_outbox_and_the_providers_in_agreement(
+    book, clinic, nurse, smtp_server, sms_server, own_redis
+):
     from reminders.tasks import dispatch_reminders
 
     open_all_hours(clinic, sms_daily_limit=3)
@@ -113,8 +114,12 @@ def test_faults_leave_the_outbox_and_the_providers_in_agreement(book, clinic, nu
                 broker_url=back.url, concurrency=2, extra_env=env, name="faults1", loglevel="WARNING"
             ) as worker,
         ):
-            wait_for(lambda: settled(rows_1), timeout=BROKER_RETURN_LIMIT, interval=0.3,
-                     what=f"every stranded claim settled within {BROKER_RETURN_LIMIT} s of the broker's return")  # fmt: skip
+            wait_for(
+                lambda: settled(rows_1),
+                timeout=BROKER_RETURN_LIMIT,
+                interval=0.3,
+                what=f"every stranded claim settled within {BROKER_RETURN_LIMIT} s of the broker's return",
+            )
             recovered_in = time.monotonic() - returned_at
 
             # --- 3: SIGKILL in the send window ------------------------------------------------------

@@ -39,16 +39,21 @@ def own_redis():
     server.stop()
 
 
-def test_redis_down_for_30_seconds_pages_work_and_nothing_is_lost(book, clinic, nurse, clinic_admin, client, login,
-                                                                  smtp_server, sms_server, own_redis):  # fmt: skip
+def test_redis_down_for_30_seconds_pages_work_and_nothing_is_lost(
+    book, clinic, nurse, clinic_admin, client, login, smtp_server, sms_server, own_redis
+):
     open_all_hours(clinic)
     surgeries = [book(start_at=in_days(20), anaesthesia="local", **sms_fields(n)) for n in range(10)]
     now = timezone.now()
     before = []
     for surgery in surgeries[:5]:
         before += due_reminders(surgery, 2, channel=Channel.EMAIL, prefix="out-now", due_at=now)
-    env = {**provider_env(smtp_server, sms_server), "REMINDERS_DISPATCH_INTERVAL": "1",
-           "REMINDERS_LEASE_SECONDS": "5", "REDIS_URL": own_redis.url}  # fmt: skip
+    env = {
+        **provider_env(smtp_server, sms_server),
+        "REMINDERS_DISPATCH_INTERVAL": "1",
+        "REMINDERS_LEASE_SECONDS": "5",
+        "REDIS_URL": own_redis.url,
+    }
     with (
         celery_beat(broker_url=own_redis.url, extra_env=env),
         celery_worker(broker_url=own_redis.url, concurrency=2, extra_env=env, name="outage"),
@@ -83,8 +88,12 @@ def test_redis_down_for_30_seconds_pages_work_and_nothing_is_lost(book, clinic, 
         assert sent("out-during") == 0, "nothing could be sent while Redis was down"
 
         own_redis.start()  # the same port; it comes back empty (no persistence)
-        wait_for(lambda: sent("out-during") == len(during), timeout=150, interval=0.5,
-                 what="every reminder due during the outage sent after Redis came back")  # fmt: skip
+        wait_for(
+            lambda: sent("out-during") == len(during),
+            timeout=150,
+            interval=0.5,
+            what="every reminder due during the outage sent after Redis came back",
+        )
 
     email_counts = Counter(smtp_server.handler.reminder_ids())
     sms_counts = Counter(sms_server.references())

@@ -34,8 +34,10 @@ def test_two_dispatchers_at_once_send_each_of_1000_reminders_once(book, clinic, 
     assert len(rows) == 1000
     env = subprocess_env(**provider_env(smtp_server, sms_server), REMINDERS_BATCH_SIZE="20")
     command = [sys.executable, "manage.py", "dispatch_reminders", "--once"]
-    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outputs]
     sent = [int(re.search(r"sent=(\d+)", out).group(1)) for out, _ in outputs]

@@ -48,8 +48,7 @@ def make_500(book, clinic) -> tuple[list[Reminder], list[Reminder]]:
     return emails, texts
 
 
-def test_worker_killed_mid_batch_every_reminder_received_exactly_once(book, clinic, smtp_server, sms_server,
-                                                                      redis_url):  # fmt: skip
+def test_worker_killed_mid_batch_every_reminder_received_exactly_once(book, clinic, smtp_server, sms_server, redis_url):
     emails, texts = make_500(book, clinic)
     assert len(emails) + len(texts) == 500
     env = {**provider_env(smtp_server, sms_server), **SETTINGS_ENV}

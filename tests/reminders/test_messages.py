@@ -15,10 +15,35 @@ from tests.factories import aware
 from tests.reminders.helpers import sms_fields
 
 pytestmark = pytest.mark.django_db
-DIAGNOSIS_WORDS = ["neuralgia", "neuralgia", "pain", "dolor", "anemia", "anemia", "stent", "arthritis", "artritis",
-                   "hernia", "trigemin", "rhizotomy", "rizotom", "radiofrequency", "radiofrecuencia", "facet",
-                   "glycerol", "glicerol", "endoscop", "ablation", "ablación", "anesthesia", "anestesia",
-                   "sedation", "sedación", "clopidogrel", "blood thinner"]  # fmt: skip
+DIAGNOSIS_WORDS = [
+    "neuralgia",
+    "neuralgia",
+    "pain",
+    "dolor",
+    "anemia",
+    "anemia",
+    "stent",
+    "arthritis",
+    "artritis",
+    "hernia",
+    "trigemin",
+    "rhizotomy",
+    "rizotom",
+    "radiofrequency",
+    "radiofrecuencia",
+    "facet",
+    "glycerol",
+    "glicerol",
+    "endoscop",
+    "ablation",
+    "ablación",
+    "anesthesia",
+    "anestesia",
+    "sedation",
+    "sedación",
+    "clopidogrel",
+    "blood thinner",
+]
 STOP_ENDINGS = {"en": "Reply STOP to opt out.", "es": "Responda STOP para darse de baja."}
 CLINIC_NAMES = ["Westside Spine Center", "Saint Mary's Comprehensive Spine & Pain Management Institute of Los Angeles"]
 
@@ -34,8 +59,13 @@ def forbidden_terms() -> list[str]:
 
 @pytest.fixture
 def kinds(book, surgeon):
-    surgery = book("endoscopic-rhizotomy", start_at=aware("2027-02-20T07:30"), anaesthesia="sedation",
-                   medications=["clopidogrel"], **sms_fields())  # fmt: skip
+    surgery = book(
+        "endoscopic-rhizotomy",
+        start_at=aware("2027-02-20T07:30"),
+        anaesthesia="sedation",
+        medications=["clopidogrel"],
+        **sms_fields(),
+    )
     approval = ChecklistItem.objects.get(checklist__surgery=surgery, code__startswith="hold_approval:")
     hold_decide(item=approval, by=surgeon, approve=True)
     items = {
@@ -101,8 +131,9 @@ def test_every_email_kind_renders_subject_text_and_html(kinds, clinic, language)
     surgery, by_kind = kinds
     surgery.patient.language = language
     for kind in messages.EMAIL_KINDS:
-        message = messages.email_render(kind=kind, clinic=clinic, patient=surgery.patient, items=by_kind[kind],
-                                        reference="abc")  # fmt: skip
+        message = messages.email_render(
+            kind=kind, clinic=clinic, patient=surgery.patient, items=by_kind[kind], reference="abc"
+        )
         assert message.extra_headers["Reminder-Id"] == "abc"
         assert clinic.name in message.subject and "\n" not in message.subject
         assert "https://" in message.body or "http://" in message.body

@@ -48,8 +48,13 @@ def test_unsigned_or_badly_signed_callbacks_get_403_and_change_nothing(client, w
     assert response.status_code == 403
     sent_sms.refresh_from_db()
     assert sent_sms.status == Status.SENT and sent_sms.delivered_at is None
-    inbound = post(client, "/reminders/twilio/inbound/", {"From": "+13105550123", "Body": "STOP", "MessageSid": "SMx"},
-                   sign=how == "bad", token="wrong-token")  # fmt: skip
+    inbound = post(
+        client,
+        "/reminders/twilio/inbound/",
+        {"From": "+13105550123", "Body": "STOP", "MessageSid": "SMx"},
+        sign=how == "bad",
+        token="wrong-token",
+    )
     assert inbound.status_code == 403
     assert not SmsEvent.objects.exists()
     assert not type(sent_sms.patient).objects.filter(sms_opted_out_at__isnull=False).exists()
@@ -87,8 +92,20 @@ def test_callback_for_another_message_sid_changes_nothing(client, webhook_settin
     assert sent_sms.status == Status.SENT
 
 
-OPT_OUT = ["STOP", "stop", "Stop please", "STOPALL", "unsubscribe", "Cancel", "END", "quit", "REVOKE", "opt out",
-           "Please OPT-OUT of this", "I want to stop. thanks"]  # fmt: skip
+OPT_OUT = [
+    "STOP",
+    "stop",
+    "Stop please",
+    "STOPALL",
+    "unsubscribe",
+    "Cancel",
+    "END",
+    "quit",
+    "REVOKE",
+    "opt out",
+    "Please OPT-OUT of this",
+    "I want to stop. thanks",
+]
 
 
 @pytest.mark.parametrize("body", OPT_OUT)
@@ -135,8 +152,9 @@ def test_start_resubscribes_and_help_answers_with_clinic_and_phone(client, webho
 
 def test_other_replies_get_no_answer(client, webhook_settings, book):
     surgery = book(**sms_fields(79))
-    response = post(client, "/reminders/twilio/inbound/", {"From": surgery.patient.mobile, "Body": "ok thanks",
-                                                           "MessageSid": "SM9"})  # fmt: skip
+    response = post(
+        client, "/reminders/twilio/inbound/", {"From": surgery.patient.mobile, "Body": "ok thanks", "MessageSid": "SM9"}
+    )
     assert "<Message>" not in response.content.decode()
     surgery.patient.refresh_from_db()
     assert surgery.patient.sms_opted_out_at is None

@@ -77,19 +77,39 @@ def _side(clinic, nurse, surgeon, admin, *, first: str, last: str, mrn: str, bir
     from prep.models import ProcedureVariant
 
     patient = patient_create(
-        clinic=clinic, by=nurse, mrn=mrn, first_name=first, last_name=last, birth_date=birth,
-        email=f"{last.lower()}@example.org", mobile="+13105550142", claustrophobic=True,
-    )  # fmt: skip
+        clinic=clinic,
+        by=nurse,
+        mrn=mrn,
+        first_name=first,
+        last_name=last,
+        birth_date=birth,
+        email=f"{last.lower()}@example.org",
+        mobile="+13105550142",
+        claustrophobic=True,
+    )
     medication_add(patient=patient, by=nurse, name="clopidogrel", is_blood_thinner=True)
     surgery = surgery_book(
-        patient=patient, procedure=ProcedureVariant.objects.get(slug="lumbar-facet-rf"), start_at=in_days(10),
-        by=nurse, surgeon=surgeon, place="Room 4", level="L4-L5", side="left",
-    )  # fmt: skip
+        patient=patient,
+        procedure=ProcedureVariant.objects.get(slug="lumbar-facet-rf"),
+        start_at=in_days(10),
+        by=nurse,
+        surgeon=surgeon,
+        place="Room 4",
+        level="L4-L5",
+        side="left",
+    )
     items = {i.code: i for i in surgery.checklist.items.all()}
     item_complete(item=items["blood_group"], by=nurse, result="A+")
     item_patient_confirm(item=items["mri_comfort"], evidence={"kind": "done", "done": True})
-    side = Side(clinic=clinic, nurse=nurse, surgeon=surgeon, admin=admin, patient=patient, surgery=surgery,
-                names=(last, first, mrn))  # fmt: skip
+    side = Side(
+        clinic=clinic,
+        nurse=nurse,
+        surgeon=surgeon,
+        admin=admin,
+        patient=patient,
+        surgery=surgery,
+        names=(last, first, mrn),
+    )
     side.token_raw = api_token_create(clinic=clinic, name=f"{clinic.slug} EHR", by=None)[1]
     side.spare_token = api_token_create(clinic=clinic, name="spare", by=None)[0]
     return side
@@ -137,14 +157,38 @@ def world(catalogue, clinic, nurse, surgeon, clinic_admin, other_clinic, outside
     cache.clear()
     surgeon_x = UserFactory(clinic=other_clinic, role=Role.SURGEON, email="surgeon@eastside.test")
     admin_x = UserFactory(clinic=other_clinic, role=Role.CLINIC_ADMIN, email="admin@eastside.test")
-    home = _side(clinic, nurse, surgeon, clinic_admin, first="Zebulon", last="Quixwright", mrn="MRN-ZQ-4711",
-                 birth=dt.date(1957, 4, 11))  # fmt: skip
-    away = _side(other_clinic, outsider_nurse, surgeon_x, admin_x, first="Oriana", last="Vexley", mrn="MRN-OV-9090",
-                 birth=dt.date(1961, 9, 23))  # fmt: skip
-    other = patient_create(clinic=clinic, by=nurse, mrn="MRN-TP-3131", first_name="Thaddeus", last_name="Plumbrook",
-                           birth_date=dt.date(1949, 2, 2), email="plumbrook@example.org")  # fmt: skip
-    surgery_book(patient=other, procedure=ProcedureVariant.objects.get(slug="cervical-facet-rf"),
-                 start_at=in_days(12), by=nurse)  # fmt: skip
+    home = _side(
+        clinic,
+        nurse,
+        surgeon,
+        clinic_admin,
+        first="Zebulon",
+        last="Quixwright",
+        mrn="MRN-ZQ-4711",
+        birth=dt.date(1957, 4, 11),
+    )
+    away = _side(
+        other_clinic,
+        outsider_nurse,
+        surgeon_x,
+        admin_x,
+        first="Oriana",
+        last="Vexley",
+        mrn="MRN-OV-9090",
+        birth=dt.date(1961, 9, 23),
+    )
+    other = patient_create(
+        clinic=clinic,
+        by=nurse,
+        mrn="MRN-TP-3131",
+        first_name="Thaddeus",
+        last_name="Plumbrook",
+        birth_date=dt.date(1949, 2, 2),
+        email="plumbrook@example.org",
+    )
+    surgery_book(
+        patient=other, procedure=ProcedureVariant.objects.get(slug="cervical-facet-rf"), start_at=in_days(12), by=nurse
+    )
     home.other_patient = other
     home.other_names = ("Plumbrook", "Thaddeus", "MRN-TP-3131")
     w = World(home=home, away=away)

@@ -38,8 +38,13 @@ CLINIC_ADMIN_PERMS = {
     "prep.clinictestpolicy": {"view", "add", "change", "delete"},
 }
 # Models whose rows belong to a clinic, and a row of each clinic for the tests.
-PATIENT_MODELS = ("patients.patient", "patients.surgery", "workspace.patientnote", "reminders.reminder",
-                  "portal.signinlink")  # fmt: skip
+PATIENT_MODELS = (
+    "patients.patient",
+    "patients.surgery",
+    "workspace.patientnote",
+    "reminders.reminder",
+    "portal.signinlink",
+)
 
 
 def _url(label: str, suffix: str = "") -> str:
@@ -70,8 +75,9 @@ def _rows(world: World, label: str):
             out.append(Surgery.objects.get(pk=side.surgery.pk))
         elif label == "workspace.patientnote":
             if not PatientNote.objects.filter(patient=side.patient).exists():
-                note_add(patient=side.patient, surgery=side.surgery, by=side.nurse, kind="note", outcome="",
-                         text="called")  # fmt: skip
+                note_add(
+                    patient=side.patient, surgery=side.surgery, by=side.nurse, kind="note", outcome="", text="called"
+                )
             out.append(PatientNote.objects.filter(patient=side.patient).first())
         elif label == "reminders.reminder":
             out.append(Reminder.objects.filter(patient=side.patient).first())
@@ -107,8 +113,15 @@ def _registered() -> list[str]:
 
 
 def test_every_registered_model_is_in_the_table():
-    third_party = {"auth.group", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog",
-                   "otp_totp.totpdevice", "otp_email.emaildevice", "core.heartbeat"}  # fmt: skip
+    third_party = {
+        "auth.group",
+        "axes.accessattempt",
+        "axes.accesslog",
+        "axes.accessfailurelog",
+        "otp_totp.totpdevice",
+        "otp_email.emaildevice",
+        "core.heartbeat",
+    }
     assert set(_registered()) == set(CLINIC_ADMIN_PERMS) | third_party
 
 
@@ -155,8 +168,10 @@ def test_clinic_admin_cannot_reach_other_clinic_staff_or_grant_powers(world, adm
     # Another clinic's nurse: no password form, no password set, so no signing in as her.
     assert client.get(f"/admin/accounts/user/{away_nurse.pk}/password/").status_code == 404
     before = User.objects.get(pk=away_nurse.pk).password
-    response = client.post(f"/admin/accounts/user/{away_nurse.pk}/password/",
-                           {"password1": "Another-long-pass-42", "password2": "Another-long-pass-42"})  # fmt: skip
+    response = client.post(
+        f"/admin/accounts/user/{away_nurse.pk}/password/",
+        {"password1": "Another-long-pass-42", "password2": "Another-long-pass-42"},
+    )
     assert response.status_code == 404 and User.objects.get(pk=away_nurse.pk).password == before
     # His own clinic's nurse: the form is there.
     assert client.get(f"/admin/accounts/user/{home_nurse.pk}/password/").status_code == 200
@@ -164,11 +179,24 @@ def test_clinic_admin_cannot_reach_other_clinic_staff_or_grant_powers(world, adm
     page = client.get(f"/admin/accounts/user/{home_nurse.pk}/change/").content.decode()
     for field in ("is_superuser", "user_permissions", "groups", "is_staff"):
         assert f'name="{field}"' not in page, field
-    response = client.post(f"/admin/accounts/user/{home_nurse.pk}/change/", {
-        "email": home_nurse.email, "first_name": "Nora", "last_name": "Nurse", "clinic": world.away.clinic.pk,
-        "role": "nurse", "is_active": "on", "is_superuser": "on", "is_staff": "on", "user_permissions": ["1"],
-        "last_login_0": "", "last_login_1": "", "date_joined_0": "2026-01-01", "date_joined_1": "10:00:00",
-    })  # fmt: skip
+    response = client.post(
+        f"/admin/accounts/user/{home_nurse.pk}/change/",
+        {
+            "email": home_nurse.email,
+            "first_name": "Nora",
+            "last_name": "Nurse",
+            "clinic": world.away.clinic.pk,
+            "role": "nurse",
+            "is_active": "on",
+            "is_superuser": "on",
+            "is_staff": "on",
+            "user_permissions": ["1"],
+            "last_login_0": "",
+            "last_login_1": "",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "10:00:00",
+        },
+    )
     assert response.status_code in (200, 302)
     nurse = User.objects.get(pk=home_nurse.pk)
     assert not nurse.is_superuser and not nurse.is_staff and nurse.clinic_id == world.home.clinic.pk
@@ -186,10 +214,18 @@ def test_foreign_key_choices_are_the_clinic_s(world, admins):
     surgeons = add[add.index('name="surgeon"') : add.index("</select>", add.index('name="surgeon"'))]
     assert f'value="{world.away.surgeon.pk}"' not in surgeons and f'value="{world.home.surgeon.pk}"' in surgeons
     # Booking the other clinic's patient by typing its id in the raw-id box is refused.
-    response = client.post("/admin/patients/surgery/add/", {
-        "patient": world.away.patient.pk, "procedure": world.home.surgery.procedure_id, "surgeon": "",
-        "start_at_0": "2030-01-01", "start_at_1": "09:00", "anaesthesia": "local", "status": "booked",
-    })  # fmt: skip
+    response = client.post(
+        "/admin/patients/surgery/add/",
+        {
+            "patient": world.away.patient.pk,
+            "procedure": world.home.surgery.procedure_id,
+            "surgeon": "",
+            "start_at_0": "2030-01-01",
+            "start_at_1": "09:00",
+            "anaesthesia": "local",
+            "status": "booked",
+        },
+    )
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     assert not Surgery.objects.filter(patient=world.away.patient).exclude(pk=world.away.surgery.pk).exists()
 

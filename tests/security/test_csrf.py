@@ -70,10 +70,12 @@ def test_every_write_without_a_csrf_token_is_refused(world, capsys):
         with rolled_back(client):
             response = send_with_token(client, row, values)
             patient = world.home.patient
-            if not judge(row.expected[role], response, (patient.last_name, patient.first_name, patient.mrn,
-                                                         str(patient.uuid))):  # fmt: skip
-                problems.append(f"{role:8} {row}: with the token, expected {row.expected[role]}, "
-                                f"got {describe(response)}")  # fmt: skip
+            if not judge(
+                row.expected[role], response, (patient.last_name, patient.first_name, patient.mrn, str(patient.uuid))
+            ):
+                problems.append(
+                    f"{role:8} {row}: with the token, expected {row.expected[role]}, got {describe(response)}"
+                )
     with capsys.disabled():
         print(f"\nCSRF: {len(WRITES)} state-changing routes checked without and with a token")
     assert len(WRITES) >= 50
@@ -111,8 +113,9 @@ def test_session_api_write_with_a_bearer_header_still_needs_csrf(world):
     client = enforcing(world, "nurse")
     client.defaults["HTTP_AUTHORIZATION"] = "Bearer junk.junk"
     with rolled_back(client):
-        response = client.patch(f"/api/v1/patients/{world.home.patient.uuid}/", '{"allergies": "x"}',
-                                content_type="application/json")  # fmt: skip
+        response = client.patch(
+            f"/api/v1/patients/{world.home.patient.uuid}/", '{"allergies": "x"}', content_type="application/json"
+        )
         assert response.status_code in (401, 403)
     world.home.patient.refresh_from_db()
     assert world.home.patient.allergies == ""

@@ -86,8 +86,9 @@ def form(valid: dict[str, str], **fields: st.SearchStrategy) -> st.SearchStrateg
 JSON_SCALAR = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False, allow_infinity=False), TEXT, LONG
 )
-JSON_ANY = st.recursive(JSON_SCALAR, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
-                        max_leaves=6)  # fmt: skip
+JSON_ANY = st.recursive(
+    JSON_SCALAR, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=6
+)
 AWARE = st.datetimes(
     min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1), timezones=st.timezones()
 ).map(lambda d: d.isoformat())
@@ -137,8 +138,10 @@ def check_db(world: World, since: dt.datetime | None = None) -> None:
         assert patient.mrn.strip() and patient.first_name.strip() and patient.last_name.strip(), patient.pk
         assert patient.birth_date <= today, f"birth date in the future: {patient.birth_date}"
     for surgery in changed(Surgery.objects.select_related("patient__clinic", "surgeon")):
-        surgery.full_clean(exclude=["patient", "procedure", "surgeon", "go_decided_by", "created_by", "updated_by"],
-                           validate_constraints=False)  # fmt: skip
+        surgery.full_clean(
+            exclude=["patient", "procedure", "surgeon", "go_decided_by", "created_by", "updated_by"],
+            validate_constraints=False,
+        )
         assert surgery.patient.birth_date < surgery.start_at.astimezone(surgery.patient.clinic.tz).date()
         if surgery.surgeon_id:
             assert surgery.surgeon.clinic_id == surgery.patient.clinic_id, "a surgeon of another clinic"
@@ -189,8 +192,16 @@ def check_db(world: World, since: dt.datetime | None = None) -> None:
         assert {name: getattr(row, name) for name in values} == values, "stored readiness disagrees with the items"
 
 
-def submit(world: World, role: str, method: str, path: str, data: dict | None = None, *, as_json: bool = False,
-           hx: bool = False):  # fmt: skip
+def submit(
+    world: World,
+    role: str,
+    method: str,
+    path: str,
+    data: dict | None = None,
+    *,
+    as_json: bool = False,
+    hx: bool = False,
+):
     """One request in a rolled-back savepoint: never a 500, and the database still right after it."""
     client = world.client(role)
     extra = dict(HX) if hx else {}
@@ -248,31 +259,59 @@ def _surgery_fields(prefix: str) -> dict[str, st.SearchStrategy]:
 
 
 def _surgery_valid(prefix: str) -> dict[str, str]:
-    return {f"{prefix}procedure": "lumbar-facet-rf", f"{prefix}start_date": (TODAY + dt.timedelta(days=20)).isoformat(),
-            f"{prefix}start_time": "09:00", f"{prefix}anaesthesia": "", f"{prefix}surgeon": "surgeon@westside.test",
-            f"{prefix}place": "Room 1", f"{prefix}level": "L4-L5", f"{prefix}side": "left"}  # fmt: skip
+    return {
+        f"{prefix}procedure": "lumbar-facet-rf",
+        f"{prefix}start_date": (TODAY + dt.timedelta(days=20)).isoformat(),
+        f"{prefix}start_time": "09:00",
+        f"{prefix}anaesthesia": "",
+        f"{prefix}surgeon": "surgeon@westside.test",
+        f"{prefix}place": "Room 1",
+        f"{prefix}level": "L4-L5",
+        f"{prefix}side": "left",
+    }
 
 
 BOOKING_VALID = {
-    "patient-mrn": "MRN-NEW-1", "patient-first_name": "Ana", "patient-last_name": "López",
-    "patient-birth_date": "1950-02-03", "patient-sex": "female", "patient-language": "es", "patient-email": "",
-    "patient-mobile": "", "patient-allergies": "", "med-TOTAL_FORMS": "1", "med-INITIAL_FORMS": "0",
-    "med-MIN_NUM_FORMS": "0", "med-MAX_NUM_FORMS": "10", "med-0-drug": "clopidogrel", "med-0-name": "",
-    "med-0-indication": "", "med-0-dose": "75 mg", "action": "save", **_surgery_valid("surgery-"),
-}  # fmt: skip
+    "patient-mrn": "MRN-NEW-1",
+    "patient-first_name": "Ana",
+    "patient-last_name": "López",
+    "patient-birth_date": "1950-02-03",
+    "patient-sex": "female",
+    "patient-language": "es",
+    "patient-email": "",
+    "patient-mobile": "",
+    "patient-allergies": "",
+    "med-TOTAL_FORMS": "1",
+    "med-INITIAL_FORMS": "0",
+    "med-MIN_NUM_FORMS": "0",
+    "med-MAX_NUM_FORMS": "10",
+    "med-0-drug": "clopidogrel",
+    "med-0-name": "",
+    "med-0-indication": "",
+    "med-0-dose": "75 mg",
+    "action": "save",
+    **_surgery_valid("surgery-"),
+}
 BOOKING_FIELDS = {
     "patient-mrn": value("MRN-ZQ-4711", "MRN-TP-3131", "MRN-OV-9090", "mrn-zq-4711", " MRN-ZQ-4711 ", ""),
     "patient-birth_date": st.one_of(NEAR_DATE.map(dt.date.isoformat), DATE),
-    "patient-sex": value("female", "male", "other", "unknown"), "patient-language": value("en", "es", "fr"),
+    "patient-sex": value("female", "male", "other", "unknown"),
+    "patient-language": value("en", "es", "fr"),
     "patient-email": value("", "a@example.org", "not an email"),
     "patient-mobile": value("", "+13105550100", "(310) 555-0100", "12"),
-    "patient-channel_sms": value("on"), "patient-sms_consent": value("on"), "patient-claustrophobic": value("on"),
-    "med-TOTAL_FORMS": value("0", "2", "3", "11", "-1", "1000"), "med-0-drug": value("", *DRUGS),
-    "med-0-name": value("", "ibuprofen"), "med-0-indication": value("", "primary", "secondary", "weird"),
-    "med-0-is_blood_thinner": value("on"), "med-1-name": value("warfarin"), "action": value("save", "preview", ""),
+    "patient-channel_sms": value("on"),
+    "patient-sms_consent": value("on"),
+    "patient-claustrophobic": value("on"),
+    "med-TOTAL_FORMS": value("0", "2", "3", "11", "-1", "1000"),
+    "med-0-drug": value("", *DRUGS),
+    "med-0-name": value("", "ibuprofen"),
+    "med-0-indication": value("", "primary", "secondary", "weird"),
+    "med-0-is_blood_thinner": value("on"),
+    "med-1-name": value("warfarin"),
+    "action": value("save", "preview", ""),
     "patient": value("", "00000000-0000-4000-8000-000000000000", "not-a-uuid"),
     **_surgery_fields("surgery-"),
-}  # fmt: skip
+}
 
 
 def test_fuzz_booking_form(world):
@@ -290,10 +329,27 @@ def test_fuzz_booking_form(world):
     tally.check({302}, {400})
 
 
-ITEM_CODES = ("hemoglobin", "blood_group", "mri", "ecg", "chest_xray", "urinalysis", "consent", "arrival", "mri_comfort",
-              "hold_approval:clopidogrel", "hold:clopidogrel")  # fmt: skip
-GOOD_RESULT = {"hemoglobin": "13.1", "blood_group": "O-", "mri": (TODAY - dt.timedelta(days=3)).isoformat(),
-               "ecg": "sinus rhythm", "chest_xray": "clear", "urinalysis": "normal"}  # fmt: skip
+ITEM_CODES = (
+    "hemoglobin",
+    "blood_group",
+    "mri",
+    "ecg",
+    "chest_xray",
+    "urinalysis",
+    "consent",
+    "arrival",
+    "mri_comfort",
+    "hold_approval:clopidogrel",
+    "hold:clopidogrel",
+)
+GOOD_RESULT = {
+    "hemoglobin": "13.1",
+    "blood_group": "O-",
+    "mri": (TODAY - dt.timedelta(days=3)).isoformat(),
+    "ecg": "sinus rhythm",
+    "chest_xray": "clear",
+    "urinalysis": "normal",
+}
 
 
 def _items(world: World) -> dict[str, object]:
@@ -314,8 +370,14 @@ def test_fuzz_item_complete(world):
     def run(code, mutate, hx):
         item = items[code]
         valid = {"result": GOOD_RESULT.get(code, ""), "result_date": "", "version": str(item.version)}
-        data = mutate.draw(form(valid, result=st.one_of(NUMBER, value("A+", "AB-", "Z+", "", "a+"), DATE),
-                                result_date=DATE, version=value("1", "2", "0", "-1", "99999999999")))  # fmt: skip
+        data = mutate.draw(
+            form(
+                valid,
+                result=st.one_of(NUMBER, value("A+", "AB-", "Z+", "", "a+"), DATE),
+                result_date=DATE,
+                version=value("1", "2", "0", "-1", "99999999999"),
+            )
+        )
         tally.add(submit(world, "nurse", "post", f"/items/{item.uuid}/complete/", data, hx=hx))
 
     run()
@@ -327,8 +389,12 @@ def test_fuzz_item_not_applicable_undo_accept(world):
     tally = Tally()
 
     @FUZZ
-    @given(code=st.sampled_from(sorted(items)), action=st.sampled_from(["not-applicable", "undo", "accept"]),
-           mutate=st.data(), hx=st.booleans())  # fmt: skip
+    @given(
+        code=st.sampled_from(sorted(items)),
+        action=st.sampled_from(["not-applicable", "undo", "accept"]),
+        mutate=st.data(),
+        hx=st.booleans(),
+    )
     def run(code, action, mutate, hx):
         item = items[code]
         valid = {"reason": "done at the hospital", "version": str(item.version)}
@@ -344,13 +410,23 @@ def test_fuzz_hold_decision(world):
     tally = Tally()
 
     @FUZZ
-    @given(code=st.sampled_from(["hold_approval:clopidogrel", "hold_approval:clopidogrel", "hemoglobin"]),
-           mutate=st.data(), hx=st.booleans())  # fmt: skip
+    @given(
+        code=st.sampled_from(["hold_approval:clopidogrel", "hold_approval:clopidogrel", "hemoglobin"]),
+        mutate=st.data(),
+        hx=st.booleans(),
+    )
     def run(code, mutate, hx):
         item = items[code]
         valid = {"decision": "approve", "hold_days": "7", "note": "", "version": str(item.version)}
-        data = mutate.draw(form(valid, decision=value("approve", "decline"), note=st.one_of(TEXT, LONG),
-                                hold_days=value("1", "30", "0", "31", "-5", "1e3"), version=value("1", "2")))  # fmt: skip
+        data = mutate.draw(
+            form(
+                valid,
+                decision=value("approve", "decline"),
+                note=st.one_of(TEXT, LONG),
+                hold_days=value("1", "30", "0", "31", "-5", "1e3"),
+                version=value("1", "2"),
+            )
+        )
         tally.add(submit(world, "surgeon", "post", f"/items/{item.uuid}/hold/", data, hx=hx))
 
     run()
@@ -360,15 +436,24 @@ def test_fuzz_hold_decision(world):
 def test_fuzz_go_decision_and_notes(world):
     surgery = world.home.surgery.uuid
     tally = Tally()
-    valid = {"go": {"decision": "no_go", "note": "INR too high"},
-             "notes": {"kind": "call", "outcome": "reached", "text": "Reminded about the fasting."}}  # fmt: skip
+    valid = {
+        "go": {"decision": "no_go", "note": "INR too high"},
+        "notes": {"kind": "call", "outcome": "reached", "text": "Reminded about the fasting."},
+    }
 
     @FUZZ
     @given(which=st.sampled_from(["go", "notes"]), mutate=st.data())
     def run(which, mutate):
-        data = mutate.draw(form(valid[which], decision=value("go", "no_go", ""), note=st.one_of(TEXT, LONG, st.just(" ")),
-                                kind=value("note", "call"), outcome=value("", "reached", "voicemail", "bogus"),
-                                text=st.one_of(TEXT, LONG, st.just(" \n "))))  # fmt: skip
+        data = mutate.draw(
+            form(
+                valid[which],
+                decision=value("go", "no_go", ""),
+                note=st.one_of(TEXT, LONG, st.just(" ")),
+                kind=value("note", "call"),
+                outcome=value("", "reached", "voicemail", "bogus"),
+                text=st.one_of(TEXT, LONG, st.just(" \n ")),
+            )
+        )
         tally.add(submit(world, "surgeon", "post", f"/surgeries/{surgery}/{which}/", data))
 
     run()
@@ -383,8 +468,14 @@ def test_fuzz_surgery_edit_and_cancel(world):
     @FUZZ
     @given(which=st.sampled_from(["edit", "edit", "cancel"]), mutate=st.data())
     def run(which, mutate):
-        data = mutate.draw(form(valid[which], **_surgery_fields(""), action=value("confirm", "preview", ""),
-                                reason=st.one_of(TEXT, LONG, st.just("  "))))  # fmt: skip
+        data = mutate.draw(
+            form(
+                valid[which],
+                **_surgery_fields(""),
+                action=value("confirm", "preview", ""),
+                reason=st.one_of(TEXT, LONG, st.just("  ")),
+            )
+        )
         tally.add(submit(world, "nurse", "post", f"/surgeries/{surgery}/{which}/", data))
 
     run()
@@ -394,8 +485,14 @@ def test_fuzz_surgery_edit_and_cancel(world):
 def test_fuzz_medication_add(world):
     patient = world.home.patient.uuid
     tally = Tally()
-    valid = {"drug": "", "name": "warfarin", "indication": "", "dose": "5 mg", "is_blood_thinner": "on",
-             "action": "confirm"}  # fmt: skip
+    valid = {
+        "drug": "",
+        "name": "warfarin",
+        "indication": "",
+        "dose": "5 mg",
+        "is_blood_thinner": "on",
+        "action": "confirm",
+    }
 
     @FUZZ
     @given(
@@ -409,7 +506,7 @@ def test_fuzz_medication_add(world):
             action=value("confirm", ""),
         )
     )
-    def run(data):  # fmt: skip
+    def run(data):
         tally.add(submit(world, "nurse", "post", f"/patients/{patient}/medications/add/", data))
 
     run()
@@ -427,9 +524,14 @@ def test_fuzz_portal_link_request(world):
     sent = []
 
     @FUZZ
-    @given(data=form({"contact": "quixwright@example.org"},
-                     contact=value("quixwright@example.org", "QUIXWRIGHT@example.org ", "+13105550142",
-                                   "(310) 555-0142", "", "zebulon")))  # fmt: skip
+    @given(
+        data=form(
+            {"contact": "quixwright@example.org"},
+            contact=value(
+                "quixwright@example.org", "QUIXWRIGHT@example.org ", "+13105550142", "(310) 555-0142", "", "zebulon"
+            ),
+        )
+    )
     def run(data):
         cache.clear()  # the rate limit would otherwise answer every later example the same
         mail.outbox.clear()
@@ -451,9 +553,14 @@ def test_fuzz_portal_date_of_birth(world):
     tally = Tally()
 
     @FUZZ
-    @given(data=form({"day": str(day.day), "month": str(day.month), "year": str(day.year)},
-                     day=value("2", "31", "0", "-1", " 2"), month=value("2", "13", "0", ""),
-                     year=value("1949", "1900", "2100", "99999", "")))  # fmt: skip
+    @given(
+        data=form(
+            {"day": str(day.day), "month": str(day.month), "year": str(day.year)},
+            day=value("2", "31", "0", "-1", " 2"),
+            month=value("2", "13", "0", ""),
+            year=value("1949", "1900", "2100", "99999", ""),
+        )
+    )
     def run(data):
         client = world.client("anon")
         since = timezone.now()
@@ -483,28 +590,46 @@ def confirmable(world):
     items = _items(world)
     item_undo(item=items["mri_comfort"], by=home.nurse, reason="ask again")
     hold_decide(item=items["hold_approval:clopidogrel"], by=home.surgeon, approve=True, hold_days=7)
-    soon = surgery_book(patient=home.other_patient, procedure=ProcedureVariant.objects.get(slug="trigeminal-glycerol"),
-                        start_at=timezone.now() + dt.timedelta(hours=10), by=home.nurse)  # fmt: skip
+    soon = surgery_book(
+        patient=home.other_patient,
+        procedure=ProcedureVariant.objects.get(slug="trigeminal-glycerol"),
+        start_at=timezone.now() + dt.timedelta(hours=10),
+        by=home.nurse,
+    )
     own = {i.code: i for i in home.surgery.checklist.items.all()}
     other = {i.code: i for i in soon.checklist.items.all()}
-    return [("self", own["mri_comfort"]), ("self", own["arrival"]), ("self", own["hold:clopidogrel"]),
-            ("other", other["fasting_solids"]), ("other", other["fasting_clear_liquids"])]  # fmt: skip
+    return [
+        ("self", own["mri_comfort"]),
+        ("self", own["arrival"]),
+        ("self", own["hold:clopidogrel"]),
+        ("other", other["fasting_solids"]),
+        ("other", other["fasting_clear_liquids"]),
+    ]
 
 
 def test_fuzz_portal_confirm_forms(world, confirmable):
     now = timezone.now()
     local = now.astimezone(world.home.patient.tz)
     near = st.integers(-72 * 60, 72 * 60).map(lambda m: (local + dt.timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M"))
-    valid = {"done": "on", "ride_arranged": "on", "last_dose_date": local.date().isoformat(),
-             "at": (local - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")}  # fmt: skip
+    valid = {
+        "done": "on",
+        "ride_arranged": "on",
+        "last_dose_date": local.date().isoformat(),
+        "at": (local - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+    }
     tally = Tally()
 
     @FUZZ
     @given(
         which=st.sampled_from(range(len(confirmable))),
-        data=form(valid, done=value("on", ""), ride_arranged=value("on", ""),
-                  last_dose_date=st.one_of(NEAR_DATE.map(dt.date.isoformat), DATE), at=st.one_of(near, DATE, TEXT)),
-    )  # fmt: skip
+        data=form(
+            valid,
+            done=value("on", ""),
+            ride_arranged=value("on", ""),
+            last_dose_date=st.one_of(NEAR_DATE.map(dt.date.isoformat), DATE),
+            at=st.one_of(near, DATE, TEXT),
+        ),
+    )
     def run(which, data):
         role, item = confirmable[which]
         tally.add(submit(world, role, "post", f"/p/me/items/{item.uuid}/confirm/", data))
@@ -520,10 +645,14 @@ def test_fuzz_portal_messages_and_language(world):
     @given(
         which=st.sampled_from(["/p/me/messages/", "/p/language/"]),
         role=st.sampled_from(["self", "other", "anon"]),
-        data=form({"email": "on", "sms": "on", "language": "es", "next": "/p/me/"}, email=value("on", "off", ""),
-                  sms=value("on", "off", ""), language=value("en", "es", "fr"),
-                  next=value("/p/me/", "https://evil.example/", "//evil.example", "/p/../admin/", "/p/\\evil")),
-    )  # fmt: skip
+        data=form(
+            {"email": "on", "sms": "on", "language": "es", "next": "/p/me/"},
+            email=value("on", "off", ""),
+            sms=value("on", "off", ""),
+            language=value("en", "es", "fr"),
+            next=value("/p/me/", "https://evil.example/", "//evil.example", "/p/../admin/", "/p/\\evil"),
+        ),
+    )
     def run(which, role, data):
         client = world.client(role)
         with rolled_back(client):
@@ -545,8 +674,15 @@ def test_fuzz_portal_messages_and_language(world):
 
 # --- the API ------------------------------------------------------------------------------------------
 
-PATIENT_VALID = {"mrn": "API-1", "first_name": "Ana", "last_name": "López", "birth_date": "1950-02-03",
-                 "mobile": "+13105550100", "sms_consent": True, "channel_sms": True}  # fmt: skip
+PATIENT_VALID = {
+    "mrn": "API-1",
+    "first_name": "Ana",
+    "last_name": "López",
+    "birth_date": "1950-02-03",
+    "mobile": "+13105550100",
+    "sms_consent": True,
+    "channel_sms": True,
+}
 PATIENT_FIELDS = {
     "mrn": jvalue("MRN-ZQ-4711", "MRN-TP-3131", "MRN-OV-9090", "API-1", " MRN-ZQ-4711 ", ""),
     "birth_date": jvalue("1950-02-03", extra=NEAR_DATE.map(dt.date.isoformat)),
@@ -582,10 +718,15 @@ def _surgery_body(world: World, **valid: object) -> st.SearchStrategy[dict]:
     return body(
         valid,
         patient=jvalue(str(world.home.patient.uuid), str(world.away.patient.uuid), str(world.home.other_patient.uuid)),
-        procedure=jvalue(*PROCEDURES), start_at=jvalue(extra=NEAR_AWARE),
-        anaesthesia=jvalue("", "general", "sedation", "local"), surgeon=jvalue(*SURGEONS),
-        place=jvalue("Room 1"), level=jvalue("L4-L5"), side=jvalue("", "left", "bilateral"), reason=jvalue("moved"),
-    )  # fmt: skip
+        procedure=jvalue(*PROCEDURES),
+        start_at=jvalue(extra=NEAR_AWARE),
+        anaesthesia=jvalue("", "general", "sedation", "local"),
+        surgeon=jvalue(*SURGEONS),
+        place=jvalue("Room 1"),
+        level=jvalue("L4-L5"),
+        side=jvalue("", "left", "bilateral"),
+        reason=jvalue("moved"),
+    )
 
 
 def test_fuzz_api_booking(world):
@@ -593,8 +734,15 @@ def test_fuzz_api_booking(world):
     start = (timezone.now() + dt.timedelta(days=20)).isoformat()
 
     @FUZZ
-    @given(data=_surgery_body(world, patient=str(world.home.patient.uuid), procedure="lumbar-facet-rf", start_at=start,
-                              surgeon="surgeon@westside.test"))  # fmt: skip
+    @given(
+        data=_surgery_body(
+            world,
+            patient=str(world.home.patient.uuid),
+            procedure="lumbar-facet-rf",
+            start_at=start,
+            surgeon="surgeon@westside.test",
+        )
+    )
     def run(data):
         tally.add(submit(world, "token", "post", "/api/v1/surgeries/", data, as_json=True))
 
@@ -625,8 +773,14 @@ def test_fuzz_api_item_complete(world):
     def run(code, mutate):
         item = items[code]
         valid = {"result": GOOD_RESULT.get(code, ""), "expected_version": item.version}
-        data = mutate.draw(body(valid, result=jvalue("13.5", "A+", "normal", extra=NUMBER), result_date=jvalue(extra=DATE),
-                                expected_version=jvalue(1, 2, 0, -1, 2**31, extra=st.integers())))  # fmt: skip
+        data = mutate.draw(
+            body(
+                valid,
+                result=jvalue("13.5", "A+", "normal", extra=NUMBER),
+                result_date=jvalue(extra=DATE),
+                expected_version=jvalue(1, 2, 0, -1, 2**31, extra=st.integers()),
+            )
+        )
         tally.add(submit(world, "token", "post", f"/api/v1/items/{item.uuid}/complete/", data, as_json=True))
 
     run()
@@ -635,18 +789,33 @@ def test_fuzz_api_item_complete(world):
 
 def test_fuzz_api_medication_cancel_not_applicable(world):
     patient, surgery, ecg = world.home.patient.uuid, world.home.surgery.uuid, _items(world)["ecg"].uuid
-    paths = {"medication": f"/api/v1/patients/{patient}/medications/", "cancel": f"/api/v1/surgeries/{surgery}/cancel/",
-             "na": f"/api/v1/items/{ecg}/not-applicable/"}  # fmt: skip
-    valid = {"medication": {"name": "warfarin", "dose": "5 mg", "is_blood_thinner": True},
-             "cancel": {"reason": "unwell"}, "na": {"reason": "done elsewhere"}}  # fmt: skip
+    paths = {
+        "medication": f"/api/v1/patients/{patient}/medications/",
+        "cancel": f"/api/v1/surgeries/{surgery}/cancel/",
+        "na": f"/api/v1/items/{ecg}/not-applicable/",
+    }
+    valid = {
+        "medication": {"name": "warfarin", "dose": "5 mg", "is_blood_thinner": True},
+        "cancel": {"reason": "unwell"},
+        "na": {"reason": "done elsewhere"},
+    }
     tally = Tally()
 
     @FUZZ
     @given(which=st.sampled_from(sorted(paths)), mutate=st.data())
     def run(which, mutate):
-        data = mutate.draw(body(valid[which], name=jvalue("ibuprofen", "  "), drug=jvalue(*DRUGS),
-                                indication=jvalue("", "primary", "x"), dose=jvalue("1 mg"), is_blood_thinner=jvalue(True),
-                                reason=jvalue("because", "  "), expected_version=jvalue(1, 2)))  # fmt: skip
+        data = mutate.draw(
+            body(
+                valid[which],
+                name=jvalue("ibuprofen", "  "),
+                drug=jvalue(*DRUGS),
+                indication=jvalue("", "primary", "x"),
+                dose=jvalue("1 mg"),
+                is_blood_thinner=jvalue(True),
+                reason=jvalue("because", "  "),
+                expected_version=jvalue(1, 2),
+            )
+        )
         tally.add(submit(world, "token", "post", paths[which], data, as_json=True))
 
     run()
@@ -678,8 +847,9 @@ def test_check_db_sees_invalid_values(world, spoil):
     elif spoil == "na_without_reason":
         items.filter(code="ecg").update(status="not_applicable", na_reason=F("result_value"))
     else:
-        PatientNote.objects.create(patient=world.home.patient, kind="call", text="rang", outcome="", by=world.home.nurse,
-                                   at=timezone.now())  # fmt: skip
+        PatientNote.objects.create(
+            patient=world.home.patient, kind="call", text="rang", outcome="", by=world.home.nurse, at=timezone.now()
+        )
     with pytest.raises(AssertionError):
         check_db(world)
 

@@ -56,8 +56,9 @@ def test_every_route_refuses_nul_and_far_dates_with_a_message(who, world, login,
             ),
         ]
         if "00000000-0000-4000-8000-000000000000" in path:
-            cases.append(("get", path.replace("00000000-0000-4000-8000-000000000000", "0000\x00"), {}, None,
-                          NUL_MESSAGE))  # fmt: skip
+            cases.append(
+                ("get", path.replace("00000000-0000-4000-8000-000000000000", "0000\x00"), {}, None, NUL_MESSAGE)
+            )
         for method, url, data, content_type, message in cases:
             kwargs = {"content_type": content_type} if content_type else {}
             response = getattr(client, method)(url, data, **kwargs)

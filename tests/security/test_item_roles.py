@@ -145,8 +145,12 @@ def _page_outcome(status: int, content: bytes, item_before: ChecklistItem, item_
 
 def test_every_kind_role_and_action_through_the_service(world):
     side = world.home
-    actors = {"nurse": side.nurse, "surgeon": side.surgeon, "admin": side.admin,
-              "token": ApiToken.objects.get(clinic=side.clinic, name__endswith="EHR").user}  # fmt: skip
+    actors = {
+        "nurse": side.nurse,
+        "surgeon": side.surgeon,
+        "admin": side.admin,
+        "token": ApiToken.objects.get(clinic=side.clinic, name__endswith="EHR").user,
+    }
     wrong = []
     for kind in ITEMS:
         for action in ACTIONS:
@@ -191,8 +195,9 @@ def test_every_kind_role_and_action_through_the_pages(world, hx):
                 client: Client = world.client(role)
                 with rolled_back(client):
                     item = _prepare(world, kind, action)
-                    response = client.post(PAGE_PATHS[action].format(uuid=item.uuid), _page_body(item, action),
-                                           **(HX if hx else {}))  # fmt: skip
+                    response = client.post(
+                        PAGE_PATHS[action].format(uuid=item.uuid), _page_body(item, action), **(HX if hx else {})
+                    )
                     after = ChecklistItem.objects.get(pk=item.pk)
                     got = _page_outcome(response.status_code, response.content, item, after)
                     if got != _expected(kind, action, role):

@@ -211,16 +211,36 @@ FLOOR = 1200  # cells; the table only grows
 
 def _booking_surgery(v: dict[str, str]) -> dict[str, str]:
     day = in_days(20).date().isoformat()
-    return {"surgery-procedure": "lumbar-facet-rf", "surgery-start_date": day, "surgery-start_time": "09:00",
-            "surgery-anaesthesia": "", "surgery-surgeon": "", "surgery-place": "Room 2", "surgery-level": "L5-S1",
-            "surgery-side": "left", "med-TOTAL_FORMS": "0", "med-INITIAL_FORMS": "0", "med-MIN_NUM_FORMS": "0",
-            "med-MAX_NUM_FORMS": "10", "action": "save"}  # fmt: skip
+    return {
+        "surgery-procedure": "lumbar-facet-rf",
+        "surgery-start_date": day,
+        "surgery-start_time": "09:00",
+        "surgery-anaesthesia": "",
+        "surgery-surgeon": "",
+        "surgery-place": "Room 2",
+        "surgery-level": "L5-S1",
+        "surgery-side": "left",
+        "med-TOTAL_FORMS": "0",
+        "med-INITIAL_FORMS": "0",
+        "med-MIN_NUM_FORMS": "0",
+        "med-MAX_NUM_FORMS": "10",
+        "action": "save",
+    }
 
 
 def _new_patient(v: dict[str, str]) -> dict[str, str]:
-    return {"patient-mrn": "MRN-NEW-1", "patient-first_name": "Newt", "patient-last_name": "Booker",
-            "patient-birth_date": "1960-01-02", "patient-sex": "male", "patient-language": "en",
-            "patient-email": "", "patient-mobile": "", "patient-allergies": "", **_booking_surgery(v)}  # fmt: skip
+    return {
+        "patient-mrn": "MRN-NEW-1",
+        "patient-first_name": "Newt",
+        "patient-last_name": "Booker",
+        "patient-birth_date": "1960-01-02",
+        "patient-sex": "male",
+        "patient-language": "en",
+        "patient-email": "",
+        "patient-mobile": "",
+        "patient-allergies": "",
+        **_booking_surgery(v),
+    }
 
 
 BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
@@ -290,8 +310,18 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
 }
 
 # Placeholders naming a record (a swapped id must be refused) and those feeding a filter (it must find nothing).
-OBJECTS = ("patient", "surgery", "medication", "item_hb", "item_ecg", "item_done", "item_confirmed", "item_hold",
-           "item_portal", "spare_token")  # fmt: skip
+OBJECTS = (
+    "patient",
+    "surgery",
+    "medication",
+    "item_hb",
+    "item_ecg",
+    "item_done",
+    "item_confirmed",
+    "item_hold",
+    "item_portal",
+    "spare_token",
+)
 FILTERS = ("mrn", "mrn_lower", "last_name_part", "surgeon_email")
 SUCCESS = {"data", "empty", "redir", "me", "200", "201"}
 
@@ -367,9 +397,13 @@ def judge(want: str, response, shows: tuple[str, ...]) -> bool:
         return code == 200 and not any(s in body for s in shows)
     if want == "health":
         return code in (200, 503)  # public either way; 503 when the broker or the worker is down
-    redirects = {"login": lambda u: u.startswith("/accounts/login/"), "adm": lambda u: u.startswith("/admin/login/"),
-                 "portal": lambda u: u == "/p/", "me": lambda u: u == "/p/me/",
-                 "redir": lambda u: not u.startswith(("/accounts/login/", "/admin/login/")) and u != "/p/"}  # fmt: skip
+    redirects = {
+        "login": lambda u: u.startswith("/accounts/login/"),
+        "adm": lambda u: u.startswith("/admin/login/"),
+        "portal": lambda u: u == "/p/",
+        "me": lambda u: u == "/p/me/",
+        "redir": lambda u: not u.startswith(("/accounts/login/", "/admin/login/")) and u != "/p/",
+    }
     if want in redirects:
         return code in (301, 302, 303) and redirects[want](location)
     return code == int(want)
@@ -461,8 +495,10 @@ def test_swapped_ids_leak_nothing(world):
                 with rolled_back(client):
                     response = send(client, row, values)
                     if response.status_code not in (400, 404):
-                        problems.append(f"{role:8} {row} with {sorted(used & swapped)} swapped: expected 404, "
-                                        f"got {describe(response)}")  # fmt: skip
+                        problems.append(
+                            f"{role:8} {row} with {sorted(used & swapped)} swapped: expected 404, "
+                            f"got {describe(response)}"
+                        )
                     leaked = leaks(response.content, forbidden_for(world, role))
                     if leaked:
                         problems.append(f"{role:8} {row} with {sorted(used & swapped)} swapped: LEAK of {leaked}")
@@ -475,8 +511,10 @@ def test_portal_patients_cannot_reach_each_other(world):
     """Patient to patient in the same clinic: the other's items are a 404 and nothing of them shows."""
     other_item = world.home.other_patient.surgeries.get().checklist.items.get(code="arrival")
     client = world.client("self")
-    for method, path in (("get", f"/p/me/items/{other_item.uuid}/confirm/"),
-                         ("post", f"/p/me/items/{other_item.uuid}/confirm/")):  # fmt: skip
+    for method, path in (
+        ("get", f"/p/me/items/{other_item.uuid}/confirm/"),
+        ("post", f"/p/me/items/{other_item.uuid}/confirm/"),
+    ):
         with rolled_back(client):
             response = getattr(client, method)(path, {"ride_arranged": "on"} if method == "post" else None)
             assert response.status_code == 404

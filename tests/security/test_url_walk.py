@@ -56,8 +56,11 @@ def walk(patterns: list, prefix: str = "", namespace: str = "") -> list[tuple[st
 
 def sample_path(pattern: str) -> str:
     path = pattern.lstrip("^").rstrip("$").replace("\\Z", "").replace("\\", "")
-    path = re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: SAMPLE.get(m.group(2), "1" if m.group(1) in ("int", None) and
-                                                                 "id" in m.group(2) else "x"), path)  # fmt: skip
+    path = re.sub(
+        r"<(?:(\w+):)?(\w+)>",
+        lambda m: SAMPLE.get(m.group(2), "1" if m.group(1) in ("int", None) and "id" in m.group(2) else "x"),
+        path,
+    )
     path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: SAMPLE.get(m.group(1), "x"), path)
     return "/" + path
 

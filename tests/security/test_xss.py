@@ -36,13 +36,34 @@ def payload(n: int, limit: int = 200) -> str:
 
 
 FIELDS = {
-    1: "patient first name", 2: "patient last name", 3: "MRN", 4: "allergies", 5: "medication name",
-    6: "medication dose", 7: "place", 8: "level", 9: "note", 10: "call log text", 11: "item result (text)",
-    12: "not-applicable reason", 13: "undo reason", 14: "hold note", 15: "go / no-go note",
-    16: "patient confirmation evidence", 17: "API patient first name", 18: "API patient last name",
-    19: "API allergies", 20: "API place", 21: "API level", 22: "staff name", 23: "clinic name",
-    24: "cancel reason", 25: "API medication name", 26: "API not-applicable reason", 27: "API cancel reason",
-}  # fmt: skip
+    1: "patient first name",
+    2: "patient last name",
+    3: "MRN",
+    4: "allergies",
+    5: "medication name",
+    6: "medication dose",
+    7: "place",
+    8: "level",
+    9: "note",
+    10: "call log text",
+    11: "item result (text)",
+    12: "not-applicable reason",
+    13: "undo reason",
+    14: "hold note",
+    15: "go / no-go note",
+    16: "patient confirmation evidence",
+    17: "API patient first name",
+    18: "API patient last name",
+    19: "API allergies",
+    20: "API place",
+    21: "API level",
+    22: "staff name",
+    23: "clinic name",
+    24: "cancel reason",
+    25: "API medication name",
+    26: "API not-applicable reason",
+    27: "API cancel reason",
+}
 
 
 @pytest.fixture
@@ -60,14 +81,28 @@ def xss(catalogue, clinic, nurse, surgeon, clinic_admin, login):
     surgeon.first_name = payload(22, 150)
     surgeon.save(update_fields=["first_name"])
     patient = patient_create(
-        clinic=clinic, by=nurse, mrn=payload(3, 40), first_name=payload(1, 100), last_name=payload(2, 100),
-        birth_date=dt.date(1955, 5, 5), email="xss@example.org", mobile="+13105550177", allergies=payload(4),
+        clinic=clinic,
+        by=nurse,
+        mrn=payload(3, 40),
+        first_name=payload(1, 100),
+        last_name=payload(2, 100),
+        birth_date=dt.date(1955, 5, 5),
+        email="xss@example.org",
+        mobile="+13105550177",
+        allergies=payload(4),
         claustrophobic=True,
-    )  # fmt: skip
+    )
     medication_add(patient=patient, by=nurse, name=payload(5, 120), dose=payload(6, 120), is_blood_thinner=True)
     lumbar = ProcedureVariant.objects.get(slug="lumbar-facet-rf")
-    surgery = surgery_book(patient=patient, procedure=lumbar, start_at=in_days(9), by=nurse, surgeon=surgeon,
-                           place=payload(7), level=payload(8, 60))  # fmt: skip
+    surgery = surgery_book(
+        patient=patient,
+        procedure=lumbar,
+        start_at=in_days(9),
+        by=nurse,
+        surgeon=surgeon,
+        place=payload(7),
+        level=payload(8, 60),
+    )
     items = {i.code: i for i in surgery.checklist.items.all()}
     item_complete(item=items["ecg"], by=nurse, result=payload(11))
     staff = login(Client(), nurse)
@@ -92,11 +127,27 @@ def xss(catalogue, clinic, nurse, surgeon, clinic_admin, login):
         assert response.status_code == status, response.content
         return response.json()
 
-    api_patient = api_post("/api/v1/patients/", {"mrn": "API-XSS", "first_name": payload(17, 100),
-                           "last_name": payload(18, 100), "birth_date": "1960-06-06", "allergies": payload(19)})  # fmt: skip
+    api_patient = api_post(
+        "/api/v1/patients/",
+        {
+            "mrn": "API-XSS",
+            "first_name": payload(17, 100),
+            "last_name": payload(18, 100),
+            "birth_date": "1960-06-06",
+            "allergies": payload(19),
+        },
+    )
     api_post(f"/api/v1/patients/{api_patient['id']}/medications/", {"name": payload(25, 120)})
-    api_surgery = api_post("/api/v1/surgeries/", {"patient": api_patient["id"], "procedure": "cervical-facet-rf",
-                           "start_at": in_days(11).isoformat(), "place": payload(20), "level": payload(21, 60)})  # fmt: skip
+    api_surgery = api_post(
+        "/api/v1/surgeries/",
+        {
+            "patient": api_patient["id"],
+            "procedure": "cervical-facet-rf",
+            "start_at": in_days(11).isoformat(),
+            "place": payload(20),
+            "level": payload(21, 60),
+        },
+    )
     checklist = api.get(f"/api/v1/surgeries/{api_surgery['id']}/checklist/").json()
     ecg = next(i for i in checklist["items"] if i["code"] == "ecg")
     api_post(f"/api/v1/items/{ecg['id']}/not-applicable/", {"reason": payload(26)}, status=200)
@@ -107,21 +158,39 @@ def xss(catalogue, clinic, nurse, surgeon, clinic_admin, login):
     third = surgery_book(patient=patient, procedure=lumbar, start_at=in_days(40), by=nurse)
     post = staff.post(f"/surgeries/{third.uuid}/cancel/", {"reason": payload(24)})
     assert post.status_code == 302
-    return {"patient": patient, "surgery": surgery, "items": items, "api_patient": api_patient["id"],
-            "api_surgery": api_surgery["id"], "cancelled": spare, "cancelled_by_staff": third, "api": api, "staff": staff}  # fmt: skip
+    return {
+        "patient": patient,
+        "surgery": surgery,
+        "items": items,
+        "api_patient": api_patient["id"],
+        "api_surgery": api_surgery["id"],
+        "cancelled": spare,
+        "cancelled_by_staff": third,
+        "api": api,
+        "staff": staff,
+    }
 
 
 def staff_pages(xss) -> list[tuple[str, dict]]:
     surgery, patient, items = xss["surgery"], xss["patient"], xss["items"]
     medication = patient.medications.first()
     pages = [
-        "/", "/?q=alert", "/book/?q=alert", f"/book/?patient={patient.uuid}", f"/surgeries/{surgery.uuid}/",
-        f"/surgeries/{surgery.uuid}/print/", f"/surgeries/{surgery.uuid}/edit/", f"/surgeries/{surgery.uuid}/cancel/",
-        f"/patients/{patient.uuid}/medications/add/", f"/patients/{patient.uuid}/medications/{medication.uuid}/stop/",
-        f"/surgeries/{xss['api_surgery']}/", f"/surgeries/{xss['api_surgery']}/print/",
-        f"/surgeries/{xss['cancelled'].uuid}/", f"/patients/{xss['api_patient']}/",
+        "/",
+        "/?q=alert",
+        "/book/?q=alert",
+        f"/book/?patient={patient.uuid}",
+        f"/surgeries/{surgery.uuid}/",
+        f"/surgeries/{surgery.uuid}/print/",
+        f"/surgeries/{surgery.uuid}/edit/",
+        f"/surgeries/{surgery.uuid}/cancel/",
+        f"/patients/{patient.uuid}/medications/add/",
+        f"/patients/{patient.uuid}/medications/{medication.uuid}/stop/",
+        f"/surgeries/{xss['api_surgery']}/",
+        f"/surgeries/{xss['api_surgery']}/print/",
+        f"/surgeries/{xss['cancelled'].uuid}/",
+        f"/patients/{xss['api_patient']}/",
         f"/surgeries/{xss['cancelled_by_staff'].uuid}/",
-    ]  # fmt: skip
+    ]
     for item in items.values():
         pages.append(f"/items/{item.uuid}/history/")
     out = [(p, {}) for p in pages]
@@ -154,12 +223,18 @@ def test_no_payload_renders_unescaped(xss, clinic_admin, surgeon, login, django_
     staff = xss["staff"]
     items = {i.code: i for i in xss["surgery"].checklist.items.all()}
     for url, data in (
-        (f"/items/{items['hemoglobin'].uuid}/complete/", {"result": payload(40), "version": items["hemoglobin"].version}),
-        (f"/items/{items['blood_group'].uuid}/complete/", {"result": payload(41), "version": items["blood_group"].version}),
+        (
+            f"/items/{items['hemoglobin'].uuid}/complete/",
+            {"result": payload(40), "version": items["hemoglobin"].version},
+        ),
+        (
+            f"/items/{items['blood_group'].uuid}/complete/",
+            {"result": payload(41), "version": items["blood_group"].version},
+        ),
         (f"/items/{items['ecg'].uuid}/undo/", {"reason": payload(42), "version": items["ecg"].version}),
         (f"/items/{items['mri'].uuid}/not-applicable/", {"reason": payload(43), "version": items["mri"].version}),
         (f"/items/{items['mri_comfort'].uuid}/accept/", {"version": items["mri_comfort"].version}),
-    ):  # fmt: skip
+    ):
         for headers in ({}, HX):
             response = staff.post(url, data, **headers)
             assert response.status_code in (200, 302, 400), (url, response.status_code)
@@ -221,8 +296,14 @@ def test_csv_export_is_formula_safe(catalogue, clinic, nurse, surgeon, login):
     formulas = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)"]
     procedure = ProcedureVariant.objects.get(slug="lumbar-facet-rf")
     for i, formula in enumerate(formulas):
-        patient = patient_create(clinic=clinic, by=nurse, mrn=f"{formula[:30]}{i}", first_name=formula,
-                                 last_name=formula[:100], birth_date=dt.date(1950, 1, 1))  # fmt: skip
+        patient = patient_create(
+            clinic=clinic,
+            by=nurse,
+            mrn=f"{formula[:30]}{i}",
+            first_name=formula,
+            last_name=formula[:100],
+            birth_date=dt.date(1950, 1, 1),
+        )
         surgery_book(patient=patient, procedure=procedure, start_at=in_days(5 + i), by=nurse, level=formula[:60])
     raw = api_token_create(clinic=clinic, name="sheet", by=None)[1]
     response = Client(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/api/v1/exports/board.csv")
@@ -238,8 +319,12 @@ def test_csv_export_is_formula_safe(catalogue, clinic, nurse, surgeon, login):
 def test_api_json_is_never_html(xss):
     """The API answers JSON (with nosniff), so a browser never renders a payload in it as a page."""
     api = xss["api"]
-    for url in (f"/api/v1/patients/{xss['api_patient']}/", f"/api/v1/surgeries/{xss['api_surgery']}/checklist/",
-                "/api/v1/readiness/", f"/fhir/Patient/{xss['patient'].uuid}/$preop"):  # fmt: skip
+    for url in (
+        f"/api/v1/patients/{xss['api_patient']}/",
+        f"/api/v1/surgeries/{xss['api_surgery']}/checklist/",
+        "/api/v1/readiness/",
+        f"/fhir/Patient/{xss['patient'].uuid}/$preop",
+    ):
         response = api.get(url)
         assert response.status_code == 200, url
         assert response["Content-Type"].split(";")[0] in ("application/json", "application/fhir+json"), url

@@ -37,9 +37,9 @@ CLINIC_WIDE = {"board", "book"}  # pages with no record in the URL: outsiders se
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(
-    "page", ["board", "book", "surgery", "print", "edit", "cancel", "patient", "medication_add", "medication_stop",
-             "history"],
-)  # fmt: skip
+    "page",
+    ["board", "book", "surgery", "print", "edit", "cancel", "patient", "medication_add", "medication_stop", "history"],
+)
 def test_get_pages_by_role(request, client_for, urls, role, page):
     response = client_for(_user(request, role)).get(urls[page])
     if role == "anonymous":
@@ -84,13 +84,16 @@ def test_item_actions_by_role(request, client_for, surgery, role):
 
 
 # Decisions are the prescriber's: a clinic admin (who edits the catalogue and the staff) does not take them.
-@pytest.mark.parametrize(("role", "status"), [("nurse", 403), ("surgeon", 302), ("clinic_admin", 403),
-                                               ("outsider_nurse", 404), ("anonymous", 302)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("nurse", 403), ("surgeon", 302), ("clinic_admin", 403), ("outsider_nurse", 404), ("anonymous", 302)],
+)
 def test_surgeon_actions_by_role(request, client_for, surgery, role, status):
     approval = item_of(surgery, "hold_approval:clopidogrel")
     client = client_for(_user(request, role))
-    hold = client.post(f"/items/{approval.uuid}/hold/", {"decision": "approve", "hold_days": "7",
-                                                          "version": approval.version})  # fmt: skip
+    hold = client.post(
+        f"/items/{approval.uuid}/hold/", {"decision": "approve", "hold_days": "7", "version": approval.version}
+    )
     go = client.post(f"/surgeries/{surgery.uuid}/go/", {"decision": "go", "override": "Hold decided today"})
     assert hold.status_code == status
     assert go.status_code == status

@@ -19,6 +19,9 @@ def _names(patterns: list, prefix: str = "") -> set[str]:
 
 
 def test_every_page_of_the_product_is_in_the_axe_walk():
-    names = {n for n in _names(get_resolver().url_patterns) if n.split(":")[0] in
-             ("accounts", "workspace", "portal", "reminders", "audit")}  # fmt: skip
+    names = {
+        n
+        for n in _names(get_resolver().url_patterns)
+        if n.split(":")[0] in ("accounts", "workspace", "portal", "reminders", "audit")
+    }
     assert names - STAFF_PAGES - PORTAL_PAGES - NOT_PAGES == set()

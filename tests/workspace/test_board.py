@@ -26,8 +26,13 @@ def test_sorted_by_readiness_then_time(client_for, book, nurse, surgeon):
     ready = book(start_at=in_days(11), last_name="Done")
     for item in ready.checklist.items.filter(required=True):
         by = surgeon if item.assignee == "surgeon" else nurse  # consent is the surgeon's
-        item_actions.item_complete(item=item, by=by, result={"blood_group": "O+", "hemoglobin": "13"}.get(
-            item.code, "normal" if item.template_item.result_kind == "text" else ""))  # fmt: skip
+        item_actions.item_complete(
+            item=item,
+            by=by,
+            result={"blood_group": "O+", "hemoglobin": "13"}.get(
+                item.code, "normal" if item.template_item.result_kind == "text" else ""
+            ),
+        )
     at_risk = book(start_at=in_days(3), last_name="Risky")
     rows = _rows(client_for(nurse).get("/"))
     assert [s.pk for s in rows] == [later_not_ready.pk, at_risk.pk, on_track.pk, ready.pk]
@@ -37,8 +42,9 @@ def test_sorted_by_readiness_then_time(client_for, book, nurse, surgeon):
 
 
 def test_row_content(client_for, book, nurse, surgeon):
-    surgery = book(start_at=in_days(3), first_name="Ana", last_name="Garcia", mrn="MRN0042",
-                   birth_date=dt.date(1950, 1, 1))  # fmt: skip
+    surgery = book(
+        start_at=in_days(3), first_name="Ana", last_name="Garcia", mrn="MRN0042", birth_date=dt.date(1950, 1, 1)
+    )
     surgery.surgeon = surgeon
     surgery.save(update_fields=["surgeon"])
     item_actions.item_complete(item=item_of(surgery, "hemoglobin"), by=nurse, result="12.5")

@@ -15,15 +15,32 @@ from tests.factories import in_days
 def _form(**overrides):
     start = in_days(10, hour=9)
     data = {
-        "patient-mrn": "MRN-NEW-1", "patient-first_name": "Rosa", "patient-last_name": "Diaz",
-        "patient-birth_date": "1950-02-03", "patient-sex": "female", "patient-language": "es",
-        "patient-email": "rosa@example.org", "patient-mobile": "(310) 555-0188", "patient-channel_email": "on",
-        "patient-channel_sms": "on", "patient-sms_consent": "on", "patient-claustrophobic": "on",
-        "med-TOTAL_FORMS": "3", "med-INITIAL_FORMS": "0", "med-MIN_NUM_FORMS": "0", "med-MAX_NUM_FORMS": "10",
-        "med-0-drug": "warfarin", "med-1-name": "Fish oil", "med-1-indication": "", "med-2-name": "",
-        "surgery-procedure": "trigeminal-rf", "surgery-start_date": start.date().isoformat(),
-        "surgery-start_time": "09:00", "surgery-anaesthesia": "", "surgery-side": "left",
-    }  # fmt: skip
+        "patient-mrn": "MRN-NEW-1",
+        "patient-first_name": "Rosa",
+        "patient-last_name": "Diaz",
+        "patient-birth_date": "1950-02-03",
+        "patient-sex": "female",
+        "patient-language": "es",
+        "patient-email": "rosa@example.org",
+        "patient-mobile": "(310) 555-0188",
+        "patient-channel_email": "on",
+        "patient-channel_sms": "on",
+        "patient-sms_consent": "on",
+        "patient-claustrophobic": "on",
+        "med-TOTAL_FORMS": "3",
+        "med-INITIAL_FORMS": "0",
+        "med-MIN_NUM_FORMS": "0",
+        "med-MAX_NUM_FORMS": "10",
+        "med-0-drug": "warfarin",
+        "med-1-name": "Fish oil",
+        "med-1-indication": "",
+        "med-2-name": "",
+        "surgery-procedure": "trigeminal-rf",
+        "surgery-start_date": start.date().isoformat(),
+        "surgery-start_time": "09:00",
+        "surgery-anaesthesia": "",
+        "surgery-side": "left",
+    }
     data.update(overrides)
     return data
 
@@ -71,13 +88,16 @@ def test_book_for_existing_patient(client_for, book, nurse):
 @pytest.mark.parametrize(
     ("overrides", "field_error"),
     [
-        ({"surgery-start_date": (timezone.localdate() - dt.timedelta(days=2)).isoformat()}, "The surgery time is in the past."),
+        (
+            {"surgery-start_date": (timezone.localdate() - dt.timedelta(days=2)).isoformat()},
+            "The surgery time is in the past.",
+        ),
         ({"patient-mobile": "12345"}, "is not a valid phone number"),
         ({"patient-mobile": "not a phone"}, "is not a phone number"),
         ({"patient-birth_date": "2999-01-01"}, "The birth date cannot be in the future."),
         ({"patient-mrn": ""}, "This field is required."),
     ],
-)  # fmt: skip
+)
 def test_booking_validation(client_for, catalogue, nurse, overrides, field_error):
     for action in ("preview", "save"):
         response = client_for(nurse).post("/book/", {**_form(**overrides), "action": action})

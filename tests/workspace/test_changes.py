@@ -12,9 +12,16 @@ from tests.workspace.conftest import item_of
 
 def _edit_data(surgery, **overrides):
     local = timezone.localtime(surgery.start_at, surgery.patient.clinic.tz)
-    data = {"procedure": surgery.procedure.slug, "start_date": local.date().isoformat(),
-            "start_time": local.strftime("%H:%M"), "anaesthesia": surgery.anaesthesia, "surgeon": "",
-            "place": "", "level": "", "side": ""}  # fmt: skip
+    data = {
+        "procedure": surgery.procedure.slug,
+        "start_date": local.date().isoformat(),
+        "start_time": local.strftime("%H:%M"),
+        "anaesthesia": surgery.anaesthesia,
+        "surgeon": "",
+        "place": "",
+        "level": "",
+        "side": "",
+    }
     data.update(overrides)
     return data
 
@@ -39,8 +46,9 @@ def test_reschedule_review_then_confirm(client_for, surgery, nurse):
 
 def test_reschedule_into_the_past_is_refused(client_for, surgery, nurse):
     past = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
-    response = client_for(nurse).post(f"/surgeries/{surgery.uuid}/edit/",
-                                      {**_edit_data(surgery, start_date=past), "action": "confirm"})  # fmt: skip
+    response = client_for(nurse).post(
+        f"/surgeries/{surgery.uuid}/edit/", {**_edit_data(surgery, start_date=past), "action": "confirm"}
+    )
     assert response.status_code == 400
     assert "The surgery time is in the past." in response.content.decode()
 

@@ -60,10 +60,17 @@ def test_load_demo_is_idempotent_and_covers_every_state(catalogue, settings, cli
 
 
 ADMIN_PAGES = [
-    "/admin/", "/admin/prep/procedurevariant/", "/admin/prep/checklisttemplate/", "/admin/prep/drug/",
-    "/admin/patients/clinic/", "/admin/patients/patient/", "/admin/patients/surgery/", "/admin/accounts/user/",
-    "/admin/accounts/user/add/", "/admin/workspace/patientnote/",
-]  # fmt: skip
+    "/admin/",
+    "/admin/prep/procedurevariant/",
+    "/admin/prep/checklisttemplate/",
+    "/admin/prep/drug/",
+    "/admin/patients/clinic/",
+    "/admin/patients/patient/",
+    "/admin/patients/surgery/",
+    "/admin/accounts/user/",
+    "/admin/accounts/user/add/",
+    "/admin/workspace/patientnote/",
+]
 
 
 def test_admin_pages(client, surgery, login):

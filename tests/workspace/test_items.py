@@ -29,8 +29,9 @@ def test_htmx_tick_returns_row_and_out_of_band_summary(client_for, surgery, nurs
 
 def test_plain_post_tick_redirects_back(client_for, surgery, nurse):
     hb = item_of(surgery, "hemoglobin")
-    response = client_for(nurse).post(f"/items/{hb.uuid}/complete/", {"result": "12", "version": hb.version},
-                                      follow=True)  # fmt: skip
+    response = client_for(nurse).post(
+        f"/items/{hb.uuid}/complete/", {"result": "12", "version": hb.version}, follow=True
+    )
     assert response.redirect_chain[-1][0].endswith(f"/surgeries/{surgery.uuid}/#item-{hb.uuid}")
     assert "Hemoglobin: done." in response.content.decode()
     hb.refresh_from_db()
@@ -86,8 +87,7 @@ def test_second_nurse_sees_done_and_no_second_history_row(client_for, surgery, n
     rows_after_first = hb.history.count()
     # Same page loaded before the first tick; and the same tick again with the new version.
     second = client_for(other).post(f"/items/{hb.uuid}/complete/", {"result": "13", "version": loaded_version}, **HX)
-    again = client_for(other).post(f"/items/{hb.uuid}/complete/",
-                                   {"result": "13", "version": loaded_version + 1}, **HX)  # fmt: skip
+    again = client_for(other).post(f"/items/{hb.uuid}/complete/", {"result": "13", "version": loaded_version + 1}, **HX)
     for response in (second, again):
         assert response.status_code == 200
         assert "Done" in response.content.decode()
@@ -100,8 +100,9 @@ def test_not_applicable_undo_and_history(client_for, surgery, nurse):
     ecg = item_of(surgery, "ecg")
     missing = client.post(f"/items/{ecg.uuid}/not-applicable/", {"reason": "", "version": ecg.version}, **HX)
     assert "This field is required" in missing.content.decode()
-    client.post(f"/items/{ecg.uuid}/not-applicable/", {"reason": "done last week elsewhere", "version": ecg.version},
-                **HX)  # fmt: skip
+    client.post(
+        f"/items/{ecg.uuid}/not-applicable/", {"reason": "done last week elsewhere", "version": ecg.version}, **HX
+    )
     ecg.refresh_from_db()
     assert ecg.status == "not_applicable" and ecg.na_reason == "done last week elsewhere"
     client.post(f"/items/{ecg.uuid}/undo/", {"reason": "report not received", "version": ecg.version}, **HX)
@@ -134,8 +135,9 @@ def test_hold_decision_without_dates_needs_days(client_for, surgery, surgeon):
     response = client.post(f"/items/{approval.uuid}/hold/", {"decision": "approve", "version": approval.version})
     assert response.status_code == 400
     assert "Give the hold in days" in response.content.decode()
-    response = client.post(f"/items/{approval.uuid}/hold/", {"decision": "decline", "note": "stent",
-                                                              "version": approval.version})  # fmt: skip
+    response = client.post(
+        f"/items/{approval.uuid}/hold/", {"decision": "decline", "note": "stent", "version": approval.version}
+    )
     assert response.status_code == 302
     approval.refresh_from_db()
     assert approval.result_value == "decline"
@@ -175,8 +177,9 @@ def test_patient_page_queries_do_not_grow_with_history(client_for, surgery, nurs
     small = _page_queries(client, surgery)
     for code in ("hemoglobin", "ecg", "urinalysis"):
         for _ in range(3):
-            item = item_actions.item_complete(item=item_of(surgery, code), by=nurse,
-                                               result="13" if code == "hemoglobin" else "fine")  # fmt: skip
+            item = item_actions.item_complete(
+                item=item_of(surgery, code), by=nurse, result="13" if code == "hemoglobin" else "fine"
+            )
             item_actions.item_undo(item=item, by=nurse, reason="again")
     from workspace.services import note_add
 

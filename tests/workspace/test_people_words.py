@@ -102,8 +102,7 @@ def test_every_text_template_is_rendered_without_escaping():
 
 
 def test_print_sheet_shows_flags_and_hold_decisions_in_words(client_for, book, nurse, surgeon):
-    surgery = book("cervical-facet-rf", medications=["clopidogrel"], cardiac_history=True,
-                   impaired_renal_function=True)  # fmt: skip
+    surgery = book("cervical-facet-rf", medications=["clopidogrel"], cardiac_history=True, impaired_renal_function=True)
     approval = item_of(surgery, "hold_approval:clopidogrel")
     decision_actions.hold_decide(item=approval, by=surgeon, approve=False, note="Recent stent, keep it going")
     sheet = client_for(nurse).get(f"/surgeries/{surgery.uuid}/print/").content.decode()
@@ -239,8 +238,9 @@ def test_birth_year_1850_is_refused_by_the_service_too(book, clinic, nurse):
     from actions.patients import patient_create
 
     with pytest.raises(ValidationError) as exc:
-        patient_create(clinic=clinic, by=nurse, mrn="OLD-1", first_name="A", last_name="B",
-                       birth_date=dt.date(1850, 1, 1))  # fmt: skip
+        patient_create(
+            clinic=clinic, by=nurse, mrn="OLD-1", first_name="A", last_name="B", birth_date=dt.date(1850, 1, 1)
+        )
     assert "check the year" in str(exc.value)
 
 
@@ -259,8 +259,9 @@ def test_catalogue_drug_counts_as_a_blood_thinner(client_for, surgery, nurse):
     client = client_for(nurse)
     page = client.get(f"/patients/{surgery.patient.uuid}/medications/add/").content.decode()
     assert 'data-blood-thinner="true"' in page
-    response = client.post(f"/patients/{surgery.patient.uuid}/medications/add/",
-                           {"drug": "apixaban", "action": "confirm"})  # fmt: skip
+    response = client.post(
+        f"/patients/{surgery.patient.uuid}/medications/add/", {"drug": "apixaban", "action": "confirm"}
+    )
     assert response.status_code == 302
     assert Medication.objects.get(patient=surgery.patient, drug__slug="apixaban").is_blood_thinner
 
@@ -268,8 +269,13 @@ def test_catalogue_drug_counts_as_a_blood_thinner(client_for, surgery, nurse):
 def test_every_page_tells_htmx_not_to_inject_styles_and_favicon_is_served(client_for, surgery, nurse):
     client = client_for(nurse)
     anonymous = client_for(None)
-    pages = [(client, "/"), (client, f"/surgeries/{surgery.uuid}/"), (client, f"/surgeries/{surgery.uuid}/print/"),
-             (anonymous, "/accounts/login/"), (anonymous, "/p/")]  # fmt: skip
+    pages = [
+        (client, "/"),
+        (client, f"/surgeries/{surgery.uuid}/"),
+        (client, f"/surgeries/{surgery.uuid}/print/"),
+        (anonymous, "/accounts/login/"),
+        (anonymous, "/p/"),
+    ]
     for who, url in pages:
         response = who.get(url)
         assert response.status_code == 200, url

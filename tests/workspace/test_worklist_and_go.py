@@ -16,8 +16,15 @@ from patients.services import withdraw_go_if_needed
 from tests.factories import UserFactory, in_days
 from tests.workspace.conftest import item_of
 
-RESULTS = {"blood_group": "A+", "ecg": "Sinus rhythm", "chest_xray": "Clear", "urinalysis": "Normal",
-           "hemoglobin": "13.0", "pregnancy_check": "not pregnant", "contrast_allergy": "None known"}  # fmt: skip
+RESULTS = {
+    "blood_group": "A+",
+    "ecg": "Sinus rhythm",
+    "chest_xray": "Clear",
+    "urinalysis": "Normal",
+    "hemoglobin": "13.0",
+    "pregnancy_check": "not pregnant",
+    "contrast_allergy": "None known",
+}
 
 
 def text_of(response) -> str:
@@ -54,8 +61,9 @@ def make_ready(surgery, nurse, surgeon) -> None:
         item_actions.item_complete(item=item, by=surgeon if item.assignee == "surgeon" else nurse, result=result)
 
 
-def test_surgeon_lands_on_the_worklist_oldest_decision_first(client_for, book, surgeon, nurse, clinic,
-                                                             django_assert_max_num_queries):  # fmt: skip
+def test_surgeon_lands_on_the_worklist_oldest_decision_first(
+    client_for, book, surgeon, nurse, clinic, django_assert_max_num_queries
+):
     later = book(start_at=in_days(9), medications=["apixaban"], first_name="Later")
     sooner = book(start_at=in_days(4), medications=["clopidogrel"], first_name="Sooner")
     book(start_at=in_days(2), first_name="Nobody")  # no surgeon yet

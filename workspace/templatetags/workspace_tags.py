@@ -111,9 +111,20 @@ def item_result(item: Any) -> str:
 
 
 KNOWN_EVIDENCE = frozenset(
-    {"kind", "done", "ride_arranged", "last_dose_date", "later_than_planned", "earlier_than_planned",
-     "days_from_plan", "last_meal_at", "last_drink_at", "local", "via"}
-)  # fmt: skip
+    {
+        "kind",
+        "done",
+        "ride_arranged",
+        "last_dose_date",
+        "later_than_planned",
+        "earlier_than_planned",
+        "days_from_plan",
+        "last_meal_at",
+        "last_drink_at",
+        "local",
+        "via",
+    }
+)
 
 
 def _day(value: dt.date) -> str:
