@@ -145,7 +145,8 @@ def other_clinic(db: None):
 def outsider_nurse(other_clinic):
     from tests.factories import UserFactory
 
-    return UserFactory(clinic=other_clinic, email="nurse@eastside.test")
+    # Fixed names: a random surname could be a patient's (tests look for patient names in pages).
+    return UserFactory(clinic=other_clinic, email="nurse@eastside.test", first_name="Olive", last_name="Outsider")
 
 
 @pytest.fixture
