@@ -22,6 +22,7 @@ from prep.models import Assignee, ChecklistItem, ChecklistStatus, ItemStatus
 from prep.selectors import (
     OPEN_STATUSES,
     PHASES,
+    READINESS_ITEM_FIELDS,
     Readiness,
     ReadinessReport,
     item_phase,
@@ -162,6 +163,17 @@ def needs_decision_q() -> Q:
     return Q(go_decision=GoDecision.PENDING) | Q(Exists(waiting))
 
 
+# The columns a board row shows (and what the readiness reasons and the access log read).
+BOARD_ROW_FIELDS = (
+    *("id", "uuid", "patient_id", "procedure_id", "surgeon_id", "clinic_id", "start_at", "side", "status"),
+    *("go_decision", "go_decision_note", "go_override_reason", "go_withdrawn_at", "go_withdrawn_reason"),
+    *("patient__id", "patient__first_name", "patient__last_name", "patient__mrn", "patient__birth_date"),
+    *("procedure__id", "procedure__name"),
+    *("surgeon__id", "surgeon__first_name", "surgeon__last_name", "surgeon__email"),
+    *("checklist__id", "checklist__surgery_id", "checklist__alerts", "checklist__status"),
+)
+
+
 def board_page(
     *,
     user: ClinicStaff,
@@ -181,12 +193,18 @@ def board_page(
     if due:
         readiness_refresh_due(surgeries=scope, now=now)
         count, _ = _board_count(scope=scope, filters=filters, now=now)
-    page_items = ChecklistItem.objects.only(
-        "id", "checklist_id", "title", "required", "status", "due_at", "code", "locked"
-    ).order_by("due_at", "sort_order")
+    # A row shows its counts from the stored summary (current after the refresh above) and, for
+    # the reasons and the next item to chase, the titles of its open required items: only required
+    # items are loaded, with the columns readiness reads, not every item of 25 checklists. The open
+    # ones are picked in Python: with the status in the WHERE clause SQLite walks the (status,
+    # due_at) index of the whole table instead of the checklist's (96 ms instead of 3 at 10,000 patients).
+    page_items = (
+        ChecklistItem.objects.filter(required=True).only(*READINESS_ITEM_FIELDS).order_by("due_at", "sort_order")
+    )
     ranked = (
         board_queryset(user=user, filters=filters)
         .select_related("patient", "procedure", "surgeon", "checklist")
+        .only(*BOARD_ROW_FIELDS)
         .prefetch_related(Prefetch("checklist__items", queryset=page_items))
     )
     page = _CountedPaginator(ranked, BOARD_PAGE_SIZE, count=count).get_page(page_number)
@@ -196,8 +214,11 @@ def board_page(
     rows = []
     for surgery in surgeries:
         checklist = getattr(surgery, "checklist", None)
-        items = list(checklist.items.all()) if checklist else []
+        items = [i for i in checklist.items.all() if i.status in OPEN_STATUSES] if checklist else []
+        # State, reasons and overdue count read only open required items: the same as from all of
+        # them. Done and required count closed items too: those come from the stored summary.
         report = readiness_compute(surgery=surgery, items=items, clinic=clinic, now=now)
+        report.done, report.required = surgery.done_count, surgery.required_count
         rows.append(
             BoardRow(
                 surgery=surgery,
