@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         Heartbeat.objects.update_or_create(name="worker", defaults={"last_run_at": timezone.now()})
         nurse = User.objects.get(email="nurse1@scale-1.bench.test")
         surgeon = User.objects.filter(clinic=nurse.clinic, role=Role.SURGEON).order_by("pk").first()
+        assert surgeon is not None, "seed_scale gives every clinic surgeons"
         nurse_client, surgeon_client = Client(), Client()
         nurse_client.force_login(nurse)
         surgeon_client.force_login(surgeon)

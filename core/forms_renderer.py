@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.forms.renderers import DjangoTemplates
+from django.http import HttpRequest
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeData, SafeString, mark_safe
 
@@ -46,7 +47,7 @@ def input_html(widget: dict[str, Any]) -> SafeString:
 class InputRenderer(DjangoTemplates):
     """Plain inputs in Python, everything else through Django's templates."""
 
-    def render(self, template_name: str, context: dict[str, Any], request: object = None) -> str:
+    def render(self, template_name: str, context: dict[str, Any], request: HttpRequest | None = None) -> str:
         if template_name in PLAIN_INPUTS:
             return input_html(context["widget"])
         return super().render(template_name, context, request)
