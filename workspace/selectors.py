@@ -18,10 +18,11 @@ from patients.access import surgeries_for_user, surgery_get_for_user
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, GoDecision, Medication, Patient, Surgery
 from patients.staff import ClinicStaff
 from prep import planning
-from prep.models import Assignee, ChecklistItem, ChecklistStatus, ItemStatus
+from prep.models import CLOSED_STATUSES, Assignee, ChecklistItem, ChecklistStatus, ItemStatus
 from prep.selectors import (
     OPEN_STATUSES,
     PHASES,
+    READINESS_ITEM_FIELDS,
     Readiness,
     ReadinessReport,
     item_phase,
@@ -162,6 +163,17 @@ def needs_decision_q() -> Q:
     return Q(go_decision=GoDecision.PENDING) | Q(Exists(waiting))
 
 
+# The columns a board row shows (and what the readiness reasons and the access log read).
+BOARD_ROW_FIELDS = (
+    *("id", "uuid", "patient_id", "procedure_id", "surgeon_id", "clinic_id", "start_at", "side", "status"),
+    *("go_decision", "go_decision_note", "go_override_reason", "go_withdrawn_at", "go_withdrawn_reason"),
+    *("patient__id", "patient__first_name", "patient__last_name", "patient__mrn", "patient__birth_date"),
+    *("procedure__id", "procedure__name"),
+    *("surgeon__id", "surgeon__first_name", "surgeon__last_name", "surgeon__email"),
+    *("checklist__id", "checklist__surgery_id", "checklist__alerts", "checklist__status"),
+)
+
+
 def board_page(
     *,
     user: ClinicStaff,
@@ -181,12 +193,21 @@ def board_page(
     if due:
         readiness_refresh_due(surgeries=scope, now=now)
         count, _ = _board_count(scope=scope, filters=filters, now=now)
-    page_items = ChecklistItem.objects.only(
-        "id", "checklist_id", "title", "required", "status", "due_at", "code", "locked"
-    ).order_by("due_at", "sort_order")
+    # A row shows its counts from the stored summary (current after the refresh above) and, for
+    # the reasons and the next item to chase, the titles of its open required items: only those are
+    # loaded, with the columns readiness reads, not every item of 25 checklists. "Not closed", not
+    # "open": with ``status IN (...)`` SQLite walks the (status, due_at) index of the whole table
+    # instead of the checklists' (96 ms instead of 1 at 10,000 patients); NOT IN uses no index.
+    page_items = (
+        ChecklistItem.objects.filter(required=True)
+        .exclude(status__in=CLOSED_STATUSES)
+        .only(*READINESS_ITEM_FIELDS)
+        .order_by("due_at", "sort_order")
+    )
     ranked = (
         board_queryset(user=user, filters=filters)
         .select_related("patient", "procedure", "surgeon", "checklist")
+        .only(*BOARD_ROW_FIELDS)
         .prefetch_related(Prefetch("checklist__items", queryset=page_items))
     )
     page = _CountedPaginator(ranked, BOARD_PAGE_SIZE, count=count).get_page(page_number)
@@ -197,7 +218,10 @@ def board_page(
     for surgery in surgeries:
         checklist = getattr(surgery, "checklist", None)
         items = list(checklist.items.all()) if checklist else []
+        # State, reasons and overdue count read only open required items: the same as from all of
+        # them. Done and required count closed items too: those come from the stored summary.
         report = readiness_compute(surgery=surgery, items=items, clinic=clinic, now=now)
+        report.done, report.required = surgery.done_count, surgery.required_count
         rows.append(
             BoardRow(
                 surgery=surgery,
@@ -390,6 +414,15 @@ def item_history(*, item: ChecklistItem) -> list[object]:
 # --- the surgeon's worklist ------------------------------------------------------------------------
 
 WORKLIST_GO_DAYS = 3
+WORKLIST_DECISION_FIELDS = (
+    *("id", "uuid", "code", "title", "reason", "due_at", "checklist_id"),
+    *("checklist__id", "checklist__surgery_id"),
+    *("checklist__surgery__id", "checklist__surgery__uuid", "checklist__surgery__start_at"),
+    *("checklist__surgery__patient_id", "checklist__surgery__procedure_id"),
+    *("checklist__surgery__patient__id", "checklist__surgery__patient__first_name"),
+    *("checklist__surgery__patient__last_name", "checklist__surgery__patient__mrn"),
+    *("checklist__surgery__procedure__id", "checklist__surgery__procedure__name"),
+)
 
 
 @dataclass
@@ -417,10 +450,12 @@ def surgeon_worklist(*, user: ClinicStaff, now: dt.datetime | None = None) -> Wo
     surgeries = surgeries_for_user(user).filter(status__in=ACTIVE_SURGERY)
     if user.is_surgeon:
         surgeries = surgeries.filter(Q(surgeon=user) | Q(surgeon__isnull=True))
+    # A surgeon's list can run to hundreds of rows: load only the columns a row shows.
     decisions = list(
         open_decision_items()
         .filter(checklist__surgery__in=surgeries)
         .select_related("checklist__surgery__patient", "checklist__surgery__procedure")
+        .only(*WORKLIST_DECISION_FIELDS)
         .order_by("due_at", "pk")
     )
     horizon = _local_midnight(timezone.localdate(now, clinic.tz) + dt.timedelta(days=WORKLIST_GO_DAYS + 1), clinic)
