@@ -52,6 +52,12 @@ class Timeline:
     due_to: float = 60.0
     kill_at: float = 40.0  # or just after scheduling ends, if that is later
     deadline: float = 180.0  # the run ends here, or earlier once every wanted reminder arrived
+    startup: float = 6.0  # workers and beat connect before t0: start-up is not part of any figure
+    # Way (a)'s settings: None keeps the product's default (dispatch every 30 s, lease 30 s, send timeout
+    # 10 s). The quick run shortens them so that a kill is recovered within its few seconds.
+    dispatch_every: int | None = None
+    lease: int | None = None
+    send_timeout: int | None = None
 
 
 @dataclasses.dataclass
@@ -299,7 +305,11 @@ def _wait_and_kill(
     sampler: RssSampler,
     done: Callable[[], bool],
     log: Callable[[str], None],
+    waiting: Callable[[], int] | None = None,
 ) -> tuple[float, float]:
+    """Kill the worker at ``kill_at``; return once every wanted reminder arrived, or nothing is waiting
+    anywhere that could still send one (``waiting``: the end-of-run "still waiting" count), or at the
+    deadline. Ending when nothing waits changes no figure: no delivery can come after it."""
     killed = False
     kill_at = max(timeline.kill_at, time.time() - t0 + 2)
     while True:
@@ -311,7 +321,8 @@ def _wait_and_kill(
             worker[0] = restart()
             sampler.watch["worker"] = worker[0].pid
             killed = True
-        if elapsed >= timeline.deadline or (killed and elapsed > timeline.due_to + 5 and done()):
+        settled = killed and elapsed > timeline.due_to + 5
+        if elapsed >= timeline.deadline or (settled and (done() or (waiting is not None and waiting() == 0))):
             return elapsed, kill_at
         time.sleep(0.5)
 
@@ -355,10 +366,16 @@ def run_way(
     sampler.start()
     try:
         if key == "a":
-            env = _env(base, REMINDERS_BATCH_SIZE="10000", REMINDERS_DISPATCH_MAX="10000", REMINDERS_LEASE_SECONDS="20")
+            scaled = {
+                "REMINDERS_DISPATCH_INTERVAL": timeline.dispatch_every,
+                "REMINDERS_LEASE_SECONDS": timeline.lease,
+                "REMINDERS_SEND_TIMEOUT": timeline.send_timeout,
+            }
+            scaled = {name: str(value) for name, value in scaled.items() if value is not None}
+            env = _env(base, REMINDERS_BATCH_SIZE="10000", REMINDERS_DISPATCH_MAX="10000", **scaled)
             result.settings = (
-                "product defaults (beat every 30 s, acks_late, prefetch 1, visibility 600 s) except batch 10,000 "
-                "and lease 20 s (scaled to the compressed run)"
+                "product defaults (beat every 30 s, lease 30 s, acks_late, prefetch 1, visibility 600 s) except "
+                "batch 10,000" + "".join(f", {name} {value}" for name, value in scaled.items())
             )
             worker = [procs.start("a-worker", _worker_argv("config", "a-worker", None), env)]
             beat = procs.start(
@@ -398,7 +415,7 @@ def run_way(
         sampler.watch["worker"] = worker[0].pid
         if beat is not None:
             sampler.watch["beat"] = beat.pid
-        time.sleep(6)  # let them connect: start-up is not part of any figure
+        time.sleep(timeline.startup)  # let them connect: start-up is not part of any figure
 
         t0 = time.time()
         due_at = [t0 + off for off in plan.offsets]
@@ -413,7 +430,10 @@ def run_way(
         cancelled_at = time.time()
         result.scheduled = len(plan.offsets)
         result.cancelled = len(plan.cancel)
-        log(f"    scheduled in {result.schedule_seconds:.1f} s, cancelled 1,000 in {result.cancel_seconds:.2f} s")
+        log(
+            f"    scheduled in {result.schedule_seconds:.1f} s, "
+            f"cancelled {len(plan.cancel):,} in {result.cancel_seconds:.2f} s"
+        )
 
         def index_of(ref: str) -> int | None:
             return refs.get(ref) if key == "a" else (int(ref) if ref.isdigit() else None)
@@ -424,7 +444,15 @@ def run_way(
             return client.llen(record_key) >= expected
 
         result.ended_at, result.killed_at = _wait_and_kill(
-            t0=t0, timeline=timeline, procs=procs, worker=worker, restart=restart, sampler=sampler, done=done, log=log
+            t0=t0,
+            timeline=timeline,
+            procs=procs,
+            worker=worker,
+            restart=restart,
+            sampler=sampler,
+            done=done,
+            log=log,
+            waiting=lambda: _still_queued(key, broker),
         )
         _collect(client, record_key, index_of, due_at, plan, result, cancelled_at=cancelled_at)
         result.queued = _still_queued(key, broker)
