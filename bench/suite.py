@@ -670,9 +670,18 @@ def sizes_for(*, quick: bool) -> Sizes:
         module_args=("--reminders", "200", "--future", "20000"),
         module_timeout=120,
         compare=200,
-        # Way (a) dispatches every second with a 5 s lease, so the kill is recovered within the run.
+        # Way (a) dispatches every second with a 5 s lease, and (b) and (c) get back what the killed
+        # worker held after a visibility timeout of 5 + 5 s, so every way recovers within the run.
         timeline=Timeline(
-            due_from=1, due_to=5, kill_at=3, deadline=20, startup=3, dispatch_every=1, lease=5, send_timeout=2
+            due_from=1,
+            due_to=5,
+            kill_at=3,
+            deadline=20,
+            startup=3,
+            visibility_margin=5,
+            dispatch_every=1,
+            lease=5,
+            send_timeout=2,
         ),
     )
 

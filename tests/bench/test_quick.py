@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import pytest
 
 from bench import suite as bench_suite
@@ -30,7 +33,9 @@ def test_a_way_that_broke_or_delivered_nothing_fails():
     assert "beat exited" in broken
     assert compare_problems([_way("b", delivered=0)], quick=True) == ["(b): nothing delivered"]
     # django-celery-beat's known crash on SQLite (README) is a finding there, not a fault of the run.
-    assert compare_problems([_way("c", delivered=0, error="beat exited during the run")], quick=False, sqlite=True) == []
+    assert (
+        compare_problems([_way("c", delivered=0, error="beat exited during the run")], quick=False, sqlite=True) == []
+    )
 
 
 def test_reminders_module_output_is_checked():
@@ -80,3 +85,28 @@ def test_the_comparison_settings_pass_the_products_own_check(quick):
     send_timeout = timeline.send_timeout or 10
     assert lease > 2 * send_timeout
     assert timeline.deadline > timeline.kill_at + lease  # a killed worker's claims come back within the run
+
+
+def test_a_way_ends_once_nothing_is_waiting_anywhere():
+    # After the kill and the due window, a way whose every reminder is either delivered or lost for
+    # good (nothing pending, held or queued) has no figure left to change: it ends before the deadline.
+    from bench.compare.harness import Timeline, _wait_and_kill
+
+    class Procs:
+        def kill(self, proc) -> None:
+            proc.killed = True
+
+    worker = [SimpleNamespace(pid=1, killed=False)]
+    waiting = iter([3, 1, 0])
+    ended, killed_at = _wait_and_kill(
+        t0=time.time(),
+        timeline=Timeline(due_from=0, due_to=-5, kill_at=0, deadline=30),
+        procs=Procs(),
+        worker=worker,
+        restart=lambda: SimpleNamespace(pid=2),
+        sampler=SimpleNamespace(watch={}),
+        done=lambda: False,
+        log=lambda _msg: None,
+        waiting=lambda: next(waiting),
+    )
+    assert ended < 10 and killed_at >= 0 and worker[0].pid == 2
