@@ -498,10 +498,14 @@ def compare_problems(results: list, *, quick: bool, sqlite: bool = False) -> lis
     """What the comparison's outcome says is broken.
 
     Every way must run and deliver. The product's way (a) must lose nothing for good, send nothing
-    twice and nothing cancelled; in the quick run, whose dispatcher and lease are scaled to its few
-    seconds, it must also have delivered every wanted reminder by the end. Losses of (b) and (c) are
+    cancelled, and send twice only what the kill can explain: an email whose worker process died
+    between the server's "250" and the record is sent again (the window bench/reminders.py measures),
+    at most one per pool process. In the quick run, whose dispatcher and lease are scaled to its few
+    seconds, (a) must also have delivered every wanted reminder by the end. Losses of (b) and (c) are
     the comparison's finding, not a fault of the run.
     """
+    from bench.compare.harness import WORKER_CONCURRENCY
+
     problems = []
     for r in results:
         # django-celery-beat's scheduler crashes on SQLite with thousands of clocked tasks (README).
@@ -513,7 +517,7 @@ def compare_problems(results: list, *, quick: bool, sqlite: bool = False) -> lis
         if r.key != "a":
             continue
         wanted = r.scheduled - r.cancelled
-        if r.duplicates or r.cancelled_fired:
+        if r.duplicates > WORKER_CONCURRENCY or r.cancelled_fired:
             problems.append(f"{r.label}: {r.duplicates} duplicates, {r.cancelled_fired} cancelled ones sent")
         if r.lost - r.queued > 0:
             problems.append(f"{r.label}: {r.lost - r.queued} of {wanted} neither delivered nor waiting in the outbox")

@@ -42,6 +42,7 @@ from devtools.processes import free_port
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
 SETTINGS = "bench.compare.settings"
+WORKER_CONCURRENCY = 2  # prefork processes of every way's worker
 
 
 @dataclasses.dataclass
@@ -254,7 +255,7 @@ def _worker_argv(app: str, name: str, statedb: str | None) -> list[str]:
         app,
         "worker",
         "--loglevel=INFO",
-        "--concurrency=2",
+        f"--concurrency={WORKER_CONCURRENCY}",
         "--pool=prefork",
         "--without-gossip",
         "--without-mingle",

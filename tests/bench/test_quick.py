@@ -24,7 +24,9 @@ def test_the_product_must_deliver_everything_once_in_the_quick_run():
     [late] = compare_problems([_way("a", delivered=170, lost=10, queued=10)], quick=True)
     assert "10 of 180 wanted reminders not delivered" in late
     assert any("neither delivered nor waiting" in p for p in compare_problems([_way("a", lost=5)], quick=False))
-    assert compare_problems([_way("a", duplicates=1)], quick=False)
+    # One email per pool process killed inside the SMTP window is sent again (README): 2 processes.
+    assert compare_problems([_way("a", duplicates=2)], quick=True) == []
+    assert compare_problems([_way("a", duplicates=3)], quick=False)
     assert compare_problems([_way("a", cancelled_fired=1)], quick=False)
 
 
