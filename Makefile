@@ -14,7 +14,7 @@ SOURCES := config core audit accounts patients prep reminders workspace portal a
 # database and Redis database (tests/services.py), so any number up to 15 works.
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint format bench install clean screenshots lock
+.PHONY: run test lint format bench bench-quick install clean screenshots lock
 
 # Installs the lock file: every package, transitive ones included, at one version with its hashes.
 $(STAMP): requirements-dev.lock
@@ -66,6 +66,11 @@ lock: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Every benchmark step at small sizes, each checking its outcome (non-zero exit on a failure), in under
+# 2 minutes; prints its table and writes no file (bench/results.md is the full run's).
+bench-quick: $(STAMP)
+	$(PY) -m bench --quick
 
 clean:
 	rm -rf var

@@ -42,6 +42,7 @@ from devtools.processes import free_port
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
 SETTINGS = "bench.compare.settings"
+WORKER_CONCURRENCY = 2  # prefork processes of every way's worker
 
 
 @dataclasses.dataclass
@@ -52,6 +53,14 @@ class Timeline:
     due_to: float = 60.0
     kill_at: float = 40.0  # or just after scheduling ends, if that is later
     deadline: float = 180.0  # the run ends here, or earlier once every wanted reminder arrived
+    startup: float = 6.0  # workers and beat connect before t0: start-up is not part of any figure
+    # Ways (b) and (c): the broker's visibility timeout is the longest ETA plus this margin.
+    visibility_margin: float = 15.0
+    # Way (a)'s settings: None keeps the product's default (dispatch every 30 s, lease 30 s, send timeout
+    # 10 s). The quick run shortens them so that a kill is recovered within its few seconds.
+    dispatch_every: int | None = None
+    lease: int | None = None
+    send_timeout: int | None = None
 
 
 @dataclasses.dataclass
@@ -246,7 +255,7 @@ def _worker_argv(app: str, name: str, statedb: str | None) -> list[str]:
         app,
         "worker",
         "--loglevel=INFO",
-        "--concurrency=2",
+        f"--concurrency={WORKER_CONCURRENCY}",
         "--pool=prefork",
         "--without-gossip",
         "--without-mingle",
@@ -299,7 +308,11 @@ def _wait_and_kill(
     sampler: RssSampler,
     done: Callable[[], bool],
     log: Callable[[str], None],
+    waiting: Callable[[], int] | None = None,
 ) -> tuple[float, float]:
+    """Kill the worker at ``kill_at``; return once every wanted reminder arrived, or nothing is waiting
+    anywhere that could still send one (``waiting``: the end-of-run "still waiting" count), or at the
+    deadline. Ending when nothing waits changes no figure: no delivery can come after it."""
     killed = False
     kill_at = max(timeline.kill_at, time.time() - t0 + 2)
     while True:
@@ -311,7 +324,8 @@ def _wait_and_kill(
             worker[0] = restart()
             sampler.watch["worker"] = worker[0].pid
             killed = True
-        if elapsed >= timeline.deadline or (killed and elapsed > timeline.due_to + 5 and done()):
+        settled = killed and elapsed > timeline.due_to + 5
+        if elapsed >= timeline.deadline or (settled and (done() or (waiting is not None and waiting() == 0))):
             return elapsed, kill_at
         time.sleep(0.5)
 
@@ -339,7 +353,7 @@ def run_way(
     redis.Redis.from_url(broker).flushdb()
     workdir = Path(tempfile.mkdtemp(prefix=f"compare-{key}-", dir=logdir))
     # The longest ETA of the run plus a margin: what Celery's Redis caveats ask for.
-    visibility = int(timeline.due_to + 15)
+    visibility = int(timeline.due_to + timeline.visibility_margin)
     base = {
         "DJANGO_SETTINGS_MODULE": SETTINGS,
         "DATABASE_URL": database_url(),
@@ -355,10 +369,16 @@ def run_way(
     sampler.start()
     try:
         if key == "a":
-            env = _env(base, REMINDERS_BATCH_SIZE="10000", REMINDERS_DISPATCH_MAX="10000", REMINDERS_LEASE_SECONDS="20")
+            scaled = {
+                "REMINDERS_DISPATCH_INTERVAL": timeline.dispatch_every,
+                "REMINDERS_LEASE_SECONDS": timeline.lease,
+                "REMINDERS_SEND_TIMEOUT": timeline.send_timeout,
+            }
+            scaled = {name: str(value) for name, value in scaled.items() if value is not None}
+            env = _env(base, REMINDERS_BATCH_SIZE="10000", REMINDERS_DISPATCH_MAX="10000", **scaled)
             result.settings = (
-                "product defaults (beat every 30 s, acks_late, prefetch 1, visibility 600 s) except batch 10,000 "
-                "and lease 20 s (scaled to the compressed run)"
+                "product defaults (beat every 30 s, lease 30 s, acks_late, prefetch 1, visibility 600 s) except "
+                "batch 10,000" + "".join(f", {name} {value}" for name, value in scaled.items())
             )
             worker = [procs.start("a-worker", _worker_argv("config", "a-worker", None), env)]
             beat = procs.start(
@@ -398,7 +418,7 @@ def run_way(
         sampler.watch["worker"] = worker[0].pid
         if beat is not None:
             sampler.watch["beat"] = beat.pid
-        time.sleep(6)  # let them connect: start-up is not part of any figure
+        time.sleep(timeline.startup)  # let them connect: start-up is not part of any figure
 
         t0 = time.time()
         due_at = [t0 + off for off in plan.offsets]
@@ -413,7 +433,10 @@ def run_way(
         cancelled_at = time.time()
         result.scheduled = len(plan.offsets)
         result.cancelled = len(plan.cancel)
-        log(f"    scheduled in {result.schedule_seconds:.1f} s, cancelled 1,000 in {result.cancel_seconds:.2f} s")
+        log(
+            f"    scheduled in {result.schedule_seconds:.1f} s, "
+            f"cancelled {len(plan.cancel):,} in {result.cancel_seconds:.2f} s"
+        )
 
         def index_of(ref: str) -> int | None:
             return refs.get(ref) if key == "a" else (int(ref) if ref.isdigit() else None)
@@ -423,11 +446,22 @@ def run_way(
         def done() -> bool:
             return client.llen(record_key) >= expected
 
+        def recorded() -> set[str]:
+            return {raw.decode().split("|")[0] for raw in client.lrange(record_key, 0, -1)}
+
         result.ended_at, result.killed_at = _wait_and_kill(
-            t0=t0, timeline=timeline, procs=procs, worker=worker, restart=restart, sampler=sampler, done=done, log=log
+            t0=t0,
+            timeline=timeline,
+            procs=procs,
+            worker=worker,
+            restart=restart,
+            sampler=sampler,
+            done=done,
+            log=log,
+            waiting=lambda: _still_queued(key, broker, recorded),
         )
         _collect(client, record_key, index_of, due_at, plan, result, cancelled_at=cancelled_at)
-        result.queued = _still_queued(key, broker)
+        result.queued = _still_queued(key, broker, recorded)
         if beat is not None and beat.poll() is not None:
             result.error = f"beat exited during the run: {_last_error(logdir / f'{key}-beat.log')}"
         result.worker_rss_mb = sampler.peak.get("worker", 0.0)
@@ -441,8 +475,12 @@ def run_way(
     return result
 
 
-def _still_queued(key: str, broker: str) -> int:
-    """What is still waiting at the end: outbox rows not yet sent (a), or messages the broker holds (b, c)."""
+def _still_queued(key: str, broker: str, delivered: Callable[[], set[str]] = set) -> int:
+    """What is still waiting at the end: outbox rows not yet sent (a), or messages the broker holds (b, c).
+
+    ``delivered``: the references recorded as delivered (for (c), whose beat marks a one-off entry as
+    run in the database only when it next syncs its schedule, minutes later).
+    """
     if key == "a":
         from reminders.models import LIVE_STATUSES, Reminder
 
@@ -453,8 +491,11 @@ def _still_queued(key: str, broker: str) -> int:
     if key == "c":
         from django_celery_beat.models import PeriodicTask
 
-        # One-off tasks beat has not sent yet (it disables each one as it sends it).
-        held += PeriodicTask.objects.filter(name__startswith="reminder-", enabled=True).count()
+        # One-off tasks beat has not sent yet. Beat disables each one after sending it, but writes that
+        # to the database only at its next sync: an enabled entry already delivered is not waiting.
+        sent = delivered()
+        names = PeriodicTask.objects.filter(name__startswith="reminder-", enabled=True).values_list("name", flat=True)
+        held += sum(1 for name in names if name.removeprefix("reminder-") not in sent)
     return held
 
 
