@@ -38,6 +38,55 @@ def pytest_configure(config: pytest.Config) -> None:
     DatabaseOperations.sql_flush = sql_flush
 
 
+_RAN_TRANSACTIONAL = pytest.StashKey[bool]()
+
+
+@pytest.fixture(autouse=True)
+def _note_transactional(request: pytest.FixtureRequest) -> None:
+    if _transactional(request.node):
+        request.node.stash[_RAN_TRANSACTIONAL] = True
+
+
+def _transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow transactional tests (real workers, a Redis outage, the production stack) first.
+
+    They mostly wait on other processes: started first, their minute of waiting overlaps the rest
+    of the suite on the other xdist process instead of ending the run alone. (pytest-django puts
+    every transactional test last; the hook below puts the catalogue back after each of them.)
+    """
+    first = [item for item in items if item.get_closest_marker("slow") and _transactional(item)]
+    if first:
+        chosen = set(first)
+        items[:] = first + [item for item in items if item not in chosen]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After a transactional test's flush emptied every table, load the catalogue again (committed),
+    so that the tests after it find the session's state."""
+    yield
+    # Only after a test that reached its fixtures: a transactional test skipped for a missing
+    # service never touched (nor flushed) the test database.
+    if nextitem is None or not item.stash.get(_RAN_TRANSACTIONAL, False):
+        return
+    from pytest_django.plugin import blocking_manager_key
+
+    from prep.loader import catalogue_load
+    from prep.models import CatalogueRelease
+
+    with item.config.stash[blocking_manager_key].unblock():
+        if not CatalogueRelease.objects.exists():
+            catalogue_load()
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for name, check in services.CHECKS.items():
         if item.get_closest_marker(name) is None:
