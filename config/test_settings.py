@@ -1,6 +1,7 @@
 """Test settings: the real settings with a test key and fast hashing."""
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 
@@ -17,7 +18,24 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 
-# Parallel test runs (pytest-xdist) share one Redis cache: each worker keeps its own keys, so that
-# one test's throttle counts or lockouts never reach another's.
+
+def _worker_redis_url(url: str) -> str:
+    """The Redis database of this pytest-xdist worker: gw0 the given number, gw1 the one below...
+
+    Tests start real Celery workers on it and flush it, and `cache.clear()` is FLUSHDB: no two test
+    processes may share one (a flush by one emptied the other's rate-limit counters mid-test).
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) - int(worker[2:])
+    if number < 0:
+        raise RuntimeError(f"TEST_REDIS_URL={url} leaves no Redis database for xdist worker {worker}")
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+# A database number of the tests' own, so they never touch what `make run` keeps in Redis.
+TEST_REDIS_URL = _worker_redis_url(os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15")
 if os.environ.get("PYTEST_XDIST_WORKER") and REDIS_URL:  # noqa: F405
-    CACHES["default"]["KEY_PREFIX"] = os.environ["PYTEST_XDIST_WORKER"]  # noqa: F405
+    CACHES["default"]["LOCATION"] = TEST_REDIS_URL  # noqa: F405

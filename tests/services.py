@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -13,20 +13,8 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 def test_redis_url() -> str:
-    """A Redis database of the tests' own, so they never touch what `make run` keeps in Redis.
-
-    Under pytest-xdist each worker takes the next number down (gw0: 15, gw1: 14...): the Celery
-    workers one test starts must never take another test's tasks, nor a flush empty its queue.
-    """
-    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if worker.startswith("gw"):
-        parts = urlsplit(url)
-        number = int(parts.path.strip("/") or 0) - int(worker[2:])
-        if number < 0:
-            raise RuntimeError(f"TEST_REDIS_URL={url} leaves no Redis database for xdist worker {worker}")
-        url = urlunsplit(parts._replace(path=f"/{number}"))
-    return url
+    """This test process's own Redis database (``TEST_REDIS_URL`` in config/test_settings.py)."""
+    return settings.TEST_REDIS_URL
 
 
 def redis_unavailable() -> str | None:
