@@ -37,15 +37,9 @@ def _setup_django() -> None:
     from django.conf import settings
 
     django.setup()
-    from django.db import connections
+    from bench.suite import use_own_database
 
-    db = connections["default"].settings_dict
-    db.setdefault("TEST", {})
-    # A database of its own: never a test run's or `make run`'s.
-    if db["ENGINE"].endswith("sqlite3"):
-        db["TEST"]["NAME"] = str(Path(settings.VAR_DIR) / "bench-pages.sqlite3")
-    else:
-        db["TEST"]["NAME"] = f"bench_{db['NAME']}"
+    use_own_database(Path(settings.VAR_DIR) / "bench-pages.sqlite3")
 
 
 class _DbTimer:

@@ -89,20 +89,26 @@ def _ms(values: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
+def use_own_database(sqlite_file: Path) -> None:
+    """Point the default database's test name at a database of the benchmark's own: never a test
+    run's or `make run`'s (``sqlite_file`` on SQLite, ``bench_<name>`` on PostgreSQL)."""
+    from django.db import connections
+
+    db = connections["default"].settings_dict
+    db.setdefault("TEST", {})
+    if db["ENGINE"].endswith("sqlite3"):
+        db["TEST"]["NAME"] = str(sqlite_file)
+    else:
+        db["TEST"]["NAME"] = f"bench_{db['NAME']}"
+
+
 def _setup_django(logdir: Path) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.compare.settings")
     import django
     from django.conf import settings
 
     django.setup()
-    from django.db import connections
-
-    db = connections["default"].settings_dict
-    db.setdefault("TEST", {})
-    if db["ENGINE"].endswith("sqlite3"):
-        db["TEST"]["NAME"] = str(Path(settings.VAR_DIR) / "bench-suite.sqlite3")
-    else:
-        db["TEST"]["NAME"] = f"bench_{db['NAME']}"
+    use_own_database(Path(settings.VAR_DIR) / "bench-suite.sqlite3")
     logdir.mkdir(parents=True, exist_ok=True)
 
 
