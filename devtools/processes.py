@@ -52,34 +52,17 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker(
-    *,
-    broker_url: str,
-    concurrency: int = 1,
-    extra_env: dict[str, str] | None = None,
-    name: str = "test",
-    pool: str = "prefork",
-    loglevel: str = "INFO",
+def celery_process(
+    arguments: list[str], *, broker_url: str, log_path: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen]:
-    """A real Celery worker process on ``broker_url``; killed on exit."""
+    """``celery -A config <arguments>`` on ``broker_url`` in a session of its own, its output in
+    ``log_path``; stopped (then killed) on exit."""
     env = subprocess_env(CELERY_BROKER_URL=broker_url, **(extra_env or {}))
     celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
-    log = open(ROOT / "var" / f"worker-{name}-{os.getpid()}.log", "w")  # noqa: SIM115
+    log = open(log_path, "w")  # noqa: SIM115
     # The command is this virtualenv's celery with fixed arguments: nothing comes from outside.
     proc = subprocess.Popen(  # noqa: S603
-        [
-            celery,
-            "-A",
-            "config",
-            "worker",
-            f"--loglevel={loglevel}",
-            f"--concurrency={concurrency}",
-            f"--pool={pool}",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            f"--hostname={name}@%h",
-        ],
+        [celery, "-A", "config", *arguments],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -91,6 +74,32 @@ def celery_worker(
     finally:
         stop_process(proc)
         log.close()
+
+
+@contextmanager
+def celery_worker(
+    *,
+    broker_url: str,
+    concurrency: int = 1,
+    extra_env: dict[str, str] | None = None,
+    name: str = "test",
+    pool: str = "prefork",
+    loglevel: str = "INFO",
+) -> Iterator[subprocess.Popen]:
+    """A real Celery worker process on ``broker_url``; killed on exit."""
+    arguments = [
+        "worker",
+        f"--loglevel={loglevel}",
+        f"--concurrency={concurrency}",
+        f"--pool={pool}",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        f"--hostname={name}@%h",
+    ]
+    log_path = ROOT / "var" / f"worker-{name}-{os.getpid()}.log"
+    with celery_process(arguments, broker_url=broker_url, log_path=log_path, extra_env=extra_env) as proc:
+        yield proc
 
 
 def stop_process(proc: subprocess.Popen, sig: int = 15) -> None:
