@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,3 +52,30 @@ CHECKS = {"redis": redis_unavailable, "postgres": postgres_unavailable, "browser
 def redis_host_port(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", parts.port or 6379
+
+
+@contextmanager
+def celery_broker(url: str, transport_options: dict | None = None) -> Iterator[None]:
+    """This test process's Celery app sends to ``url`` until the block ends, then to its own again.
+
+    The app keeps a pool of producer connections to the broker it first used: it is closed on the
+    way in and out, or a later test's ``.delay()`` would still go to this broker, gone by then.
+    """
+    from config.celery import app
+
+    def reset_pool() -> None:
+        if app._pool is not None:
+            app._pool.force_close_all()
+            app._pool = None
+        app.amqp._producer_pool = None  # built on the pool above
+
+    old = app.conf.broker_url, app.conf.broker_transport_options
+    reset_pool()
+    app.conf.broker_url = url
+    if transport_options is not None:
+        app.conf.broker_transport_options = transport_options
+    try:
+        yield
+    finally:
+        reset_pool()
+        app.conf.broker_url, app.conf.broker_transport_options = old

@@ -12,6 +12,7 @@ from django.utils import timezone
 from core.models import Heartbeat
 from core.services import heartbeat_record
 from devtools import processes
+from tests import services
 
 pytestmark = pytest.mark.django_db
 
@@ -49,16 +50,10 @@ def test_stale_heartbeat_is_503(client: Client) -> None:
 
 def test_broken_broker_gives_503_not_an_exception(client: Client) -> None:
     heartbeat_record(name="worker")
-    from config.celery import app
 
     port = processes.free_port()  # nothing listens there
-    old = app.conf.broker_url, app.conf.broker_transport_options
-    app.conf.broker_url = f"redis://127.0.0.1:{port}/0"
-    app.conf.broker_transport_options = {"socket_connect_timeout": 0.5}
-    try:
+    with services.celery_broker(f"redis://127.0.0.1:{port}/0", {"socket_connect_timeout": 0.5}):
         status, body = _get(client)
-    finally:
-        app.conf.broker_url, app.conf.broker_transport_options = old
     assert status == 503
     assert body["broker"].startswith("unreachable")
     assert body["database"] == "ok"
@@ -78,18 +73,12 @@ def test_only_get(client: Client) -> None:
 @pytest.mark.django_db(transaction=True)
 @override_settings(HEARTBEAT_MAX_AGE=120)
 def test_heartbeat_task_runs_in_a_real_worker(redis_url: str, client: Client) -> None:
-    from config.celery import app
     from core.tasks import heartbeat
 
-    old = app.conf.broker_url, app.conf.broker_transport_options
-    app.conf.broker_url, app.conf.broker_transport_options = redis_url, {}
-    try:
-        with processes.celery_worker(broker_url=redis_url, name="heartbeat"):
-            heartbeat.delay()
-            processes.wait_for(lambda: Heartbeat.objects.filter(name="worker").exists(), timeout=60, what="heartbeat")
-            status, body = _get(client)
-    finally:
-        app.conf.broker_url, app.conf.broker_transport_options = old
+    with services.celery_broker(redis_url, {}), processes.celery_worker(broker_url=redis_url, name="heartbeat"):
+        heartbeat.delay()
+        processes.wait_for(lambda: Heartbeat.objects.filter(name="worker").exists(), timeout=60, what="heartbeat")
+        status, body = _get(client)
     assert status == 200, body
     beat = Heartbeat.objects.get(name="worker")
     assert beat.hostname.startswith("heartbeat@")

@@ -37,6 +37,7 @@ from devtools.processes import OwnRedis, celery_worker, wait_for
 from devtools.standins import provider_env
 from reminders.models import Channel, Reminder, Status
 from reminders.services import sms_inbound_record
+from tests import services
 from tests.reliability.procs import celery_beat, kill_group
 from tests.reminders.helpers import sms_fields
 
@@ -50,13 +51,10 @@ BROKER_RETURN_LIMIT = 60  # seconds: every stranded claim is sent within this of
 
 @pytest.fixture
 def own_redis():
-    from config.celery import app
 
     server = OwnRedis().start()
-    previous = app.conf.broker_url
-    app.conf.broker_url = server.url  # this process dispatches once, into the same broker
-    yield server
-    app.conf.broker_url = previous
+    with services.celery_broker(server.url):  # this process dispatches once, into the same broker
+        yield server
     server.stop()
 
 

@@ -17,6 +17,7 @@ from devtools.processes import OwnRedis, celery_worker, wait_for
 from devtools.standins import provider_env
 from prep.models import ChecklistItem
 from reminders.models import Channel, Reminder, Status
+from tests import services
 from tests.factories import in_days
 from tests.reliability.procs import celery_beat
 from tests.reminders.helpers import sms_fields
@@ -28,14 +29,11 @@ OUTAGE_SECONDS = 30
 
 @pytest.fixture
 def own_redis():
-    from config.celery import app
 
     server = OwnRedis().start()
     # The web process (this test process) talks to the same broker as the worker and beat.
-    previous = app.conf.broker_url
-    app.conf.broker_url = server.url
-    yield server
-    app.conf.broker_url = previous
+    with services.celery_broker(server.url):
+        yield server
     server.stop()
 
 
