@@ -8,12 +8,16 @@ removed again if the database write or the commit fails.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import permissions as perms
 from accounts.models import User
@@ -106,3 +110,33 @@ def _delete_quietly(name: str) -> None:
         document_storage().delete(name)
     except Exception:  # the original error matters more; an orphan is swept later
         logger.exception("Could not remove the stored document %s after a failed attach", name)
+
+
+def _stored_names(storage: Storage, folder: str = "") -> Iterator[str]:
+    folders, files = storage.listdir(folder)
+    for name in files:
+        yield f"{folder}/{name}" if folder else name
+    for sub in folders:
+        yield from _stored_names(storage, f"{folder}/{sub}" if folder else sub)
+
+
+def documents_orphans_delete(
+    *, older_than: dt.timedelta = dt.timedelta(hours=1), now: dt.datetime | None = None, batch: int = 500
+) -> int:
+    """Remove stored files that no document names, once older than ``older_than``; returns how many.
+
+    They are left when a caller's own transaction rolls back after ``document_attach`` stored the
+    file (the results inbox attaches inside its processing transaction). The age keeps an attach
+    still in progress out of reach. ``manage.py documents_sweep`` runs it.
+    """
+    storage = document_storage()
+    cutoff = (now or timezone.now()) - older_than
+    removed = 0
+    names = _stored_names(storage)
+    while chunk := [name for _, name in zip(range(batch), names, strict=False)]:
+        known = set(Document.objects.filter(storage_name__in=chunk).values_list("storage_name", flat=True))
+        for name in chunk:
+            if name not in known and storage.get_modified_time(name) < cutoff:
+                storage.delete(name)
+                removed += 1
+    return removed

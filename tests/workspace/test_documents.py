@@ -294,3 +294,29 @@ def test_the_page_lists_documents_in_one_query(client_for, surgery, nurse, docum
 )
 def test_file_names_are_cleaned(given, clean):
     assert clean_filename(given) == clean
+
+
+def test_orphaned_files_are_swept(surgery, nurse, documents_dir):
+    """A file whose row a caller's transaction rolled back is removed by the sweep; documents stay."""
+    import datetime as dt
+
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.utils import timezone
+
+    ecg = item_of(surgery, "ecg")
+    kept = services.document_attach(
+        item=ecg, content=pdf_bytes(), filename="kept.pdf", declared_type=None, source="x", user=nurse
+    )
+    sid = transaction.savepoint()
+    services.document_attach(
+        item=ecg, content=png_bytes(), filename="lost.png", declared_type=None, source="x", user=nurse
+    )
+    transaction.savepoint_rollback(sid)  # the caller's transaction failed after the attach
+    assert len(stored_files(documents_dir)) == 2
+    assert services.documents_orphans_delete() == 0  # too recent: it may be an attach in progress
+    later = timezone.now() + dt.timedelta(hours=2)
+    assert services.documents_orphans_delete(now=later) == 1
+    assert [p.read_bytes() for p in stored_files(documents_dir)] == [pdf_bytes()]
+    assert document_storage().exists(kept.storage_name)
+    call_command("documents_sweep", "--hours", "0")
