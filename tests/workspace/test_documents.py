@@ -236,9 +236,18 @@ def test_download_is_access_logged_and_never_cached_or_sniffed(client_for, surge
     assert response["Cache-Control"] == "no-store"
     # Opened in the browser as what it really is, whatever its name said.
     assert response["Content-Disposition"] == 'inline; filename="Garcia ECG.exe.pdf"'
-    row = AccessLog.objects.filter(user=surgeon, action="GET workspace:document_download").get()
-    assert row.allowed and row.patient_id == surgery.patient_id and row.clinic_id == surgery.clinic_id
-    assert row.path == f"/documents/{document.uuid}/"
+    # The browser's PDF viewer may run; nothing may frame it.
+    assert response["Content-Security-Policy"] == "frame-ancestors 'none'"
+    image = services.document_attach(
+        item=ecg, content=png_bytes(), filename="trace.png", declared_type=None, source="x", user=nurse
+    )
+    shown = client_for(surgeon).get(f"/documents/{image.uuid}/")
+    assert shown["Content-Type"] == "image/png" and shown["Content-Disposition"] == 'inline; filename="trace.png"'
+    assert "object-src 'none'" in shown["Content-Security-Policy"]
+    rows = AccessLog.objects.filter(user=surgeon, action="GET workspace:document_download")
+    assert [r.path for r in rows] == [f"/documents/{image.uuid}/", f"/documents/{document.uuid}/"]
+    for row in rows:
+        assert row.allowed and row.patient_id == surgery.patient_id and row.clinic_id == surgery.clinic_id
 
 
 def test_documents_have_no_public_url(client_for, surgery, nurse, documents_dir, settings):
