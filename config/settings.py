@@ -227,6 +227,12 @@ try:
         }
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
+# First: an upload over DOCUMENTS_MAX_BYTES is dropped while it arrives, never written to a temporary file.
+FILE_UPLOAD_HANDLERS = [
+    "workspace.uploads.DocumentSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

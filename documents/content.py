@@ -7,6 +7,7 @@ before anything is stored. Each refusal is one sentence a nurse can act on.
 from __future__ import annotations
 
 import hashlib
+import math
 import unicodedata
 from dataclasses import dataclass
 
@@ -53,7 +54,9 @@ def size_check(size: int, *, limit: int) -> None:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+    # Rounded up to a tenth: a file just over the limit never reads as the limit itself.
+    tenths = math.ceil(size * 10 / (1024 * 1024))
+    return f"{tenths / 10:.1f} MB".replace(".0 MB", " MB")
 
 
 def clean_filename(filename: str) -> str:

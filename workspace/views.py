@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -39,6 +40,7 @@ from prep.services import ItemConflict
 from reminders.selectors import reminders_for_surgery
 from workspace import forms as wf
 from workspace import selectors, services
+from workspace.uploads import TOO_LARGE
 
 ViewFunc = Callable[..., HttpResponseBase]
 
@@ -416,6 +418,10 @@ def document_upload(request: StaffRequest, uuid: str) -> HttpResponse:
     """A PDF or image attached to the item; the row comes back with it listed, or with what was wrong."""
     item = _get_item(request, uuid)  # another clinic's item: 404 before anything else
     form = wf.DocumentUploadForm(request.POST, request.FILES)
+    if getattr(request, TOO_LARGE, False):
+        limit = settings.DOCUMENTS_MAX_BYTES // (1024 * 1024)
+        message = f"The file is larger than {limit} MB, the most a document may be; nothing was saved."
+        return _item_response(request, item, message=message, level="warning")
     if not form.is_valid():
         problem = " ".join(str(error) for error in form.errors.get("file", ["Choose a file to attach."]))
         return _item_response(request, item, message=problem, level="warning")

@@ -92,6 +92,10 @@ def test_htmx_upload_returns_the_row_with_the_document(client_for, surgery, surg
     assert f'id="item-{consent.uuid}"' in html and "<html" not in html
     document = Document.objects.get(item=consent)
     assert f"/documents/{document.uuid}/" in html and "consent-signed.pdf" in html and "PDF" in html
+    logged = AccessLog.objects.get(user=surgeon, action="POST workspace:document_upload")
+    assert logged.allowed and logged.patient_id == surgery.patient_id
+    history = client_for(surgeon).get(f"/items/{consent.uuid}/history/").content.decode()
+    assert "Document attached: consent-signed.pdf" in history
 
 
 @pytest.mark.parametrize(
@@ -134,8 +138,14 @@ def test_oversize_is_refused_before_it_is_read(client_for, surgery, nurse, docum
     ecg = item_of(surgery, "ecg")
     big = pdf_bytes() + b"0" * (settings.DOCUMENTS_MAX_BYTES + 1)
     response = upload(client_for(nurse), ecg, big, "ecg.pdf", "application/pdf", follow=True)
-    assert "The file is 1 MB; documents may be at most 1 MB." in response.content.decode()
+    # Dropped while it arrived (workspace.uploads): never kept in memory or a temporary file.
+    assert "The file is larger than 1 MB, the most a document may be; nothing was saved." in response.content.decode()
     assert not Document.objects.exists() and stored_files(documents_dir) == []
+    # Just at the limit is accepted.
+    exact = pdf_bytes() + b"0" * (settings.DOCUMENTS_MAX_BYTES - len(pdf_bytes()))
+    assert "attached to" in upload(client_for(nurse), ecg, exact, "ecg.pdf", follow=True).content.decode()
+    with pytest.raises(ValidationError, match=r"The file is 1\.1 MB; documents may be at most 1 MB"):
+        services.document_attach(item=ecg, content=big[:-1], filename="x.pdf", declared_type=None, source="lab")
     with pytest.raises(ValidationError, match="at most 1 MB"):
         services.document_attach(item=ecg, content=big, filename="x.pdf", declared_type=None, source="lab")
 
