@@ -339,3 +339,29 @@ def test_orphaned_files_are_swept(surgery, nurse, documents_dir):
     assert [p.read_bytes() for p in stored_files(documents_dir)] == [pdf_bytes()]
     assert document_storage().exists(kept.storage_name)
     call_command("documents_sweep", "--hours", "0")
+
+
+def test_the_s3_backend_is_private_and_makes_no_url(settings):
+    """DOCUMENTS_S3_* in production: private objects under the prefix, never overwritten, no URL (no network here)."""
+    pytest.importorskip("boto3")
+    from django.core.files.storage import storages
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "documents": {
+            "BACKEND": "documents.storage_s3.PrivateS3Storage",
+            "OPTIONS": {
+                "bucket_name": "preop-documents",
+                "location": "documents",
+                "endpoint_url": "https://objects.example.org",
+                "region_name": "eu-west-1",
+                "access_key": "AKIDEXAMPLE",
+                "secret_key": "not-a-real-secret",
+            },
+        },
+    }
+    storage = storages["documents"]
+    assert type(storage).__name__ == "PrivateS3Storage"
+    assert (storage.default_acl, storage.file_overwrite, storage.location) == ("private", False, "documents")
+    with pytest.raises(NoPublicUrl):
+        storage.url("ab/cd/abcd.pdf")
