@@ -29,7 +29,8 @@ UNDO = "undo"
 ACCEPT = "accept"  # a nurse accepts a patient's confirmation
 CONFIRM = "confirm"  # a patient confirms an item of his own
 DECIDE = "decide"  # the prescriber's decision (a hold approval, go / no-go)
-ACTIONS = (COMPLETE, NOT_APPLICABLE, UNDO, ACCEPT, CONFIRM, DECIDE)
+ATTACH = "attach"  # a document (ECG tracing, imaging report, signed consent) attached to an item
+ACTIONS = (COMPLETE, NOT_APPLICABLE, UNDO, ACCEPT, CONFIRM, DECIDE, ATTACH)
 
 # Kinds: an item's assignee, or the surgery itself.
 KIND_NURSE = "nurse"
@@ -58,6 +59,11 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     (UNDO, KIND_SURGEON): _PRESCRIBER,
     (DECIDE, KIND_SURGEON): _PRESCRIBER,
     (DECIDE, KIND_SURGERY): _PRESCRIBER,
+    # A document is evidence, not a decision: the care team files it on any item (a nurse scans the
+    # signed consent of a surgeon's item); the patient does not upload through the portal.
+    (ATTACH, KIND_NURSE): _CARE_TEAM,
+    (ATTACH, KIND_PATIENT): _CARE_TEAM,
+    (ATTACH, KIND_SURGEON): _CARE_TEAM,
 }
 
 _WHO = {_CARE_TEAM: "the care team", _PRESCRIBER: "the surgeon or prescriber", frozenset({PATIENT}): "the patient"}
@@ -68,6 +74,7 @@ _WHAT = {
     ACCEPT: "accept this confirmation",
     CONFIRM: "confirm this item",
     DECIDE: "record this decision",
+    ATTACH: "attach a document to this item",
 }
 
 
