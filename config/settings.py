@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "patients",
     "prep",
     "reminders",
+    "inbox",
     "workspace",
     "portal",
     "api",
@@ -387,6 +388,15 @@ CELERY_BEAT_SCHEDULE["nurse-digest"] = {
     "task": "reminders.tasks.send_nurse_digests",
     "schedule": float(REMINDERS_DIGEST_INTERVAL),
     "options": {"expires": 300.0},
+}
+
+# The results inbox's sweep: messages stored but never processed (a listener or worker killed in
+# between, the broker down) are processed here; the usual path is the task queued at storing.
+INBOX_SWEEP_INTERVAL = 60.0
+CELERY_BEAT_SCHEDULE["inbox-sweep"] = {
+    "task": "inbox.tasks.process_pending",
+    "schedule": INBOX_SWEEP_INTERVAL,
+    "options": {"expires": INBOX_SWEEP_INTERVAL},
 }
 
 # --- API (REST framework, OpenAPI schema) ----------------------------------------------------
