@@ -9,7 +9,19 @@ import pytest
 
 from devtools.processes import ROOT
 
-PRODUCTION_APPS = ("core", "accounts", "audit", "patients", "prep", "reminders", "workspace", "portal", "api", "config")
+PRODUCTION_APPS = (
+    "core",
+    "accounts",
+    "audit",
+    "patients",
+    "prep",
+    "reminders",
+    "inbox",
+    "workspace",
+    "portal",
+    "api",
+    "config",
+)
 
 
 def _imported_modules(path: Path) -> set[str]:
