@@ -266,7 +266,8 @@ def fhir_report_read(report: Any, *, source: str, payload: dict[str, Any]) -> Me
             {
                 "content_type": attachment.contentType or "",
                 "title": (attachment.title or "")[:200],
-                "size": attachment.size or (len(attachment.data) * 3 // 4 if attachment.data else 0),
+                # fhir.resources decodes base64 ``data`` to bytes.
+                "size": attachment.size or (len(attachment.data) if attachment.data else 0),
                 "url": bool(attachment.url),
             }
         )

@@ -10,6 +10,7 @@ plan follow. Anything that does not fit goes to the review queue with the reason
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -206,6 +207,82 @@ def fhir_receive(
     return Receipt(message, False, message.ack_code or "AA", message.outcome or "accepted (already received)")
 
 
+FHIR_RESULTS = ("Observation", "DiagnosticReport")
+
+
+def _fhir_read(payload: Any, *, source: str, allowed: tuple[str, ...]) -> readers.MessageIn:
+    resource = readers.fhir_resource(payload, allowed=allowed)
+    if payload["resourceType"] == "Observation":
+        return readers.fhir_observation_read(resource, source=source, payload=payload)
+    return readers.fhir_report_read(resource, source=source, payload=payload)
+
+
+def _fhir_reject(*, clinic: Clinic, source: str, raw: str, sender: User, reason: str) -> None:
+    # Kept for the record (what the client sent and why it was refused); never processed.
+    _store(
+        clinic=clinic,
+        kind=MessageKind.FHIR,
+        source=source,
+        control_id=None,
+        raw=raw[:1_000_000],
+        sender=sender,
+        status=MessageStatus.REJECTED,
+        outcome=reason,
+        ack_code="AR",
+    )
+
+
+@dataclass
+class FhirPosted:
+    receipts: list[Receipt]
+    error: str = ""  # malformed: the body was stored as rejected, nothing else
+
+
+def fhir_post(
+    *, clinic: Clinic, sender: User, source: str, text: str, allowed: tuple[str, ...], enqueue: Enqueue | None = None
+) -> FhirPosted:
+    """A FHIR POST body: one resource of ``allowed``, or a transaction Bundle of them (``allowed``
+    holding "Bundle"). Each resource becomes its own inbox message, all in one transaction. An
+    unreadable body is stored as rejected and reported in ``error`` (the caller answers 400): a
+    Bundle is all or nothing."""
+    try:
+        resources = _fhir_resources(text, source=source, allowed=allowed)
+    except readers.Malformed as exc:
+        _fhir_reject(clinic=clinic, source=source, raw=text, sender=sender, reason=str(exc))
+        return FhirPosted([], str(exc))
+    with transaction.atomic():
+        receipts = [
+            fhir_receive(clinic=clinic, read=read, raw=json.dumps(resource), sender=sender, enqueue=enqueue)
+            for resource, read in resources
+        ]
+    return FhirPosted(receipts)
+
+
+def _fhir_resources(text: str, *, source: str, allowed: tuple[str, ...]) -> list[tuple[Any, readers.MessageIn]]:
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise readers.Malformed("malformed: the body is not JSON") from None
+    if not (isinstance(payload, dict) and payload.get("resourceType") == "Bundle" and "Bundle" in allowed):
+        return [(payload, _fhir_read(payload, source=source, allowed=tuple(a for a in allowed if a != "Bundle")))]
+    readers.fhir_resource(payload, allowed=("Bundle",))
+    if payload.get("type") not in ("transaction", "batch"):
+        raise readers.Malformed("only a transaction (or batch) Bundle is accepted")
+    resources = []
+    for n, entry in enumerate(payload.get("entry") or []):
+        resource = entry.get("resource")
+        method = (entry.get("request") or {}).get("method") or "POST"
+        if method != "POST":
+            raise readers.Malformed(f"entry {n}: only POST (create) is accepted, not {method}")
+        try:
+            resources.append((resource, _fhir_read(resource, source=source, allowed=FHIR_RESULTS)))
+        except readers.Malformed as exc:
+            raise readers.Malformed(f"entry {n}: {exc}") from None
+    if not resources:
+        raise readers.Malformed("the Bundle has no entry")
+    return resources
+
+
 def pending_ids(*, limit: int = 500) -> list[int]:
     """Stored and never processed (a listener or worker died, the broker was down): the sweep's work."""
     return list(
@@ -231,14 +308,7 @@ def _patient_find(*, clinic: Clinic, read: readers.MessageIn) -> Patient | None:
 def _read(message: InboxMessage) -> readers.MessageIn:
     if message.kind == MessageKind.HL7:
         return readers.hl7_read(message.raw)
-    import json
-
-    payload = json.loads(message.raw)
-    kind = payload.get("resourceType")
-    resource = readers.fhir_resource(payload, allowed=("Observation", "DiagnosticReport"))
-    if kind == "Observation":
-        return readers.fhir_observation_read(resource, source=message.source, payload=payload)
-    return readers.fhir_report_read(resource, source=message.source, payload=payload)
+    return _fhir_read(json.loads(message.raw), source=message.source, allowed=FHIR_RESULTS)
 
 
 def _combine_parts(results: list[readers.ResultIn]) -> tuple[list[readers.ResultIn], list[dict[str, Any]]]:
