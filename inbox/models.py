@@ -45,6 +45,8 @@ class InboxMessage(PublicIdModel):
     # Why it is in the queue or was rejected, in a nurse's words; the ACK's text for HL7.
     outcome = models.TextField(blank=True)
     ack_code = models.CharField(max_length=2, blank=True, help_text="AA, AE or AR (HL7); the answer given.")
+    # The patient as the sender named him (PID-3, or the FHIR subject): shown when no patient matched.
+    sent_patient = models.CharField(max_length=80, blank=True)
     patient = models.ForeignKey(
         "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="inbox_messages"
     )

@@ -57,6 +57,15 @@ def _after_commit(message: InboxMessage, enqueue: Enqueue | None) -> None:
     transaction.on_commit(lambda: run(message_id))
 
 
+def _count_changed(clinic_id: int) -> None:
+    """The review queue's count on the board is cached (inbox.selectors): forget it after the commit."""
+    from django.core.cache import cache
+
+    from inbox.selectors import count_key
+
+    transaction.on_commit(lambda: cache.delete(count_key(clinic_id)))
+
+
 # --- Senders ----------------------------------------------------------------------------------
 
 
@@ -116,6 +125,7 @@ def _store(
     status: str,
     outcome: str,
     ack_code: str,
+    sent_patient: str = "",
 ) -> tuple[InboxMessage, bool]:
     """Insert the message, or find it when the same sender sent the same id before."""
     if control_id is not None:
@@ -134,6 +144,7 @@ def _store(
                 status=status,
                 outcome=outcome,
                 ack_code=ack_code,
+                sent_patient=sent_patient[:80],
             )
     except IntegrityError:
         # The same message arrived twice at the same moment (two connections): the first one won.
@@ -176,6 +187,7 @@ def hl7_receive(*, clinic: Clinic, raw: str, peer: str = "", enqueue: Enqueue | 
         status=MessageStatus.RECEIVED,
         outcome="" if code == "AA" else text,
         ack_code=code,
+        sent_patient=read.mrn or read.patient_uuid,
     )
     if created:
         _after_commit(message, enqueue)
@@ -200,6 +212,7 @@ def fhir_receive(
         status=MessageStatus.RECEIVED,
         outcome="" if code == "AA" else text,
         ack_code=code,
+        sent_patient=read.mrn or read.patient_uuid,
     )
     if created:
         _after_commit(message, enqueue)
@@ -486,6 +499,7 @@ def message_process(*, message_id: int) -> InboxMessage:
     message.outcome = "; ".join(dict.fromkeys(e["reason"] for e in waiting))[:1000]
     message.processed_at = timezone.now()
     message.save(update_fields=["status", "outcome", "processed_at", "patient", "results", "documents"])
+    _count_changed(message.clinic_id)
     access_log_record(
         request=None,
         action=f"inbox {message.kind} {message.status}: received from {message.source}",
@@ -516,6 +530,7 @@ def _locked_for(*, message: InboxMessage, by: User) -> InboxMessage:
 def _handled(message: InboxMessage, by: User, fields: list[str]) -> None:
     message.handled_by, message.handled_at = by, timezone.now()
     message.save(update_fields=[*fields, "handled_by", "handled_at"])
+    _count_changed(message.clinic_id)
 
 
 def _review_log(*, message: InboxMessage, by: User, what: str) -> None:

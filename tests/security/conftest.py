@@ -37,6 +37,7 @@ class Side:
     spare_token: Any = None
     names: tuple[str, ...] = ()  # last name, first name and MRN: what must never leak
     other_names: tuple[str, ...] = ()
+    inbox_message: Any = None
 
     def item(self, code: str) -> Any:
         return self.surgery.checklist.items.get(code=code)
@@ -66,6 +67,7 @@ class Side:
             "template": str(s.checklist.template.uuid),
             "spare_token": str(self.spare_token.uuid),
             "surgeon_email": self.surgeon.email,
+            "inbox_msg": str(self.inbox_message.uuid),
         }
 
 
@@ -110,6 +112,14 @@ def _side(clinic, nurse, surgeon, admin, *, first: str, last: str, mrn: str, bir
         surgery=surgery,
         names=(last, first, mrn),
     )
+    # A lab result waiting in the review queue (a low hemoglobin: the nurse is alerted first).
+    from inbox import services as inbox_services
+    from tests.inbox.helpers import hemoglobin
+
+    receipt = inbox_services.hl7_receive(
+        clinic=clinic, raw=hemoglobin(control=f"{mrn}-1", mrn=mrn, value="8.0"), enqueue=lambda _id: None
+    )
+    side.inbox_message = inbox_services.message_process(message_id=receipt.message.pk)
     side.token_raw = api_token_create(clinic=clinic, name=f"{clinic.slug} EHR", by=None)[1]
     side.spare_token = api_token_create(clinic=clinic, name="spare", by=None)[0]
     return side

@@ -99,6 +99,17 @@ workspace:hold_decide            POST+hx  /items/{item_hold}/hold/              
 workspace:item_history           GET      /items/{item_done}/history/                     login  login  login  data   404    data   data   404    login  login
 workspace:item_history           GET+hx   /items/{item_done}/history/                     login  login  login  200    404    200    200    404    login  login
 workspace:item_history           POST     /items/{item_done}/history/                     405    405    405    405    405    405    405    405    405    405
+# --- the results review queue (staff pages; another clinic's message is a 404) ---
+workspace:inbox                  GET      /inbox/                                         login  login  login  data   empty  data   data   empty  login  login
+workspace:inbox                  POST     /inbox/                                         405    405    405    405    405    405    405    405    405    405
+workspace:inbox_message          GET      /inbox/{inbox_msg}/                             login  login  login  data   404    data   data   404    login  login
+workspace:inbox_message          POST     /inbox/{inbox_msg}/                             405    405    405    405    405    405    405    405    405    405
+workspace:inbox_dismiss          GET      /inbox/{inbox_msg}/dismiss/                     405    405    405    405    405    405    405    405    405    405
+workspace:inbox_dismiss          POST     /inbox/{inbox_msg}/dismiss/                     login  login  login  redir  404    redir  redir  404    login  login  inbox_dismiss
+workspace:inbox_match            GET      /inbox/{inbox_msg}/match/                       405    405    405    405    405    405    405    405    405    405
+workspace:inbox_match            POST     /inbox/{inbox_msg}/match/                       login  login  login  redir  404    redir  redir  404    login  login  inbox_match
+workspace:inbox_complete         GET      /inbox/{inbox_msg}/complete/                    405    405    405    405    405    405    405    405    405    405
+workspace:inbox_complete         POST     /inbox/{inbox_msg}/complete/                    login  login  login  redir  404    redir  redir  404    login  login  inbox_complete
 # --- staff accounts ---
 accounts:login                   GET      /accounts/login/                                200    200    200    redir  redir  redir  redir  redir  200    200
 accounts:login                   POST     /accounts/login/                                200    200    200    redir  redir  redir  redir  redir  200    200    login_empty
@@ -325,6 +336,9 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "api_reschedule": lambda v: {"start_at": in_days(16).isoformat()},
     "api_complete": lambda v: {"result": "13.1"},
     "api_token": lambda v: {"name": "matrix"},
+    "inbox_dismiss": lambda v: {"reason": "a test run of the lab"},
+    "inbox_match": lambda v: {"mrn": v["mrn"]},
+    "inbox_complete": lambda v: {"index": "0", "item": v["item_hb"]},
     "fhir_obs": lambda v: _fhir_obs(v),
     "fhir_report": lambda v: {
         "resourceType": "DiagnosticReport",
@@ -360,6 +374,7 @@ OBJECTS = (
     "item_hold",
     "item_portal",
     "spare_token",
+    "inbox_msg",
 )
 FILTERS = ("mrn", "mrn_lower", "last_name_part", "surgeon_email")
 SUCCESS = {"data", "empty", "redir", "me", "200", "201"}
