@@ -8,6 +8,7 @@ storing a message and processing it.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.management import call_command
 from django.db import connections
 
 from devtools import hl7feed
@@ -94,6 +96,14 @@ def test_results_over_mllp_complete_review_dedupe_and_reject(book, clinic):
         # Unknown patient: AE with the reason, kept for the review queue.
         assert listener.send(hemoglobin(control="LAB-3", mrn="NO-SUCH-MRN"))[0][0] == "AE"
         assert InboxMessage.objects.get(control_id="LAB-3").status == MessageStatus.REVIEW
+
+        # The demo's feed: the sample files (the demo clinic's MRNs are unknown here).
+        out = io.StringIO()
+        samples = sorted(str(p) for p in (ROOT / "devtools" / "samples" / "hl7").glob("*.hl7"))
+        call_command("send_hl7", *samples, port=listener.port, stdout=out)
+        lines = out.getvalue().splitlines()
+        assert lines[0].startswith("01-hemoglobin-ok.hl7: AE unknown patient")
+        assert lines[-1].startswith("05-malformed.hl7: AR malformed")
 
 
 def _listener_process(clinic_slug: str, port: int) -> subprocess.Popen:
