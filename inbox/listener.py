@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from asyncio import IncompleteReadError
-from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
@@ -47,13 +46,10 @@ class Listener:
         self.clinic, self.host, self.port = clinic, host, port
         self.enqueue, self.application = enqueue, application
         self.server: asyncio.Server | None = None
-        self.on_stored: Callable[[services.Receipt], None] | None = None  # tests and the benchmark watch
 
     def _receive(self, text: str, peer: str) -> tuple[str, services.Receipt]:
         close_old_connections()  # a long-lived process: drop a connection the database closed
         receipt = services.hl7_receive(clinic=self.clinic, raw=text, peer=peer, enqueue=self.enqueue)
-        if self.on_stored is not None:
-            self.on_stored(receipt)
         ack = readers.hl7_ack(text, code=receipt.ack_code, text=receipt.text, application=self.application)
         return ack, receipt
 

@@ -152,6 +152,13 @@ def _store(
     return message, True
 
 
+def _resent(message: InboxMessage) -> Receipt:
+    """A resend: the first answer again (AE keeps its reason), and nothing else (no second processing)."""
+    code = message.ack_code or "AA"
+    text = "accepted (already received)" if code == "AA" else (message.outcome or "already received")
+    return Receipt(message, False, code, text)
+
+
 @transaction.atomic
 def hl7_receive(*, clinic: Clinic, raw: str, peer: str = "", enqueue: Enqueue | None = None) -> Receipt:
     """Store an HL7 v2 message as received over MLLP; the ACK to send follows from the receipt.
@@ -192,8 +199,7 @@ def hl7_receive(*, clinic: Clinic, raw: str, peer: str = "", enqueue: Enqueue | 
     if created:
         _after_commit(message, enqueue)
         return Receipt(message, True, code, text)
-    # A resend: the first answer again, and nothing else (no second processing).
-    return Receipt(message, False, message.ack_code or "AA", message.outcome or "accepted (already received)")
+    return _resent(message)
 
 
 @transaction.atomic
@@ -217,7 +223,7 @@ def fhir_receive(
     if created:
         _after_commit(message, enqueue)
         return Receipt(message, True, code, text)
-    return Receipt(message, False, message.ack_code or "AA", message.outcome or "accepted (already received)")
+    return _resent(message)
 
 
 FHIR_RESULTS = ("Observation", "DiagnosticReport")
@@ -461,7 +467,7 @@ def _documents_received(*, message: InboxMessage, documents: list[dict[str, Any]
 @transaction.atomic
 def message_process(*, message_id: int) -> InboxMessage:
     """Process a stored message once: a message not in ``received`` is returned unchanged."""
-    message = InboxMessage.objects.select_for_update().select_related("clinic", "sender").get(pk=message_id)
+    message = InboxMessage.objects.select_for_update(of=("self",)).select_related("clinic", "sender").get(pk=message_id)
     if message.status != MessageStatus.RECEIVED:
         return message
     try:
@@ -521,7 +527,12 @@ def _locked_for(*, message: InboxMessage, by: User) -> InboxMessage:
     """The message, locked, if ``by`` is active staff of its clinic; a 404 otherwise (not even its existence)."""
     if not by.is_authenticated or not by.is_active or by.clinic_id is None or by.role == perms.SYSTEM:
         raise Http404("No such message.")
-    fresh = InboxMessage.objects.select_for_update().select_related("clinic", "patient").filter(pk=message.pk).first()
+    fresh = (
+        InboxMessage.objects.select_for_update(of=("self",))
+        .select_related("clinic", "patient")
+        .filter(pk=message.pk)
+        .first()
+    )
     if fresh is None or fresh.clinic_id != by.clinic_id:
         raise Http404("No such message.")
     return fresh
