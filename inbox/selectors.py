@@ -30,7 +30,11 @@ def _clinic_id(user: User) -> int:
     return user.clinic_id
 
 
-COUNT_TTL = 30  # seconds; every change of a message's status forgets the clinic's count at once
+# Seconds. Every change of a message's status forgets the clinic's count at once (after its commit),
+# so the TTL only bounds how stale a count can be where the cache is not shared between processes
+# (no Redis: the listener's changes reach the web process's count within it). Long enough that the
+# board's query count does not depend on when it last expired.
+COUNT_TTL = 300
 
 
 def count_key(clinic_id: int) -> str:
