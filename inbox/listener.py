@@ -14,7 +14,7 @@ import logging
 from asyncio import IncompleteReadError
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
 from inbox import readers, services
@@ -46,6 +46,7 @@ class Listener:
         self.clinic, self.host, self.port = clinic, host, port
         self.enqueue, self.application = enqueue, application
         self.server: asyncio.Server | None = None
+        self.sweeping: asyncio.Task[None] | None = None
 
     def _receive(self, text: str, peer: str) -> tuple[str, services.Receipt]:
         close_old_connections()  # a long-lived process: drop a connection the database closed
@@ -54,11 +55,23 @@ class Listener:
         return ack, receipt
 
     def _sweep(self) -> int:
-        close_old_connections()
-        ids = services.pending_ids(limit=100_000)
-        for message_id in ids:
-            services.message_process(message_id=message_id)
-        return len(ids)
+        try:
+            ids = services.pending_ids(limit=100_000)
+            for message_id in ids:
+                services.message_process(message_id=message_id)
+            return len(ids)
+        finally:
+            connections.close_all()  # this worker thread's own connection
+
+    async def _sweep_in_background(self) -> None:
+        # Its own thread (not the one storing messages): a long backlog never delays an ACK.
+        try:
+            swept = await sync_to_async(self._sweep, thread_sensitive=False)()
+        except Exception:
+            logger.exception("hl7 listener: start-up sweep failed; the beat sweep will take the messages")
+            return
+        if swept:
+            logger.info("hl7 listener: %d stored messages processed at start-up", swept)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -94,9 +107,7 @@ class Listener:
 
     async def start(self) -> asyncio.Server:
         self.server = await start_hl7_server(self.handle, self.host, self.port, limit=MAX_FRAME)
-        swept = await sync_to_async(self._sweep, thread_sensitive=True)()
-        if swept:
-            logger.info("hl7 listener: %d stored messages processed at start-up", swept)
+        self.sweeping = asyncio.get_running_loop().create_task(self._sweep_in_background())
         return self.server
 
     async def serve_forever(self) -> None:
