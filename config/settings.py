@@ -204,6 +204,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # The exchange table (kombu >= 5.3); its default, "control", is relative to the current folder.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
