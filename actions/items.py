@@ -25,9 +25,15 @@ def item_complete(
     result: str = "",
     result_date: dt.date | None = None,
     expected_version: int | None = None,
+    received_from: str = "",
 ) -> ChecklistItem:
     item = services.item_complete(
-        item=item, by=by, result=result, result_date=result_date, expected_version=expected_version
+        item=item,
+        by=by,
+        result=result,
+        result_date=result_date,
+        expected_version=expected_version,
+        received_from=received_from,
     )
     planner.checklist_changed(checklist=item.checklist)
     return item

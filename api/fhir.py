@@ -119,6 +119,25 @@ def capability_statement_build() -> Json:
                             }
                         ],
                     },
+                    {
+                        "type": "Observation",
+                        "interaction": [{"code": "create"}],
+                        "documentation": "A lab result (LOINC code, subject by MRN identifier or Patient "
+                        "reference), clinic API tokens only: stored in the results inbox, then it completes the "
+                        "checklist item or waits for a nurse's review. Idempotent on identifier.",
+                    },
+                    {
+                        "type": "DiagnosticReport",
+                        "interaction": [{"code": "create"}],
+                        "documentation": "An ECG or imaging report (conclusion, contained Observations); "
+                        "presentedForm is noted, not stored yet. Clinic API tokens only.",
+                    },
+                ],
+                "interaction": [
+                    {
+                        "code": "transaction",
+                        "documentation": "A Bundle of Observation and DiagnosticReport creates, all or nothing.",
+                    }
                 ],
             }
         ],

@@ -19,7 +19,9 @@ from rest_framework.views import APIView
 
 from api.exceptions import exception_handler, uuid_or_404
 from api.fhir import capability_statement_build, plandefinition_build, preop_bundle_build
-from api.permissions import StaffApiRequest
+from api.models import ApiToken
+from api.permissions import IsClinicToken, StaffApiRequest
+from inbox import services as inbox_services
 from patients import access
 from patients.models import ACTIVE_SURGERY_STATUSES, Patient, Surgery
 from prep.models import ChecklistItem, ChecklistTemplate, TemplateItem
@@ -46,14 +48,29 @@ class AlwaysFhir(BaseContentNegotiation):
         return renderer, renderer.media_type
 
 
-ISSUE_CODE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported"}
+ISSUE_CODE = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    415: "not-supported",
+    422: "processing",
+}
 
 
-def operation_outcome(status: int, text: str) -> dict[str, Any]:
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": ISSUE_CODE.get(status, "processing"), "diagnostics": text}],
-    }
+def operation_outcome(status: int, text: str, *, severity: str = "error") -> dict[str, Any]:
+    code = "informational" if severity == "information" else ISSUE_CODE.get(status, "processing")
+    return {"resourceType": "OperationOutcome", "issue": [{"severity": severity, "code": code, "diagnostics": text}]}
+
+
+class FhirTextParser(BaseParser):
+    """The body as text: the inbox stores what came, then reads it (fhir.resources validates it)."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> dict[str, str]:
+        return {"text": stream.read().decode("utf-8", errors="replace") if stream is not None else ""}
 
 
 class FhirView(APIView):
@@ -117,3 +134,71 @@ class PatientPreop(FhirView):
             patient=patient, medications=medications, surgeries=surgeries, template_items=template_items
         )
         return Response(bundle)
+
+
+# --- Results in: a lab or imaging system posts Observations and DiagnosticReports -------------------
+
+# receipt.ack_code -> (HTTP status for a new message, for a resend): AE (unknown patient or code)
+# is a 422 with the reason, the message is kept for the nurses' review queue all the same.
+RECEIPT_STATUS = {"AA": (201, 200), "AE": (422, 422)}
+
+
+class FhirResultCreate(FhirView):
+    """``POST /fhir/Observation``, ``/fhir/DiagnosticReport`` and the transaction ``Bundle`` at ``/fhir/``.
+
+    Clinic API tokens only (a system sends results; nurses use the pages). Stored in the inbox
+    first, answered, then processed by a worker.
+    """
+
+    permission_classes = [IsClinicToken]
+    parser_classes = [FhirTextParser]
+    accepts: tuple[str, ...] = ()
+
+    def post(self, request: StaffApiRequest) -> Response:
+        token = request.auth
+        assert isinstance(token, ApiToken)  # IsClinicToken let only a token through
+        posted = inbox_services.fhir_post(
+            clinic=token.clinic,
+            sender=token.user,
+            source=f"{token.name} ({token.prefix})",
+            text=request.data.get("text", "") if isinstance(request.data, dict) else "",
+            allowed=self.accepts,
+        )
+        if posted.error:
+            return Response(operation_outcome(400, posted.error), status=400)
+        if len(posted.receipts) == 1 and "Bundle" not in self.accepts:
+            receipt = posted.receipts[0]
+            status = RECEIPT_STATUS.get(receipt.ack_code, (422, 422))[0 if receipt.created else 1]
+            severity = "information" if status < 400 else "error"
+            text = f"{receipt.text}: inbox message {receipt.message.uuid}"
+            return Response(operation_outcome(status, text, severity=severity), status=status)
+        entries = []
+        for receipt in posted.receipts:
+            status = RECEIPT_STATUS.get(receipt.ack_code, (422, 422))[0 if receipt.created else 1]
+            severity = "information" if status < 400 else "error"
+            entries.append(
+                {
+                    "response": {
+                        "status": {200: "200 OK", 201: "201 Created"}.get(status, f"{status} Unprocessable Entity"),
+                        "outcome": operation_outcome(
+                            status, f"{receipt.text}: inbox message {receipt.message.uuid}", severity=severity
+                        ),
+                    }
+                }
+            )
+        return Response({"resourceType": "Bundle", "type": "transaction-response", "entry": entries}, status=200)
+
+
+@extend_schema(exclude=True)
+class ObservationCreate(FhirResultCreate):
+    accepts = ("Observation",)
+
+
+@extend_schema(exclude=True)
+class DiagnosticReportCreate(FhirResultCreate):
+    accepts = ("DiagnosticReport",)
+
+
+@extend_schema(exclude=True)
+class TransactionCreate(FhirResultCreate):
+    accepts = ("Bundle",)

@@ -8,6 +8,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from accounts.models import Role
+from api.models import ApiToken
 from api.services import SYSTEM_ROLE
 from patients.staff import ClinicStaff
 
@@ -53,3 +54,12 @@ class IsClinicAdminSession(BasePermission):
             and user.is_clinic_admin
             and request.auth is None
         )
+
+
+class IsClinicToken(BasePermission):
+    """A clinic's API token (its service user), never a session: results come from systems."""
+
+    message = "Use the clinic's API token (Authorization: Bearer ...) to send results."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(IsClinicMember().has_permission(request, view) and isinstance(request.auth, ApiToken))

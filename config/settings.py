@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "prep",
     "documents",
     "reminders",
+    "inbox",
     "workspace",
     "portal",
     "api",
@@ -246,6 +247,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # The exchange table (kombu >= 5.3); its default, "control", is relative to the current folder.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
@@ -430,6 +433,15 @@ CELERY_BEAT_SCHEDULE["nurse-digest"] = {
     "task": "reminders.tasks.send_nurse_digests",
     "schedule": float(REMINDERS_DIGEST_INTERVAL),
     "options": {"expires": 300.0},
+}
+
+# The results inbox's sweep: messages stored but never processed (a listener or worker killed in
+# between, the broker down) are processed here; the usual path is the task queued at storing.
+INBOX_SWEEP_INTERVAL = 60.0
+CELERY_BEAT_SCHEDULE["inbox-sweep"] = {
+    "task": "inbox.tasks.process_pending",
+    "schedule": INBOX_SWEEP_INTERVAL,
+    "options": {"expires": INBOX_SWEEP_INTERVAL},
 }
 
 # --- API (REST framework, OpenAPI schema) ----------------------------------------------------

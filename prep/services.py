@@ -333,7 +333,13 @@ def item_complete(
     result: str = "",
     result_date: dt.date | None = None,
     expected_version: int | None = None,
+    received_from: str = "",
 ) -> ChecklistItem:
+    """Record the result and close the item, or keep it open with the reason the result gives.
+
+    ``received_from``: the system the result came from (a lab through the results inbox), said in
+    the history so that a reader tells a lab's result from a nurse's typing.
+    """
     item = _locked_item(item, expected_version)
     perms.require(by, perms.COMPLETE, item.assignee)
     _refuse_decision(item)
@@ -352,14 +358,15 @@ def item_complete(
     )
     item.result_flag = (keep_open or alert)[:300]
     fields = ["status", "result_value", "result_at", "result_flag", "completed_at", "completed_by"]
+    came = f" (received from {received_from})" if received_from else ""
     if keep_open:
         # The value is recorded (it is a fact) but the item is not done: it stays open and says why.
         item.status, item.completed_at, item.completed_by = ItemStatus.OPEN, None, None
-        _save(item, by=by, reason=f"Result recorded, item kept open: {keep_open}", fields=fields)
+        _save(item, by=by, reason=f"Result recorded{came}, item kept open: {keep_open}", fields=fields)
     else:
         item.status = ItemStatus.DONE
         item.completed_at, item.completed_by = now, by
-        _save(item, by=by, reason="done" + (f": {alert}" if alert else ""), fields=fields)
+        _save(item, by=by, reason=f"done{came}" + (f": {alert}" if alert else ""), fields=fields)
     checklist_summary_refresh(checklist=item.checklist)
     return item
 

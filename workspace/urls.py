@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace import views
+from workspace import inbox_views, views
 
 app_name = "workspace"
 urlpatterns = [
@@ -29,4 +29,10 @@ urlpatterns = [
     path("items/<uuid:uuid>/history/", views.item_history, name="item_history"),
     path("items/<uuid:uuid>/documents/", views.document_upload, name="document_upload"),
     path("documents/<uuid:uuid>/", views.document_download, name="document_download"),
+    # The results review queue (what the lab sent that did not fit).
+    path("inbox/", inbox_views.inbox, name="inbox"),
+    path("inbox/<uuid:uuid>/", inbox_views.inbox_message, name="inbox_message"),
+    path("inbox/<uuid:uuid>/dismiss/", inbox_views.inbox_dismiss, name="inbox_dismiss"),
+    path("inbox/<uuid:uuid>/match/", inbox_views.inbox_match, name="inbox_match"),
+    path("inbox/<uuid:uuid>/complete/", inbox_views.inbox_complete, name="inbox_complete"),
 ]

@@ -17,6 +17,7 @@ PRODUCTION_APPS = (
     "prep",
     "documents",
     "reminders",
+    "inbox",
     "workspace",
     "portal",
     "api",

@@ -35,6 +35,8 @@ STAFF_PAGES = {
     "workspace:surgery_edit",
     "workspace:surgery_cancel",
     "workspace:item_history",
+    "workspace:inbox",
+    "workspace:inbox_message",
     "reminders:outbox",
     "audit:access_log",
 }
@@ -58,6 +60,9 @@ NOT_PAGES = {
     "workspace:hold_decide",
     "workspace:document_upload",
     "workspace:document_download",  # a PDF or image, not a page
+    "workspace:inbox_dismiss",
+    "workspace:inbox_match",
+    "workspace:inbox_complete",
     "portal:link_open",
     "portal:sign_out",
     "portal:language",
@@ -105,7 +110,15 @@ def world(book, nurse, surgeon, clinic_admin):
         last_name="Lee",
         birth_date=dt.date(1970, 1, 2),
     )
-    return {"surgery": surgery, "patient": surgery.patient, "lone": lone}
+    # A lab result waiting for review (an unknown patient), for the review queue's pages.
+    from inbox import services as inbox_services
+    from tests.inbox.helpers import hemoglobin
+
+    receipt = inbox_services.hl7_receive(
+        clinic=surgery.clinic, raw=hemoglobin(control="AXE-1", mrn="MRN-TYPO"), enqueue=lambda _id: None
+    )
+    message = inbox_services.message_process(message_id=receipt.message.pk)
+    return {"surgery": surgery, "patient": surgery.patient, "lone": lone, "inbox_message": message}
 
 
 def _sign_in(page, base: str, email: str) -> None:
@@ -152,6 +165,8 @@ def test_staff_pages_meet_wcag_22_aa(live_server, page, world, nurse, surgeon):
     check("workspace:surgery_edit", f"/surgeries/{surgery.uuid}/edit/")
     check("workspace:surgery_cancel", f"/surgeries/{surgery.uuid}/cancel/")
     check("workspace:item_history", f"/items/{history_item.uuid}/history/")
+    check("workspace:inbox", "/inbox/")
+    check("workspace:inbox_message", f"/inbox/{world['inbox_message'].uuid}/")
 
     # The surgeon's view of the patient page (decision forms) and worklist.
     page.get_by_role("button", name="Log out").click()

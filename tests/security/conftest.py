@@ -38,6 +38,7 @@ class Side:
     spare_token: Any = None
     names: tuple[str, ...] = ()  # last name, first name and MRN: what must never leak
     other_names: tuple[str, ...] = ()
+    inbox_message: Any = None
 
     def item(self, code: str) -> Any:
         return self.surgery.checklist.items.get(code=code)
@@ -68,6 +69,7 @@ class Side:
             "spare_token": str(self.spare_token.uuid),
             "surgeon_email": self.surgeon.email,
             "document": str(self.document.uuid),
+            "inbox_msg": str(self.inbox_message.uuid),
         }
 
 
@@ -122,6 +124,14 @@ def _side(clinic, nurse, surgeon, admin, *, first: str, last: str, mrn: str, bir
         surgery=surgery,
         names=(last, first, mrn),
     )
+    # A lab result waiting in the review queue (a low hemoglobin: the nurse is alerted first).
+    from inbox import services as inbox_services
+    from tests.inbox.helpers import hemoglobin
+
+    receipt = inbox_services.hl7_receive(
+        clinic=clinic, raw=hemoglobin(control=f"{mrn}-1", mrn=mrn, value="8.0"), enqueue=lambda _id: None
+    )
+    side.inbox_message = inbox_services.message_process(message_id=receipt.message.pk)
     side.token_raw = api_token_create(clinic=clinic, name=f"{clinic.slug} EHR", by=None)[1]
     side.spare_token = api_token_create(clinic=clinic, name="spare", by=None)[0]
     return side

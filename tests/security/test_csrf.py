@@ -53,6 +53,8 @@ def test_every_write_without_a_csrf_token_is_refused(world, capsys):
     values = world.home.ids
     problems = []
     for row in WRITES:
+        if row.is_api and not any(row.expected[r] in SUCCESS for r in SESSION_ROLES):
+            continue  # token-only (FHIR results in): no session can write there, so there is nothing to forge
         role = role_for(row)
         client = enforcing(world, role)
         with rolled_back(client):

@@ -105,6 +105,17 @@ workspace:document_upload        POST     /items/{item_ecg}/documents/          
 workspace:document_upload        POST+hx  /items/{item_ecg}/documents/                    login  login  login  200    404    200    200    404    login  login  upload
 workspace:document_download      GET      /documents/{document}/                          login  login  login  200    404    200    200    404    login  login
 workspace:document_download      POST     /documents/{document}/                          405    405    405    405    405    405    405    405    405    405
+# --- the results review queue (staff pages; another clinic's message is a 404) ---
+workspace:inbox                  GET      /inbox/                                         login  login  login  data   empty  data   data   empty  login  login
+workspace:inbox                  POST     /inbox/                                         405    405    405    405    405    405    405    405    405    405
+workspace:inbox_message          GET      /inbox/{inbox_msg}/                             login  login  login  data   404    data   data   404    login  login
+workspace:inbox_message          POST     /inbox/{inbox_msg}/                             405    405    405    405    405    405    405    405    405    405
+workspace:inbox_dismiss          GET      /inbox/{inbox_msg}/dismiss/                     405    405    405    405    405    405    405    405    405    405
+workspace:inbox_dismiss          POST     /inbox/{inbox_msg}/dismiss/                     login  login  login  redir  404    redir  redir  404    login  login  inbox_dismiss
+workspace:inbox_match            GET      /inbox/{inbox_msg}/match/                       405    405    405    405    405    405    405    405    405    405
+workspace:inbox_match            POST     /inbox/{inbox_msg}/match/                       login  login  login  redir  404    redir  redir  404    login  login  inbox_match
+workspace:inbox_complete         GET      /inbox/{inbox_msg}/complete/                    405    405    405    405    405    405    405    405    405    405
+workspace:inbox_complete         POST     /inbox/{inbox_msg}/complete/                    login  login  login  redir  404    redir  redir  404    login  login  inbox_complete
 # --- staff accounts ---
 accounts:login                   GET      /accounts/login/                                200    200    200    redir  redir  redir  redir  redir  200    200
 accounts:login                   POST     /accounts/login/                                200    200    200    redir  redir  redir  redir  redir  200    200    login_empty
@@ -209,6 +220,13 @@ fhir:plandefinition              GET      /fhir/PlanDefinition/{template}       
 fhir:plandefinition              POST     /fhir/PlanDefinition/{template}                 401    401    401    405    405    405    405    405    405    405
 fhir:patient-preop               GET      /fhir/Patient/{patient}/$preop                  401    401    401    data   404    data   data   404    data   404
 fhir:patient-preop               POST     /fhir/Patient/{patient}/$preop                  401    401    401    405    405    405    405    405    405    405
+# --- FHIR results in: clinic tokens only (a system sends results); another clinic's patient is unknown (422) ---
+fhir:observation-create          GET      /fhir/Observation                               401    401    401    403    403    403    403    403    405    405
+fhir:observation-create          POST     /fhir/Observation                               401    401    401    403    403    403    403    403    201    422    fhir_obs
+fhir:diagnosticreport-create     GET      /fhir/DiagnosticReport                          401    401    401    403    403    403    403    403    405    405
+fhir:diagnosticreport-create     POST     /fhir/DiagnosticReport                          401    401    401    403    403    403    403    403    201    422    fhir_report
+fhir:transaction                 GET      /fhir/                                          401    401    401    403    403    403    403    403    405    405
+fhir:transaction                 POST     /fhir/                                          401    401    401    403    403    403    403    403    200    200    fhir_bundle
 """
 # fmt: on
 
@@ -231,6 +249,17 @@ def _booking_surgery(v: dict[str, str]) -> dict[str, str]:
         "med-MIN_NUM_FORMS": "0",
         "med-MAX_NUM_FORMS": "10",
         "action": "save",
+    }
+
+
+def _fhir_obs(v: dict[str, str]) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "identifier": [{"system": "urn:matrix", "value": "hb-1"}],
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
+        "subject": {"reference": f"Patient/{v['patient']}"},
+        "valueQuantity": {"value": 13.1, "unit": "g/dL"},
     }
 
 
@@ -314,6 +343,30 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "api_complete": lambda v: {"result": "13.1"},
     "api_token": lambda v: {"name": "matrix"},
     "upload": lambda v: {"file": SimpleUploadedFile("ecg-matrix.pdf", pdf_bytes("matrix"), "application/pdf")},
+    "inbox_dismiss": lambda v: {"reason": "a test run of the lab"},
+    "inbox_match": lambda v: {"mrn": v["mrn"]},
+    "inbox_complete": lambda v: {"index": "0", "item": v["item_hb"]},
+    "fhir_obs": lambda v: _fhir_obs(v),
+    "fhir_report": lambda v: {
+        "resourceType": "DiagnosticReport",
+        "identifier": [{"system": "urn:matrix", "value": "ecg-1"}],
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "11524-6"}]},
+        "subject": {"reference": f"Patient/{v['patient']}"},
+        "conclusion": "Sinus rhythm",
+    },
+    # A lab names the patient by MRN (a filter: another clinic's MRN is an unknown patient, in a 200
+    # transaction-response whose entry says 422).
+    "fhir_bundle": lambda v: {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "resource": {**_fhir_obs(v), "subject": {"identifier": {"value": v["mrn"]}}},
+                "request": {"method": "POST", "url": "Observation"},
+            }
+        ],
+    },
 }
 
 # Placeholders naming a record (a swapped id must be refused) and those feeding a filter (it must find nothing).
@@ -329,6 +382,7 @@ OBJECTS = (
     "item_portal",
     "spare_token",
     "document",
+    "inbox_msg",
 )
 FILTERS = ("mrn", "mrn_lower", "last_name_part", "surgeon_email")
 SUCCESS = {"data", "empty", "redir", "me", "200", "201"}
@@ -471,8 +525,14 @@ def test_matrix(world, capsys):
 SWAP_ROLES = ("self", "other", "nurse", "surgeon", "admin", "token")
 
 
+# Rows whose 403 is the role's, decided before any record is looked up (the same with any id).
+ROLE_ONLY_403 = {"fhir:observation-create", "fhir:diagnosticreport-create", "fhir:transaction"}
+
+
 def swapped_expectation(row: Row, role: str, swapped: set[str]) -> str | None:
     want = row.expected[role]
+    if want == "403" and row.name in ROLE_ONLY_403:
+        return want
     if want == "403" and swapped & (set(OBJECTS) - {"spare_token"}):
         # Another clinic's patient record: 404 before the role is even looked at. (Managing tokens is
         # refused by role, whatever the id: a 403 that tells nothing about the token.)
@@ -512,7 +572,8 @@ def test_swapped_ids_leak_nothing(world):
                 client = world.client(role)
                 with rolled_back(client):
                     response = send(client, row, values)
-                    if response.status_code not in (400, 404):
+                    # 422: a posted FHIR result naming another clinic's patient is an unknown patient.
+                    if response.status_code not in (400, 404, 422):
                         problems.append(
                             f"{role:8} {row} with {sorted(used & swapped)} swapped: expected 404, "
                             f"got {describe(response)}"
