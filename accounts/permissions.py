@@ -29,17 +29,21 @@ UNDO = "undo"
 ACCEPT = "accept"  # a nurse accepts a patient's confirmation
 CONFIRM = "confirm"  # a patient confirms an item of his own
 DECIDE = "decide"  # the prescriber's decision (a hold approval, go / no-go)
-ACTIONS = (COMPLETE, NOT_APPLICABLE, UNDO, ACCEPT, CONFIRM, DECIDE)
+SUBMIT = "submit"  # a patient sends their health questionnaire
+RECONCILE = "reconcile"  # staff accept or reject each line of a submitted questionnaire
+ACTIONS = (COMPLETE, NOT_APPLICABLE, UNDO, ACCEPT, CONFIRM, DECIDE, SUBMIT, RECONCILE)
 
 # Kinds: an item's assignee, or the surgery itself.
 KIND_NURSE = "nurse"
 KIND_PATIENT = "patient"
 KIND_SURGEON = "surgeon"
 KIND_SURGERY = "surgery"
-KINDS = (KIND_NURSE, KIND_PATIENT, KIND_SURGEON, KIND_SURGERY)
+KIND_QUESTIONNAIRE = "questionnaire"  # a patient's health questionnaire (issue 20)
+KINDS = (KIND_NURSE, KIND_PATIENT, KIND_SURGEON, KIND_SURGERY, KIND_QUESTIONNAIRE)
 
 _CARE_TEAM = frozenset({NURSE, SURGEON, CLINIC_ADMIN, SYSTEM})
 _PRESCRIBER = frozenset({SURGEON})
+_STAFF = frozenset({NURSE, SURGEON, CLINIC_ADMIN})
 
 # (action, kind) -> roles allowed. Anything missing is refused. A clinic admin works as a nurse on
 # nurse and patient items (small clinics) but never takes a prescriber's decision; an API token
@@ -58,9 +62,18 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     (UNDO, KIND_SURGEON): _PRESCRIBER,
     (DECIDE, KIND_SURGEON): _PRESCRIBER,
     (DECIDE, KIND_SURGERY): _PRESCRIBER,
+    # Only the patient sends answers; a person of the care team (not an API token: nothing the patient
+    # says changes the plan without a nurse's eyes) decides what of them enters the record.
+    (SUBMIT, KIND_QUESTIONNAIRE): frozenset({PATIENT}),
+    (RECONCILE, KIND_QUESTIONNAIRE): _STAFF,
 }
 
-_WHO = {_CARE_TEAM: "the care team", _PRESCRIBER: "the surgeon or prescriber", frozenset({PATIENT}): "the patient"}
+_WHO = {
+    _CARE_TEAM: "the care team",
+    _STAFF: "the clinic's staff",
+    _PRESCRIBER: "the surgeon or prescriber",
+    frozenset({PATIENT}): "the patient",
+}
 _WHAT = {
     COMPLETE: "mark this item done",
     NOT_APPLICABLE: "mark this item not applicable",
@@ -68,6 +81,8 @@ _WHAT = {
     ACCEPT: "accept this confirmation",
     CONFIRM: "confirm this item",
     DECIDE: "record this decision",
+    SUBMIT: "send this questionnaire",
+    RECONCILE: "reconcile this questionnaire",
 }
 
 

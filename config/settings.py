@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "accounts",
     "patients",
     "prep",
+    "questionnaires",
     "reminders",
     "workspace",
     "portal",

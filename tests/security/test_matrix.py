@@ -149,6 +149,13 @@ portal:messages                  GET      /p/me/messages/                       
 portal:messages                  POST     /p/me/messages/                                 portal redir  redir  portal portal portal portal portal portal portal channels
 portal:sms_stop                  GET      /p/me/messages/stop-sms/                        405    405    405    405    405    405    405    405    405    405
 portal:sms_stop                  POST     /p/me/messages/stop-sms/                        portal redir  redir  portal portal portal portal portal portal portal
+# the health questionnaire (issue 20): the signed-in patient's own booking only
+portal:questionnaire             GET      /p/me/health/                                   portal 200    200    portal portal portal portal portal portal portal
+portal:questionnaire             POST     /p/me/health/                                   405    405    405    405    405    405    405    405    405    405
+portal:questionnaire_section     GET      /p/me/health/medicines/                         portal 200    200    portal portal portal portal portal portal portal
+portal:questionnaire_section     POST     /p/me/health/allergies/                         portal redir  redir  portal portal portal portal portal portal portal q_allergies
+portal:questionnaire_send        GET      /p/me/health/send/                              405    405    405    405    405    405    405    405    405    405
+portal:questionnaire_send        POST     /p/me/health/send/                              portal redir  redir  portal portal portal portal portal portal portal
 portal:staff_send                GET      /p/staff/send/{patient}/                        405    405    405    405    405    405    405    405    405    405
 portal:staff_send                POST     /p/staff/send/{patient}/                        login  login  login  redir  404    redir  redir  404    login  login  staff_send
 # --- REST API (staff sessions or tokens) ---
@@ -290,6 +297,13 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "language": lambda v: {"language": "es"},
     "ride": lambda v: {"ride_arranged": "on"},
     "channels": lambda v: {"email": "on"},
+    "q_allergies": lambda v: {
+        "allergy_medicines": "",
+        "allergy_latex": "no",
+        "allergy_contrast": "no",
+        "anaesthesia_problems": "no",
+        "then": "next",
+    },
     "staff_send": lambda v: {"channel": "email"},
     "api_patient": lambda v: {
         "mrn": "API-NEW-1",
