@@ -6,6 +6,7 @@ app_name = "fhir"
 urlpatterns = [
     path("metadata", fhir_views.Metadata.as_view(), name="metadata"),
     path("PlanDefinition/<str:uuid>", fhir_views.PlanDefinitionRead.as_view(), name="plandefinition"),
+    path("Questionnaire/<slug:code>", fhir_views.QuestionnaireRead.as_view(), name="questionnaire"),
     # "$preop" is a FHIR operation name: the "$" is part of the path.
     re_path(r"^Patient/(?P<uuid>[^/]+)/\$preop$", fhir_views.PatientPreop.as_view(), name="patient-preop"),
 ]

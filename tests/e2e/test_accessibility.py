@@ -35,6 +35,7 @@ STAFF_PAGES = {
     "workspace:surgery_edit",
     "workspace:surgery_cancel",
     "workspace:item_history",
+    "workspace:questionnaire",
     "reminders:outbox",
     "audit:access_log",
 }
@@ -45,6 +46,8 @@ PORTAL_PAGES = {
     "portal:me",
     "portal:item_confirm",
     "portal:messages",
+    "portal:questionnaire",
+    "portal:questionnaire_section",
     "reminders:unsubscribe",
 }
 NOT_PAGES = {
@@ -62,6 +65,7 @@ NOT_PAGES = {
     "portal:calendar",
     "portal:sms_stop",
     "portal:staff_send",
+    "portal:questionnaire_send",
     "reminders:twilio-status",
     "reminders:twilio-inbound",
     "reminders:metrics",  # Prometheus text for a scraper, not a page
@@ -150,6 +154,7 @@ def test_staff_pages_meet_wcag_22_aa(live_server, page, world, nurse, surgeon):
     check("workspace:surgery_edit", f"/surgeries/{surgery.uuid}/edit/")
     check("workspace:surgery_cancel", f"/surgeries/{surgery.uuid}/cancel/")
     check("workspace:item_history", f"/items/{history_item.uuid}/history/")
+    check("workspace:questionnaire", f"/surgeries/{surgery.uuid}/questionnaire/")
 
     # The surgeon's view of the patient page (decision forms) and worklist.
     page.get_by_role("button", name="Log out").click()
@@ -236,6 +241,12 @@ def test_portal_pages_meet_wcag_22_aa_at_phone_width(live_server, page, world):
     assert_accessible(page, "portal:item_confirm (error)")
     page.goto(f"{base}/p/me/messages/")
     assert_accessible(page, "portal:messages")
+    page.goto(f"{base}/p/me/health/")
+    assert_accessible(page, "portal:questionnaire")
+    page.goto(f"{base}/p/me/health/conditions/")
+    assert_accessible(page, "portal:questionnaire_section")
+    page.get_by_test_id("save-next").click()
+    assert_accessible(page, "portal:questionnaire_section (error)")
     # The page an email's unsubscribe link opens (a button; only its POST unsubscribes).
     from reminders.messages import unsubscribe_token
 

@@ -215,3 +215,35 @@ def test_only_the_clinics_staff_reconcile(general, outsider_nurse):
         questionnaire_reconcile(response=response, by=token.user, decisions={})
     response.refresh_from_db()
     assert response.status == ResponseStatus.SUBMITTED
+
+
+# Every required answer "no" (or "does not apply"): a questionnaire whose lines are all the same as the
+# record or for information, used by the authorization matrix's world.
+MINIMAL = {
+    "allergies": {"allergy_latex": "no", "allergy_contrast": "no", "anaesthesia_problems": "no"},
+    "conditions": {
+        "stent": "no",
+        "heart_valve": "no",
+        "atrial_fibrillation": "no",
+        "clot": "no",
+        "stroke": "no",
+        "diabetes": "no",
+        "kidney_disease": "no",
+        "sleep_apnoea": "no",
+        "pregnancy": "not_applicable",
+        "stairs": "yes",
+    },
+    "practical": {"escort": "yes", "overnight_adult": "yes", "interpreter": "no"},
+}
+MINIMAL_DECISIONS = {
+    f"decision-info:{code}": "accept"
+    for code in ("anaesthesia_problems", "sleep_apnoea", "pregnancy", "stairs", "interpreter")
+}
+
+
+def submit_minimal(surgery):
+    response = services.response_draft(patient=surgery.patient, surgery=surgery)
+    for code, data in MINIMAL.items():
+        response, errors = services.section_save(response=response, section_code=code, data=data)
+        assert errors == {}, errors
+    return questionnaire_submit(response=response)

@@ -101,6 +101,10 @@ def _side(clinic, nurse, surgeon, admin, *, first: str, last: str, mrn: str, bir
     items = {i.code: i for i in surgery.checklist.items.all()}
     item_complete(item=items["blood_group"], by=nurse, result="A+")
     item_patient_confirm(item=items["mri_comfort"], evidence={"kind": "done", "done": True})
+    # A submitted health questionnaire (issue 20) for the reconciliation page's rows.
+    from tests.questionnaires.test_services import submit_minimal
+
+    submit_minimal(surgery)
     side = Side(
         clinic=clinic,
         nurse=nurse,

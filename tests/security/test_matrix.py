@@ -31,6 +31,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from tests.factories import in_days
+from tests.questionnaires.test_services import MINIMAL_DECISIONS
 from tests.security.conftest import HX, ROLES, World, forbidden_for, leaks, rolled_back
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +82,8 @@ workspace:go_decision            GET      /surgeries/{surgery}/go/              
 workspace:go_decision            POST     /surgeries/{surgery}/go/                        login  login  login  403    404    redir  403    404    login  login  go
 workspace:note_add               GET      /surgeries/{surgery}/notes/                     405    405    405    405    405    405    405    405    405    405
 workspace:note_add               POST     /surgeries/{surgery}/notes/                     login  login  login  redir  404    redir  redir  404    login  login  note
+workspace:questionnaire          GET      /surgeries/{surgery}/questionnaire/             login  login  login  data   404    data   data   404    login  login
+workspace:questionnaire          POST     /surgeries/{surgery}/questionnaire/             login  login  login  redir  404    redir  redir  404    login  login  reconcile
 workspace:item_complete          GET      /items/{item_hb}/complete/                      405    405    405    405    405    405    405    405    405    405
 workspace:item_complete          POST     /items/{item_hb}/complete/                      login  login  login  redir  404    redir  redir  404    login  login  complete
 workspace:item_complete          POST+hx  /items/{item_hb}/complete/                      login  login  login  200    404    200    200    404    login  login  complete
@@ -208,6 +211,8 @@ fhir:metadata                    GET      /fhir/metadata                        
 fhir:metadata                    POST     /fhir/metadata                                  405    405    405    405    405    405    405    405    405    405
 fhir:plandefinition              GET      /fhir/PlanDefinition/{template}                 401    401    401    200    200    200    200    200    200    200
 fhir:plandefinition              POST     /fhir/PlanDefinition/{template}                 401    401    401    405    405    405    405    405    405    405
+fhir:questionnaire               GET      /fhir/Questionnaire/preop-health                401    401    401    200    200    200    200    200    200    200
+fhir:questionnaire               POST     /fhir/Questionnaire/preop-health                401    401    401    405    405    405    405    405    405    405
 fhir:patient-preop               GET      /fhir/Patient/{patient}/$preop                  401    401    401    data   404    data   data   404    data   404
 fhir:patient-preop               POST     /fhir/Patient/{patient}/$preop                  401    401    401    405    405    405    405    405    405    405
 """
@@ -297,6 +302,7 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "language": lambda v: {"language": "es"},
     "ride": lambda v: {"ride_arranged": "on"},
     "channels": lambda v: {"email": "on"},
+    "reconcile": lambda v: dict(MINIMAL_DECISIONS),
     "q_allergies": lambda v: {
         "allergy_medicines": "",
         "allergy_latex": "no",
