@@ -75,7 +75,7 @@ def test_spanish_questionnaire_stop_come_back_finish_and_reconcile(live_server, 
     page.get_by_role("link", name="Contestar las preguntas de salud").click()
     expect(page).to_have_url(re.compile(r"/p/me/health/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Preguntas de salud antes de su procedimiento")
-    page.locator("a[href=\"/p/me/health/medicines/\"]").click()
+    page.locator('a[href="/p/me/health/medicines/"]').click()
     page.locator("#id_medicines-0-name").fill("Ozempic")
     page.locator("#id_medicines-0-dose").fill("0,5 mg cada semana")
     page.locator("#id_medicines-1-unknown").check()
