@@ -24,6 +24,7 @@ RESPONSE_STATUS: dict[str, str] = {
     ResponseStatus.DRAFT: "in-progress",
     ResponseStatus.SUBMITTED: "completed",
     ResponseStatus.RECONCILED: "completed",
+    ResponseStatus.SUPERSEDED: "amended",
 }
 ITEM_TYPE = {"yes_no": "boolean", "choice": "choice", "text": "text", "date": "date", "month": "date"}
 MEDICINE_PARTS = (

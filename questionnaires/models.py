@@ -30,6 +30,9 @@ class ResponseStatus(models.TextChoices):
     DRAFT = "draft", "Draft (being filled in)"
     SUBMITTED = "submitted", "Submitted, waiting for a nurse"
     RECONCILED = "reconciled", "Reconciled by a nurse"
+    # Sent, then sent again before a nurse looked: the newer one (which starts from these answers) is
+    # the one reconciled; this one is kept as it was.
+    SUPERSEDED = "superseded", "Replaced by a newer submission before reconciliation"
 
 
 class QuestionnaireResponse(TrackedModel):

@@ -369,6 +369,7 @@ STATE_LABELS = {
     ResponseStatus.DRAFT: "Being filled in",
     ResponseStatus.SUBMITTED: "To reconcile",
     ResponseStatus.RECONCILED: "Reconciled",
+    ResponseStatus.SUPERSEDED: "Replaced",
 }
 
 
@@ -385,7 +386,7 @@ def questionnaire_states(*, surgery_ids: Iterable[int]) -> dict[int, str]:
         .values_list("surgery_id", "status")
     )
     for surgery_id, status in rows:
-        if status == ResponseStatus.DRAFT and states[surgery_id] != "none":
+        if status in (ResponseStatus.DRAFT, ResponseStatus.SUPERSEDED) and states[surgery_id] != "none":
             continue
         states[surgery_id] = status
     return states

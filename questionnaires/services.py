@@ -229,6 +229,9 @@ def response_submit(*, response: QuestionnaireResponse) -> QuestionnaireResponse
     response.status = ResponseStatus.SUBMITTED
     response.submitted_at = timezone.now()
     response.save(update_fields=["status", "submitted_at", "updated_at"])
+    QuestionnaireResponse.objects.filter(
+        surgery_id=response.surgery_id, status=ResponseStatus.SUBMITTED, number__lt=response.number
+    ).update(status=ResponseStatus.SUPERSEDED, updated_at=timezone.now())
     return response
 
 

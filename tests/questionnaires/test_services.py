@@ -154,7 +154,8 @@ def test_saved_as_it_goes_and_a_second_submission_is_a_new_version(general):
     )
     questionnaire_submit(response=second)
     first.refresh_from_db()
-    assert first.answers["allergy_latex"] == "no" and first.status == ResponseStatus.SUBMITTED
+    # The first is kept as it was; the nurse reconciles the newer one, which started from its answers.
+    assert first.answers["allergy_latex"] == "no" and first.status == ResponseStatus.SUPERSEDED
     assert QuestionnaireResponse.objects.filter(surgery=general).count() == 2
     assert questionnaire_states(surgery_ids=[general.pk]) == {general.pk: ResponseStatus.SUBMITTED}
 
