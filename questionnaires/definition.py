@@ -246,8 +246,12 @@ def parse(raw: Any) -> Definition:
 
 @lru_cache(maxsize=8)
 def _read(path: str, mtime: float) -> Definition:
-    with open(path, encoding="utf-8") as handle:
-        return parse(yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # noqa: S506
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as exc:
+        raise DefinitionError(f"{path}: cannot be read as YAML ({exc})") from None
+    return parse(raw)
 
 
 def read_definition(path: Path = DEFAULT_PATH) -> Definition:
