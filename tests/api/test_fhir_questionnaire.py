@@ -21,6 +21,9 @@ def test_submissions_are_questionnaire_responses_in_the_preop_bundle(api, book):
     r = api.get(f"/fhir/Patient/{surgery.patient.uuid}/$preop")
     assert r.status_code == 200, r.content
     by_url = assert_bundle_valid(r.json())
+    from audit.models import AccessLog
+
+    assert AccessLog.objects.get(action="GET fhir:patient-preop").patient_id == surgery.patient.pk
     (questionnaire,) = of_type(by_url, "Questionnaire")
     (response,) = of_type(by_url, "QuestionnaireResponse")
     assert response["id"] == str(first.uuid) and str(second.uuid) not in r.content.decode()
@@ -55,3 +58,22 @@ def test_the_questionnaire_reads_on_its_canonical_url(api, catalogue):
     assert clot_date["enableWhen"] == [{"question": "clot", "operator": "=", "answerBoolean": True}]
     assert api.get("/fhir/Questionnaire/other").status_code == 404
     assert api.get("/fhir/Questionnaire/preop-health?version=1999.1").status_code == 404
+
+
+def test_the_rest_api_lists_the_sent_questionnaires(api, other_api, book):
+    from actions.questionnaires import questionnaire_submit
+
+    surgery = book("trigeminal-rf")
+    first = questionnaire_submit(response=fill(services.response_draft(patient=surgery.patient, surgery=surgery)))
+    services.response_draft(patient=surgery.patient, surgery=surgery)  # a draft: not listed
+    r = api.get(f"/api/v1/surgeries/{surgery.uuid}/questionnaires/")
+    assert r.status_code == 200, r.content
+    (row,) = r.json()["results"]
+    assert row["id"] == str(first.uuid) and row["number"] == 1 and row["status"] == "submitted"
+    assert row["answers"]["stent"] == "drug_eluting" and row["answers"]["medicines"][0]["name"] == "Ozempic"
+    assert other_api.get(f"/api/v1/surgeries/{surgery.uuid}/questionnaires/").status_code == 404
+    # The access log: the clinic's read with its patient, the other clinic's refused.
+    from audit.models import AccessLog
+
+    rows = list(AccessLog.objects.filter(action="GET api:surgery-questionnaires").order_by("id"))
+    assert [(r.allowed, r.patient_id) for r in rows] == [(True, surgery.patient.pk), (False, None)]

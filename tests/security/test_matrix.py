@@ -190,6 +190,8 @@ api:surgery-checklist            GET      /api/v1/surgeries/{surgery}/checklist/
 api:surgery-checklist            POST     /api/v1/surgeries/{surgery}/checklist/          401    401    401    405    405    405    405    405    405    405
 api:surgery-reminders            GET      /api/v1/surgeries/{surgery}/reminders/          401    401    401    200    404    200    200    404    200    404
 api:surgery-reminders            POST     /api/v1/surgeries/{surgery}/reminders/          401    401    401    405    405    405    405    405    405    405
+api:surgery-questionnaires       GET      /api/v1/surgeries/{surgery}/questionnaires/     401    401    401    200    404    200    200    404    200    404
+api:surgery-questionnaires       POST     /api/v1/surgeries/{surgery}/questionnaires/     401    401    401    405    405    405    405    405    405    405
 api:item                         GET      /api/v1/items/{item_hb}/                        401    401    401    200    404    200    200    404    200    404
 api:item                         POST     /api/v1/items/{item_hb}/                        401    401    401    405    405    405    405    405    405    405
 api:item-complete                GET      /api/v1/items/{item_hb}/complete/               401    401    401    405    405    405    405    405    405    405
