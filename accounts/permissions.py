@@ -29,9 +29,10 @@ UNDO = "undo"
 ACCEPT = "accept"  # a nurse accepts a patient's confirmation
 CONFIRM = "confirm"  # a patient confirms an item of his own
 DECIDE = "decide"  # the prescriber's decision (a hold approval, go / no-go)
+ATTACH = "attach"  # a document (ECG tracing, imaging report, signed consent) attached to an item
 SUBMIT = "submit"  # a patient sends their health questionnaire
 RECONCILE = "reconcile"  # staff accept or reject each line of a submitted questionnaire
-ACTIONS = (COMPLETE, NOT_APPLICABLE, UNDO, ACCEPT, CONFIRM, DECIDE, SUBMIT, RECONCILE)
+ACTIONS = (COMPLETE, NOT_APPLICABLE, UNDO, ACCEPT, CONFIRM, DECIDE, ATTACH, SUBMIT, RECONCILE)
 
 # Kinds: an item's assignee, or the surgery itself.
 KIND_NURSE = "nurse"
@@ -62,6 +63,11 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     (UNDO, KIND_SURGEON): _PRESCRIBER,
     (DECIDE, KIND_SURGEON): _PRESCRIBER,
     (DECIDE, KIND_SURGERY): _PRESCRIBER,
+    # A document is evidence, not a decision: the care team files it on any item (a nurse scans the
+    # signed consent of a surgeon's item); the patient does not upload through the portal.
+    (ATTACH, KIND_NURSE): _CARE_TEAM,
+    (ATTACH, KIND_PATIENT): _CARE_TEAM,
+    (ATTACH, KIND_SURGEON): _CARE_TEAM,
     # Only the patient sends answers; a person of the care team (not an API token: nothing the patient
     # says changes the plan without a nurse's eyes) decides what of them enters the record.
     (SUBMIT, KIND_QUESTIONNAIRE): frozenset({PATIENT}),
@@ -81,6 +87,7 @@ _WHAT = {
     ACCEPT: "accept this confirmation",
     CONFIRM: "confirm this item",
     DECIDE: "record this decision",
+    ATTACH: "attach a document to this item",
     SUBMIT: "send this questionnaire",
     RECONCILE: "reconcile this questionnaire",
 }

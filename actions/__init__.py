@@ -13,5 +13,6 @@ on the outbox.
 - ``patients``: create and update a patient, add and stop a medication.
 - ``items``: complete, not applicable, the patient's confirmation, accept, undo.
 - ``decisions``: the prescriber's hold decision, the surgeon's go / no go.
+- ``documents``: a document (PDF, PNG, JPEG) attached to an item by staff.
 - ``preview``: run an action for real in a transaction that is always rolled back.
 """

@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from config import env
 from config.env import ConfigError
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "patients",
     "prep",
     "questionnaires",
+    "documents",
     "reminders",
     "workspace",
     "portal",
@@ -183,7 +185,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -191,6 +193,47 @@ STORAGES = {
         else "core.storage.StaticFilesStorage"
     },
 }
+
+# --- Documents attached to checklist items (documents/) ---------------------------------------
+# A private store with no URL: files are served only by the access-checked, logged download view.
+# The filesystem under VAR_DIR by default; an S3-compatible bucket when DOCUMENTS_S3_BUCKET is set.
+try:
+    DOCUMENTS_MAX_BYTES = env.integer("DOCUMENTS_MAX_MB", 10, minimum=1) * 1024 * 1024
+    DOCUMENTS_DIR = Path(env.string("DOCUMENTS_DIR") or VAR_DIR / "documents").resolve()
+    DOCUMENTS_S3_BUCKET = env.string("DOCUMENTS_S3_BUCKET")
+    if DOCUMENTS_S3_BUCKET:
+        try:
+            import boto3  # noqa: F401
+        except ImportError:
+            raise ConfigError("DOCUMENTS_S3_BUCKET is set but boto3 is not installed (django-storages[s3]).") from None
+        STORAGES["documents"] = {
+            "BACKEND": "documents.storage_s3.PrivateS3Storage",
+            "OPTIONS": {
+                "bucket_name": DOCUMENTS_S3_BUCKET,
+                "location": env.string("DOCUMENTS_S3_PREFIX", "documents"),
+                "endpoint_url": env.string("DOCUMENTS_S3_ENDPOINT_URL") or None,
+                "region_name": env.string("DOCUMENTS_S3_REGION") or None,
+                # Unset: boto3's own chain (instance role, AWS_* variables, ~/.aws).
+                "access_key": env.secret("DOCUMENTS_S3_ACCESS_KEY_ID"),
+                "secret_key": env.secret("DOCUMENTS_S3_SECRET_ACCESS_KEY"),
+            },
+        }
+    else:
+        served = [STATIC_ROOT.resolve(), *(Path(d).resolve() for d in STATICFILES_DIRS)]
+        if any(d == DOCUMENTS_DIR or d in DOCUMENTS_DIR.parents or DOCUMENTS_DIR in d.parents for d in served):
+            raise ConfigError(f"DOCUMENTS_DIR ({DOCUMENTS_DIR}) overlaps the static files, which are public.")
+        STORAGES["documents"] = {
+            "BACKEND": "documents.storage.PrivateFileSystemStorage",
+            "OPTIONS": {"location": str(DOCUMENTS_DIR)},
+        }
+except ConfigError as exc:
+    sys.exit(f"Configuration error: {exc}")
+# First: an upload over DOCUMENTS_MAX_BYTES is dropped while it arrives, never written to a temporary file.
+FILE_UPLOAD_HANDLERS = [
+    "workspace.uploads.DocumentSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

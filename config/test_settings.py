@@ -11,6 +11,10 @@ from config.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+# Documents written by tests go to a folder of their own, never the development one; beside the test
+# database, so a Celery worker started by a test (another process) writes where the test reads.
+STORAGES["documents"]["BACKEND"] = "documents.storage.PrivateFileSystemStorage"  # noqa: F405
+STORAGES["documents"]["OPTIONS"] = {"location": str(VAR_DIR / "test-documents")}  # noqa: F405
 
 # Tests speak plain HTTP to the test client and to the live server on 127.0.0.1.
 SECURE_SSL_REDIRECT = False

@@ -15,6 +15,7 @@ from django.http import Http404
 
 from accounts.models import User
 from audit import context as audit
+from documents.models import Document
 from patients.models import Patient, Surgery
 from prep.models import ChecklistItem
 
@@ -99,4 +100,16 @@ def item_get_for_user(*, user: User, uuid: object, qs: QuerySet[ChecklistItem] |
         kind="item",
         clinic_path="checklist__surgery__clinic_id",
         patient_path="checklist__surgery__patient_id",
+    )
+
+
+def document_get_for_user(*, user: User, uuid: object, qs: QuerySet[Document] | None = None) -> Document:
+    """A document of the user's clinic (another clinic's is a 404), noted for the access log."""
+    return _fetch(
+        user=user,
+        uuid=uuid,
+        qs=qs if qs is not None else Document.objects.all(),
+        kind="document",
+        clinic_path="clinic_id",
+        patient_path="item__checklist__surgery__patient_id",
     )

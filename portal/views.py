@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import cast
+from urllib.parse import unquote
 
 import phonenumbers
 from django.conf import settings
@@ -252,10 +253,25 @@ def language_set(request: PortalRequest) -> HttpResponse:
         request.session[LANGUAGE_KEY] = language
         if request.portal_patient is not None:
             services.portal_language_set(patient=request.portal_patient, language=language)
-        nxt = form.cleaned_data["next"]
-        if nxt.startswith("/p/") and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-            target = nxt
+        target = _portal_next(request, form.cleaned_data["next"]) or target
     return redirect(target)
+
+
+def _portal_next(request: HttpRequest, value: str) -> str | None:
+    """``value`` when it is a path inside the portal, else None.
+
+    "Inside" is judged on the path as a browser resolves it: ``/p/../admin/`` starts with ``/p/``
+    but lands on ``/admin/``, so dot segments (and the backslashes some browsers read as slashes)
+    are refused rather than normalised.
+    """
+    if not value.startswith("/p/") or "\\" in value:
+        return None
+    path = value.split("?", 1)[0].split("#", 1)[0]
+    if any(segment in {".", ".."} for segment in unquote(path).split("/")):
+        return None
+    if not url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()}):
+        return None
+    return value
 
 
 # --- Signed in: the patient's own pages --------------------------------------------------------

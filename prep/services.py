@@ -200,6 +200,19 @@ def _save(item: ChecklistItem, *, by: User | None, reason: str, fields: list[str
     item.save(update_fields=[*fields, "version", "updated_by", "updated_at", "change_reason"])
 
 
+def item_history_note(*, item: ChecklistItem, by: User | None, reason: str) -> None:
+    """A line in the item's history that changes nothing of the item (e.g. a document attached).
+
+    The row is not saved and its version stays: a form opened before the note still applies. The
+    history row copies ``item`` as it is in memory, so pass one read from the database.
+    """
+    # Set on the instance: django-simple-history prefers these to the defaults, and a stale reason of
+    # an earlier save of the same instance would otherwise be written again.
+    item._change_reason = reason[:HISTORY_REASON_MAX]
+    item._history_user = by
+    ChecklistItem.history.bulk_history_create([item], update=True)
+
+
 @transaction.atomic
 def checklist_refresh(*, surgery: Surgery, by: User | None, reason: str) -> Checklist:
     """Bring an existing checklist in line with the booking after a change.

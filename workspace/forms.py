@@ -518,3 +518,12 @@ class NoteForm(StyledForm):
 
 class PatientSearchForm(StyledForm):
     q = forms.CharField(label="Find a patient by name or MRN", required=False, max_length=100)
+
+
+class DocumentUploadForm(forms.Form):
+    """A document for an item; what it may be is checked by the service, from its bytes."""
+
+    # Empty files and long names pass here: the service refuses them with its own words.
+    file = forms.FileField(
+        label="Document", allow_empty_file=True, error_messages={"required": "Choose a file to attach."}
+    )

@@ -14,6 +14,8 @@ from django.utils.functional import cached_property
 
 from accounts.models import Role, User
 from audit import context as audit
+from documents.models import Document
+from documents.selectors import documents_by_item
 from patients.access import surgeries_for_user, surgery_get_for_user
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, GoDecision, Medication, Patient, Surgery
 from patients.staff import ClinicStaff
@@ -270,6 +272,7 @@ class ItemView:
     open_panel: str = ""
     message: str = ""
     message_level: str = "info"
+    documents: list[Document] = field(default_factory=list)
 
     @property
     def is_hold_approval(self) -> bool:
@@ -337,9 +340,10 @@ def surgery_items(*, surgery: Surgery) -> list[ChecklistItem]:
 def item_views(*, surgery: Surgery, items: Sequence[ChecklistItem]) -> list[ItemView]:
     tz = surgery.patient.clinic.tz
     codes = {i.code for i in items}
+    documents = documents_by_item(item_ids=[i.pk for i in items])
     views = []
     for item in items:
-        view = ItemView(item=item, phase=item_phase(item, surgery, tz))
+        view = ItemView(item=item, phase=item_phase(item, surgery, tz), documents=documents.get(item.pk, []))
         if view.is_hold_approval:
             key = item.code.removeprefix(planning.APPROVAL_PREFIX)
             view.hold_without_dates = f"{planning.HOLD_PREFIX}{key}" not in codes

@@ -28,4 +28,6 @@ urlpatterns = [
     path("items/<uuid:uuid>/accept/", views.item_accept, name="item_accept"),
     path("items/<uuid:uuid>/hold/", views.hold_decide, name="hold_decide"),
     path("items/<uuid:uuid>/history/", views.item_history, name="item_history"),
+    path("items/<uuid:uuid>/documents/", views.document_upload, name="document_upload"),
+    path("documents/<uuid:uuid>/", views.document_download, name="document_download"),
 ]

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,12 +24,14 @@ from accounts.http import SignedInRequest
 from accounts.models import User
 from actions import booking as booking_actions
 from actions import decisions as decision_actions
+from actions import documents as document_actions
 from actions import items as item_actions
 from actions import patients as patient_actions
 from actions import preview as preview_actions
 from core import clock
 from core.search_keys import search_key_store, search_key_terms
-from patients.access import item_get_for_user, patient_get_for_user, surgery_get_for_user
+from documents.selectors import document_open
+from patients.access import document_get_for_user, item_get_for_user, patient_get_for_user, surgery_get_for_user
 from patients.models import Medication, Patient, Surgery
 from patients.staff import StaffRequest, has_clinic
 from prep.models import ChecklistItem
@@ -36,8 +40,9 @@ from prep.services import ItemConflict
 from reminders.selectors import reminders_for_surgery
 from workspace import forms as wf
 from workspace import selectors, services
+from workspace.uploads import TOO_LARGE
 
-ViewFunc = Callable[..., HttpResponse]
+ViewFunc = Callable[..., HttpResponseBase]
 
 
 def staff_view(view: ViewFunc) -> ViewFunc:
@@ -45,7 +50,7 @@ def staff_view(view: ViewFunc) -> ViewFunc:
 
     @login_required
     @wraps(view)
-    def wrapper(request: SignedInRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: SignedInRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not has_clinic(request.user):
             raise PermissionDenied("Your account is not linked to a clinic; ask a clinic admin.")
         clinic = request.user.clinic
@@ -152,6 +157,8 @@ def _attach_forms(views: list[selectors.ItemView], user: User, bound: dict[str, 
             )
         if view.is_hold_approval and not item.is_closed and may(perms.DECIDE):
             view.forms["hold"] = wf.HoldDecisionForm(item=item, needs_days=view.hold_without_dates)
+        if may(perms.ATTACH):
+            view.forms["document"] = wf.DocumentUploadForm(auto_id=f"id_{item.uuid.hex[:12]}_document_%s")
         if bound and bound["item"].pk == item.pk:
             view.forms[bound["action"]] = bound["form"]
             view.open_panel = bound["action"]
@@ -400,6 +407,54 @@ def item_history(request: StaffRequest, uuid: str) -> HttpResponse:
     rows = selectors.item_history(item=item)
     template = "workspace/_item_history.html" if request.htmx else "workspace/item_history.html"
     return render(request, template, {"item": item, "rows": rows, "surgery": item.checklist.surgery})
+
+
+# --- documents -----------------------------------------------------------------------------
+
+
+@require_POST
+@staff_view
+def document_upload(request: StaffRequest, uuid: str) -> HttpResponse:
+    """A PDF or image attached to the item; the row comes back with it listed, or with what was wrong."""
+    item = _get_item(request, uuid)  # another clinic's item: 404 before anything else
+    form = wf.DocumentUploadForm(request.POST, request.FILES)
+    if getattr(request, TOO_LARGE, False):
+        limit = settings.DOCUMENTS_MAX_BYTES // (1024 * 1024)
+        message = f"The file is larger than {limit} MB, the most a document may be; nothing was saved."
+        return _item_response(request, item, message=message, level="warning")
+    if not form.is_valid():
+        problem = " ".join(str(error) for error in form.errors.get("file", ["Choose a file to attach."]))
+        return _item_response(request, item, message=problem, level="warning")
+    try:
+        document = document_actions.document_upload(item=item, by=request.user, upload=form.cleaned_data["file"])
+    except ValidationError as exc:
+        return _item_response(request, item, message=" ".join(exc.messages), level="warning")
+    if not document.is_new:
+        message = f"{document.filename} is already attached to {item.title}; nothing was added."
+        return _item_response(request, item, message=message, level="warning")
+    return _item_response(request, item, message=f"{document.filename} attached to {item.title}.")
+
+
+@require_GET
+@staff_view
+def document_download(request: StaffRequest, uuid: str) -> HttpResponseBase:
+    """The stored bytes, for staff of the document's clinic only (another clinic's: 404), access-logged.
+
+    Served with the type detected at upload (PDF, PNG or JPEG, shown in the browser), never sniffed
+    again, and never cached.
+    """
+    document = document_get_for_user(user=request.user, uuid=uuid)
+    response = FileResponse(
+        document_open(document=document), content_type=document.content_type, filename=document.download_name
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    if document.content_type == "application/pdf":
+        # Chrome's built-in PDF viewer is an embedded plugin that the pages' policy (object-src 'none',
+        # no inline styles) blocks. A PDF served as application/pdf and never sniffed has no HTML for a
+        # policy to protect; framing stays forbidden. Images keep the pages' policy.
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return response
 
 
 # --- surgery decisions and notes -----------------------------------------------------------

@@ -112,6 +112,9 @@ def _start(env_vars: dict[str, str]) -> subprocess.CompletedProcess:
         ({"DEBUG": "1", "SECURE_HSTS_SECONDS": "1y"}, "SECURE_HSTS_SECONDS"),
         ({"DEBUG": "0", "SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE"),
         ({"DEBUG": "1", "AXES_FAILURE_LIMIT_FILE": "/nonexistent/limit"}, "AXES_FAILURE_LIMIT_FILE"),
+        ({"DEBUG": "1", "DOCUMENTS_MAX_MB": "0"}, "DOCUMENTS_MAX_MB"),
+        # Documents in a folder served as static files would be public: refused.
+        ({"DEBUG": "1", "DOCUMENTS_DIR": str(ROOT / "static" / "documents")}, "DOCUMENTS_DIR"),
     ],
 )
 def test_bad_configuration_fails_with_one_line(env_vars: dict[str, str], variable: str) -> None:
@@ -138,3 +141,41 @@ def test_every_variable_can_come_from_a_file(tmp_path) -> None:
 def test_good_configuration_starts() -> None:
     result = _start({"DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.org"})
     assert result.returncode == 0, result.stderr
+
+
+def test_documents_storage_from_the_environment() -> None:
+    """A private folder by default; an S3-compatible bucket with DOCUMENTS_S3_*, which needs boto3."""
+    show = "from django.conf import settings; print(settings.STORAGES['documents'])"
+    base = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1"}
+
+    def storages(extra: dict[str, str]) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", show],
+            cwd=ROOT,
+            env=base | extra,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    default = storages({})
+    assert "documents.storage.PrivateFileSystemStorage" in default.stdout, default.stderr
+    s3 = {
+        "DOCUMENTS_S3_BUCKET": "preop-documents",
+        "DOCUMENTS_S3_ENDPOINT_URL": "https://objects.example.org",
+        "DOCUMENTS_S3_REGION": "eu-west-1",
+        "DOCUMENTS_S3_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "DOCUMENTS_S3_SECRET_ACCESS_KEY": "not-a-real-secret",
+    }
+    bucket = storages(s3)
+    try:
+        import boto3  # noqa: F401
+    except ImportError:
+        assert bucket.returncode == 1
+        assert bucket.stderr.strip() == (
+            "Configuration error: DOCUMENTS_S3_BUCKET is set but boto3 is not installed (django-storages[s3])."
+        )
+    else:
+        assert "documents.storage_s3.PrivateS3Storage" in bucket.stdout, bucket.stderr
+        for value in ("preop-documents", "https://objects.example.org", "eu-west-1", "AKIDEXAMPLE"):
+            assert value in bucket.stdout

@@ -9,7 +9,20 @@ import pytest
 
 from devtools.processes import ROOT
 
-PRODUCTION_APPS = ("core", "accounts", "audit", "patients", "prep", "reminders", "workspace", "portal", "api", "config")
+PRODUCTION_APPS = (
+    "core",
+    "accounts",
+    "audit",
+    "patients",
+    "prep",
+    "documents",
+    "questionnaires",
+    "reminders",
+    "workspace",
+    "portal",
+    "api",
+    "config",
+)
 
 
 def _imported_modules(path: Path) -> set[str]:

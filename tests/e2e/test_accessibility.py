@@ -59,6 +59,8 @@ NOT_PAGES = {
     "workspace:item_undo",
     "workspace:item_accept",
     "workspace:hold_decide",
+    "workspace:document_upload",
+    "workspace:document_download",  # a PDF or image, not a page
     "portal:link_open",
     "portal:sign_out",
     "portal:language",

@@ -157,6 +157,10 @@ def test_language_switch_is_kept_for_the_session_and_on_the_patient(client, surg
         assert surgery.patient.history.first().history_change_reason.startswith("Language changed")
         # An outside "next" is ignored.
         assert client.post("/p/language/", {"language": "en", "next": "https://evil.test/"})["Location"] == "/p/me/"
+        # So is a path that starts inside the portal but resolves outside it (found by the fuzz test).
+        for outside in ("/p/../admin/", "/p/%2e%2e/admin/", "/p/me/./../../admin/", "/p/\\evil.test/"):
+            assert client.post("/p/language/", {"language": "en", "next": outside})["Location"] == "/p/me/", outside
+        assert client.post("/p/language/", {"language": "en", "next": "/p/me/?x=1"})["Location"] == "/p/me/?x=1"
         assert "My preparation" in client.get("/p/me/").content.decode()
 
 

@@ -17,7 +17,7 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
-from tests.factories import in_days
+from tests.factories import in_days, pdf_bytes
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -33,6 +33,7 @@ class Side:
     patient: Any
     surgery: Any
     other_patient: Any = None
+    document: Any = None
     token_raw: str = ""
     spare_token: Any = None
     names: tuple[str, ...] = ()  # last name, first name and MRN: what must never leak
@@ -66,6 +67,7 @@ class Side:
             "template": str(s.checklist.template.uuid),
             "spare_token": str(self.spare_token.uuid),
             "surgeon_email": self.surgeon.email,
+            "document": str(self.document.uuid),
         }
 
 
@@ -74,6 +76,7 @@ def _side(clinic, nurse, surgeon, admin, *, first: str, last: str, mrn: str, bir
     from actions.items import item_complete, item_patient_confirm
     from actions.patients import medication_add, patient_create
     from api.services import api_token_create
+    from documents.services import document_attach
     from prep.models import ProcedureVariant
 
     patient = patient_create(
@@ -101,11 +104,20 @@ def _side(clinic, nurse, surgeon, admin, *, first: str, last: str, mrn: str, bir
     items = {i.code: i for i in surgery.checklist.items.all()}
     item_complete(item=items["blood_group"], by=nurse, result="A+")
     item_patient_confirm(item=items["mri_comfort"], evidence={"kind": "done", "done": True})
+    document = document_attach(
+        item=items["ecg"],
+        content=pdf_bytes(f"ECG of {clinic.slug}"),
+        filename="ecg.pdf",
+        declared_type="application/pdf",
+        source="security world",
+        user=nurse,
+    )
     # A submitted health questionnaire (issue 20) for the reconciliation page's rows.
     from tests.questionnaires.test_services import submit_minimal
 
     submit_minimal(surgery)
     side = Side(
+        document=document,
         clinic=clinic,
         nurse=nurse,
         surgeon=surgeon,

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
-from tests.factories import in_days
+from tests.factories import in_days, pdf_bytes
 from tests.questionnaires.test_services import MINIMAL_DECISIONS
 from tests.security.conftest import HX, ROLES, World, forbidden_for, leaks, rolled_back
 
@@ -102,6 +103,11 @@ workspace:hold_decide            POST+hx  /items/{item_hold}/hold/              
 workspace:item_history           GET      /items/{item_done}/history/                     login  login  login  data   404    data   data   404    login  login
 workspace:item_history           GET+hx   /items/{item_done}/history/                     login  login  login  200    404    200    200    404    login  login
 workspace:item_history           POST     /items/{item_done}/history/                     405    405    405    405    405    405    405    405    405    405
+workspace:document_upload        GET      /items/{item_ecg}/documents/                    405    405    405    405    405    405    405    405    405    405
+workspace:document_upload        POST     /items/{item_ecg}/documents/                    login  login  login  redir  404    redir  redir  404    login  login  upload
+workspace:document_upload        POST+hx  /items/{item_ecg}/documents/                    login  login  login  200    404    200    200    404    login  login  upload
+workspace:document_download      GET      /documents/{document}/                          login  login  login  200    404    200    200    404    login  login
+workspace:document_download      POST     /documents/{document}/                          405    405    405    405    405    405    405    405    405    405
 # --- staff accounts ---
 accounts:login                   GET      /accounts/login/                                200    200    200    redir  redir  redir  redir  redir  200    200
 accounts:login                   POST     /accounts/login/                                200    200    200    redir  redir  redir  redir  redir  200    200    login_empty
@@ -329,6 +335,7 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "api_reschedule": lambda v: {"start_at": in_days(16).isoformat()},
     "api_complete": lambda v: {"result": "13.1"},
     "api_token": lambda v: {"name": "matrix"},
+    "upload": lambda v: {"file": SimpleUploadedFile("ecg-matrix.pdf", pdf_bytes("matrix"), "application/pdf")},
 }
 
 # Placeholders naming a record (a swapped id must be refused) and those feeding a filter (it must find nothing).
@@ -343,6 +350,7 @@ OBJECTS = (
     "item_hold",
     "item_portal",
     "spare_token",
+    "document",
 )
 FILTERS = ("mrn", "mrn_lower", "last_name_part", "surgeon_email")
 SUCCESS = {"data", "empty", "redir", "me", "200", "201"}
@@ -373,7 +381,8 @@ class Row:
         used = set(re.findall(r"{(\w+)}", self.path))
         if self.body:
             probe = {k: f"@@{k}@@" for k in values}
-            used |= set(re.findall(r"@@(\w+)@@", json.dumps(BODIES[self.body](probe))))
+            # default=str: an uploaded file in a body names no record
+            used |= set(re.findall(r"@@(\w+)@@", json.dumps(BODIES[self.body](probe), default=str)))
         return used
 
     def __str__(self) -> str:
@@ -408,11 +417,20 @@ def send(client, row: Row, values: dict[str, str]):
     return getattr(client, row.verb)(path, data or {}, **extra)
 
 
+def body_of(response) -> bytes:
+    """The body, also of a streamed file (a document download), read once and kept."""
+    if not getattr(response, "streaming", False):
+        return response.content
+    if not hasattr(response, "matrix_body"):
+        response.matrix_body = b"".join(response.streaming_content)
+    return response.matrix_body
+
+
 def judge(want: str, response, shows: tuple[str, ...]) -> bool:
     """Does ``response`` match the outcome ``want``? ``shows``: what of the clinic's patient 'data' must show."""
     code = response.status_code
     location = response.get("Location", "")
-    body = response.content.decode(errors="replace") if hasattr(response, "content") else ""
+    body = body_of(response).decode(errors="replace")
     if want == "data":
         return code == 200 and any(s in body for s in shows)
     if want == "empty":
@@ -449,7 +467,7 @@ def run_cell(world: World, row: Row, role: str, values: dict[str, str], want: st
             return [f"{role:8} {row}: expected {want}, raised {type(exc).__name__}: {exc}"]
         if not judge(want, response, shows):
             problems.append(f"{role:8} {row}: expected {want}, got {describe(response)}")
-        leaked = leaks(response.content, forbidden_for(world, role))
+        leaked = leaks(body_of(response), forbidden_for(world, role))
         if leaked:
             problems.append(f"{role:8} {row}: LEAK of {leaked}")
     return problems
@@ -521,7 +539,7 @@ def test_swapped_ids_leak_nothing(world):
                             f"{role:8} {row} with {sorted(used & swapped)} swapped: expected 404, "
                             f"got {describe(response)}"
                         )
-                    leaked = leaks(response.content, forbidden_for(world, role))
+                    leaked = leaks(body_of(response), forbidden_for(world, role))
                     if leaked:
                         problems.append(f"{role:8} {row} with {sorted(used & swapped)} swapped: LEAK of {leaked}")
     print(f"\nswapped-id requests: {cells}")
