@@ -30,17 +30,21 @@ ACCEPT = "accept"  # a nurse accepts a patient's confirmation
 CONFIRM = "confirm"  # a patient confirms an item of his own
 DECIDE = "decide"  # the prescriber's decision (a hold approval, go / no-go)
 ATTACH = "attach"  # a document (ECG tracing, imaging report, signed consent) attached to an item
-ACTIONS = (COMPLETE, NOT_APPLICABLE, UNDO, ACCEPT, CONFIRM, DECIDE, ATTACH)
+SUBMIT = "submit"  # a patient sends their health questionnaire
+RECONCILE = "reconcile"  # staff accept or reject each line of a submitted questionnaire
+ACTIONS = (COMPLETE, NOT_APPLICABLE, UNDO, ACCEPT, CONFIRM, DECIDE, ATTACH, SUBMIT, RECONCILE)
 
 # Kinds: an item's assignee, or the surgery itself.
 KIND_NURSE = "nurse"
 KIND_PATIENT = "patient"
 KIND_SURGEON = "surgeon"
 KIND_SURGERY = "surgery"
-KINDS = (KIND_NURSE, KIND_PATIENT, KIND_SURGEON, KIND_SURGERY)
+KIND_QUESTIONNAIRE = "questionnaire"  # a patient's health questionnaire (issue 20)
+KINDS = (KIND_NURSE, KIND_PATIENT, KIND_SURGEON, KIND_SURGERY, KIND_QUESTIONNAIRE)
 
 _CARE_TEAM = frozenset({NURSE, SURGEON, CLINIC_ADMIN, SYSTEM})
 _PRESCRIBER = frozenset({SURGEON})
+_STAFF = frozenset({NURSE, SURGEON, CLINIC_ADMIN})
 
 # (action, kind) -> roles allowed. Anything missing is refused. A clinic admin works as a nurse on
 # nurse and patient items (small clinics) but never takes a prescriber's decision; an API token
@@ -64,9 +68,18 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     (ATTACH, KIND_NURSE): _CARE_TEAM,
     (ATTACH, KIND_PATIENT): _CARE_TEAM,
     (ATTACH, KIND_SURGEON): _CARE_TEAM,
+    # Only the patient sends answers; a person of the care team (not an API token: nothing the patient
+    # says changes the plan without a nurse's eyes) decides what of them enters the record.
+    (SUBMIT, KIND_QUESTIONNAIRE): frozenset({PATIENT}),
+    (RECONCILE, KIND_QUESTIONNAIRE): _STAFF,
 }
 
-_WHO = {_CARE_TEAM: "the care team", _PRESCRIBER: "the surgeon or prescriber", frozenset({PATIENT}): "the patient"}
+_WHO = {
+    _CARE_TEAM: "the care team",
+    _STAFF: "the clinic's staff",
+    _PRESCRIBER: "the surgeon or prescriber",
+    frozenset({PATIENT}): "the patient",
+}
 _WHAT = {
     COMPLETE: "mark this item done",
     NOT_APPLICABLE: "mark this item not applicable",
@@ -75,6 +88,8 @@ _WHAT = {
     CONFIRM: "confirm this item",
     DECIDE: "record this decision",
     ATTACH: "attach a document to this item",
+    SUBMIT: "send this questionnaire",
+    RECONCILE: "reconcile this questionnaire",
 }
 
 

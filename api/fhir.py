@@ -69,7 +69,7 @@ NOMINAL_SLOT = dt.timedelta(hours=1)
 
 
 # When what this server offers last changed (CapabilityStatement.date).
-CAPABILITIES_CHANGED = "2026-11-25"
+CAPABILITIES_CHANGED = "2026-12-02"
 
 
 def capability_statement_build() -> Json:
@@ -108,6 +108,12 @@ def capability_statement_build() -> Json:
                         "documentation": "A procedure's checklist template, with its timing and sources.",
                     },
                     {
+                        "type": "Questionnaire",
+                        "interaction": [{"code": "read"}],
+                        "documentation": "The pre-procedure health questionnaire (its answers are in the "
+                        "$preop Bundle as QuestionnaireResponses).",
+                    },
+                    {
                         "type": "Patient",
                         "operation": [
                             {
@@ -115,7 +121,7 @@ def capability_statement_build() -> Json:
                                 "definition": f"{base}/fhir/OperationDefinition/Patient-preop",
                                 "documentation": "Bundle of the patient's pre-operative preparation: "
                                 "CarePlan, Tasks, Observations, MedicationStatements, ServiceRequest, "
-                                "Appointment.",
+                                "Appointment, Questionnaires and QuestionnaireResponses.",
                             }
                         ],
                     },

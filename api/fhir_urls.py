@@ -10,6 +10,7 @@ urlpatterns = [
     path("DiagnosticReport", fhir_views.DiagnosticReportCreate.as_view(), name="diagnosticreport-create"),
     path("metadata", fhir_views.Metadata.as_view(), name="metadata"),
     path("PlanDefinition/<str:uuid>", fhir_views.PlanDefinitionRead.as_view(), name="plandefinition"),
+    path("Questionnaire/<slug:code>", fhir_views.QuestionnaireRead.as_view(), name="questionnaire"),
     # "$preop" is a FHIR operation name: the "$" is part of the path.
     re_path(r"^Patient/(?P<uuid>[^/]+)/\$preop$", fhir_views.PatientPreop.as_view(), name="patient-preop"),
 ]

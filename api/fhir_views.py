@@ -18,13 +18,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.exceptions import exception_handler, uuid_or_404
-from api.fhir import capability_statement_build, plandefinition_build, preop_bundle_build
+from api.fhir import capability_statement_build, entry, plandefinition_build, preop_bundle_build
+from api.fhir_questionnaire import questionnaire_build, questionnaire_resources
 from api.models import ApiToken
 from api.permissions import IsClinicToken, StaffApiRequest
 from inbox import services as inbox_services
 from patients import access
 from patients.models import ACTIVE_SURGERY_STATUSES, Patient, Surgery
 from prep.models import ChecklistItem, ChecklistTemplate, TemplateItem
+from questionnaires.models import QuestionnaireDefinition, QuestionnaireResponse
+from questionnaires.services import questionnaire_current
 
 FHIR_JSON = "application/fhir+json"
 
@@ -133,6 +136,12 @@ class PatientPreop(FhirView):
         bundle = preop_bundle_build(
             patient=patient, medications=medications, surgeries=surgeries, template_items=template_items
         )
+        # The health questionnaires sent for these bookings (issue 20), with the versions they answered.
+        responses = QuestionnaireResponse.objects.filter(surgery__in=surgeries).select_related("definition")
+        patient_res = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+        bundle["entry"] += [
+            entry(r) for r in questionnaire_resources(responses.order_by("surgery_id", "number"), patient_res)
+        ]
         return Response(bundle)
 
 
@@ -202,3 +211,19 @@ class DiagnosticReportCreate(FhirResultCreate):
 @extend_schema(exclude=True)
 class TransactionCreate(FhirResultCreate):
     accepts = ("Bundle",)
+
+
+@extend_schema(exclude=True)
+class QuestionnaireRead(FhirView):
+    def get(self, request: Request, code: str) -> Response:
+        # The questions hold no patient data: any clinic member may read them, as the PlanDefinition.
+        current, row = questionnaire_current()
+        version = request.query_params.get("version", "")
+        if code != current.code:
+            raise Http404("No such Questionnaire.")
+        if version and version != row.version:
+            found = QuestionnaireDefinition.objects.filter(code=code, version=version).first()
+            if found is None:
+                raise Http404("No such Questionnaire version.")
+            row = found
+        return Response(questionnaire_build(row))

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from api import views
+from api import questionnaire_views, views
 
 app_name = "api"
 urlpatterns = [
@@ -21,6 +21,11 @@ urlpatterns = [
     path("surgeries/<str:uuid>/cancel/", views.SurgeryCancel.as_view(), name="surgery-cancel"),
     path("surgeries/<str:uuid>/checklist/", views.SurgeryChecklist.as_view(), name="surgery-checklist"),
     path("surgeries/<str:uuid>/reminders/", views.SurgeryReminders.as_view(), name="surgery-reminders"),
+    path(
+        "surgeries/<str:uuid>/questionnaires/",
+        questionnaire_views.SurgeryQuestionnaires.as_view(),
+        name="surgery-questionnaires",
+    ),
     path("items/<str:uuid>/", views.ItemDetail.as_view(), name="item"),
     path("items/<str:uuid>/complete/", views.ItemComplete.as_view(), name="item-complete"),
     path("items/<str:uuid>/not-applicable/", views.ItemNotApplicable.as_view(), name="item-not-applicable"),

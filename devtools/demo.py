@@ -17,8 +17,9 @@ from actions import booking as booking_actions
 from actions import decisions as decision_actions
 from actions import items as item_actions
 from actions import patients as patient_actions
-from patients.models import Clinic, Patient
-from prep.models import ChecklistItem, ItemStatus, ProcedureVariant, ResultKind
+from actions import questionnaires as questionnaire_actions
+from patients.models import Clinic, Patient, Surgery
+from prep.models import ChecklistItem, ConfirmAs, ItemStatus, ProcedureVariant, ResultKind
 from workspace.models import CallOutcome, NoteKind
 from workspace.services import note_add
 
@@ -208,6 +209,51 @@ def _tick(surgery_id: int, users: dict[str, User], *, codes: set[str] | None, to
             )
 
 
+# A health questionnaire the patient has sent (issue 20): a nurse finds it "to reconcile" on the board,
+# with a new medicine (a GLP-1 agonist) and a stent that the record does not have yet.
+DEMO_QUESTIONNAIRE = {
+    "medicines": {
+        "medicines-count": "2",
+        "medicines-0-name": "Aspirin 81 mg",
+        "medicines-1-name": "Ozempic 1 mg weekly",
+    },
+    "allergies": {
+        "allergy_medicines": "penicillin",
+        "allergy_latex": "no",
+        "allergy_contrast": "no",
+        "anaesthesia_problems": "no",
+    },
+    "conditions": {
+        "stent": "drug_eluting",
+        "stent_month": "",
+        "heart_valve": "no",
+        "atrial_fibrillation": "no",
+        "clot": "no",
+        "stroke": "no",
+        "diabetes": "yes",
+        "kidney_disease": "no",
+        "sleep_apnoea": "yes",
+        "pregnancy": "not_applicable",
+        "stairs": "no",
+    },
+    "practical": {"escort": "yes", "overnight_adult": "yes", "interpreter": "no"},
+}
+
+
+def _questionnaire_sent(patient: Patient, surgery: Surgery) -> None:
+    today = timezone.localdate()
+    month = today.month - 4
+    stent_month = f"{today.year + (month - 1) // 12}-{(month - 1) % 12 + 1:02d}"
+    for code, data in DEMO_QUESTIONNAIRE.items():
+        values = {**data, "stent_month": stent_month} if code == "conditions" else data
+        response, errors = questionnaire_actions.questionnaire_section_save(
+            patient=patient, surgery=surgery, section_code=code, data=values, language=patient.language
+        )
+        if errors:
+            raise RuntimeError(f"demo questionnaire, part {code}: {errors}")
+    questionnaire_actions.questionnaire_submit(response=response)
+
+
 def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
     """Create what is missing; return (patients created, patients already there)."""
     now = now or timezone.now()
@@ -258,8 +304,9 @@ def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
                 _tick(surgery.pk, users, codes={"blood_group", "hemoglobin"}, today=today)
                 for item in ChecklistItem.objects.filter(
                     checklist__surgery=surgery, assignee="patient", status=ItemStatus.OPEN, locked=False
-                )[:1]:
+                ).exclude(template_item__confirm_as=ConfirmAs.FORM)[:1]:
                     item_actions.item_patient_confirm(item=item, evidence={"confirmed": "I will arrive on time"})
+                _questionnaire_sent(patient, surgery)
             for call in range(spec.calls):
                 note_add(
                     patient=patient,

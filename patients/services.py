@@ -170,7 +170,9 @@ def patient_plan_inputs(patient: Patient) -> tuple[Any, ...]:
 
 
 @transaction.atomic
-def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patient:
+def patient_update(*, patient: Patient, by: User | None, reason: str = "", **values: Any) -> Patient:
+    """``reason``: why, for the history rows of the patient and their checklists (e.g. the questionnaire
+    the change came from); blank for an edit on the patient's page."""
     values = _patient_values(values)
     clinical_before = tuple(getattr(patient, name) for name in CLINICAL_FIELDS)
     for name, value in values.items():
@@ -178,6 +180,8 @@ def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patie
     if values.get("sms_consent") and not patient.sms_consent_at:
         patient.sms_consent_at = timezone.now()
     patient.updated_by = by
+    if reason:
+        patient._change_reason, patient._history_user = reason[:HISTORY_REASON_MAX], by
     _clean(patient, exclude=("clinic",))
     _check_mrn(patient)
     try:
@@ -187,7 +191,11 @@ def patient_update(*, patient: Patient, by: User | None, **values: Any) -> Patie
         raise ValidationError({"mrn": MRN_TAKEN}) from None
     if tuple(getattr(patient, name) for name in CLINICAL_FIELDS) != clinical_before:
         for surgery in _active_surgeries(patient):
-            checklist_refresh(surgery=surgery, by=by, reason="patient details changed")
+            checklist_refresh(
+                surgery=surgery,
+                by=by,
+                reason=f"{reason}: patient details changed" if reason else "patient details changed",
+            )
     return patient
 
 
@@ -205,6 +213,7 @@ def medication_add(
     drug: Any = None,
     dose: str = "",
     is_blood_thinner: bool = False,
+    reason: str = "",
 ) -> Medication:
     name = (name or "").strip() or (drug.name if drug else "")
     if not name:
@@ -230,9 +239,12 @@ def medication_add(
         updated_by=by,
     )
     _clean(medication)
+    if reason:
+        medication._change_reason, medication._history_user = reason[:HISTORY_REASON_MAX], by
     medication.save()
     for surgery in _active_surgeries(patient):
-        checklist_refresh(surgery=surgery, by=by, reason=f"medication added: {name}")
+        why = f"medication added: {name}"
+        checklist_refresh(surgery=surgery, by=by, reason=f"{reason}: {why}" if reason else why)
     return medication
 
 

@@ -49,6 +49,8 @@ def calendar_entry(item: ChecklistItem) -> str:
 def item_confirmable(item: ChecklistItem, *, now: dt.datetime | None = None) -> bool:
     if item.assignee != "patient" or item.locked or item.status != ItemStatus.OPEN:
         return False
+    if confirm_kind(item) == ConfirmAs.FORM:
+        return False  # done by sending the questionnaire, never by a tick
     if confirm_kind(item) in FASTING_EVIDENCE:
         return (now or timezone.now()) >= item.due_at - FASTING_CONFIRM_FROM
     return True
@@ -70,6 +72,7 @@ class PortalItem:
     state: str = "todo"  # todo | clinic | confirmed | done | pending_decision | keep_taking
     state_label: str = ""
     uuid: str | None = None  # set only when the patient can confirm it
+    questionnaire: bool = False  # done by answering the health questionnaire (its link instead of a tick)
     sort_at: dt.datetime | None = None
     overdue: bool = False
 
@@ -293,6 +296,7 @@ def _entry(
         state=state,
         state_label=label,
         uuid=str(item.uuid) if item_confirmable(item) else None,
+        questionnaire=confirm_kind(item) == ConfirmAs.FORM,
         sort_at=item.due_at,
     )
 

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from portal import views
+from portal import questionnaire_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -15,5 +15,8 @@ urlpatterns = [
     path("me/calendar.ics", views.calendar_ics, name="calendar"),
     path("me/messages/", views.messages_prefs, name="messages"),
     path("me/messages/stop-sms/", views.sms_stop, name="sms_stop"),
+    path("me/health/", questionnaire_views.questionnaire, name="questionnaire"),
+    path("me/health/send/", questionnaire_views.questionnaire_send, name="questionnaire_send"),
+    path("me/health/<slug:section>/", questionnaire_views.questionnaire_section, name="questionnaire_section"),
     path("staff/send/<uuid:uuid>/", views.staff_send, name="staff_send"),
 ]

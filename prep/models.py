@@ -106,6 +106,8 @@ class ConfirmAs(models.TextChoices):
     LAST_DOSE = "last_dose", "Gives the date of the last dose"
     LAST_MEAL = "last_meal", "Gives the time of the last meal (from the day before)"
     LAST_DRINK = "last_drink", "Gives the time of the last drink (from the day before)"
+    # Completed by sending the health questionnaire (issue 20), never by a tick in the portal.
+    FORM = "form", "Sends the health questionnaire"
 
 
 class ReminderKind(models.TextChoices):

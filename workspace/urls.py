@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace import inbox_views, views
+from workspace import inbox_views, questionnaire_views, views
 
 app_name = "workspace"
 urlpatterns = [
@@ -21,6 +21,7 @@ urlpatterns = [
     path("surgeries/<uuid:uuid>/cancel/", views.surgery_cancel, name="surgery_cancel"),
     path("surgeries/<uuid:uuid>/go/", views.go_decision, name="go_decision"),
     path("surgeries/<uuid:uuid>/notes/", views.note_add, name="note_add"),
+    path("surgeries/<uuid:uuid>/questionnaire/", questionnaire_views.questionnaire, name="questionnaire"),
     path("items/<uuid:uuid>/complete/", views.item_complete, name="item_complete"),
     path("items/<uuid:uuid>/not-applicable/", views.item_not_applicable, name="item_not_applicable"),
     path("items/<uuid:uuid>/undo/", views.item_undo, name="item_undo"),

@@ -208,4 +208,5 @@ def test_metadata_is_a_public_capability_statement_of_what_is_served(client, set
     served = {r.type: r for r in rest.resource}
     assert [i.code for i in served["PlanDefinition"].interaction] == ["read"]
     assert [o.name for o in served["Patient"].operation] == ["preop"]
+    assert [i.code for i in served["Questionnaire"].interaction] == ["read"]
     assert statement.fhirVersion == "4.0.1" and statement.implementation.url == "https://preop.example.org/fhir"

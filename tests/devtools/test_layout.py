@@ -16,6 +16,7 @@ PRODUCTION_APPS = (
     "patients",
     "prep",
     "documents",
+    "questionnaires",
     "reminders",
     "inbox",
     "workspace",

@@ -37,6 +37,7 @@ STAFF_PAGES = {
     "workspace:item_history",
     "workspace:inbox",
     "workspace:inbox_message",
+    "workspace:questionnaire",
     "reminders:outbox",
     "audit:access_log",
 }
@@ -47,6 +48,8 @@ PORTAL_PAGES = {
     "portal:me",
     "portal:item_confirm",
     "portal:messages",
+    "portal:questionnaire",
+    "portal:questionnaire_section",
     "reminders:unsubscribe",
 }
 NOT_PAGES = {
@@ -69,6 +72,7 @@ NOT_PAGES = {
     "portal:calendar",
     "portal:sms_stop",
     "portal:staff_send",
+    "portal:questionnaire_send",
     "reminders:twilio-status",
     "reminders:twilio-inbound",
     "reminders:metrics",  # Prometheus text for a scraper, not a page
@@ -167,6 +171,7 @@ def test_staff_pages_meet_wcag_22_aa(live_server, page, world, nurse, surgeon):
     check("workspace:item_history", f"/items/{history_item.uuid}/history/")
     check("workspace:inbox", "/inbox/")
     check("workspace:inbox_message", f"/inbox/{world['inbox_message'].uuid}/")
+    check("workspace:questionnaire", f"/surgeries/{surgery.uuid}/questionnaire/")
 
     # The surgeon's view of the patient page (decision forms) and worklist.
     page.get_by_role("button", name="Log out").click()
@@ -253,6 +258,12 @@ def test_portal_pages_meet_wcag_22_aa_at_phone_width(live_server, page, world):
     assert_accessible(page, "portal:item_confirm (error)")
     page.goto(f"{base}/p/me/messages/")
     assert_accessible(page, "portal:messages")
+    page.goto(f"{base}/p/me/health/")
+    assert_accessible(page, "portal:questionnaire")
+    page.goto(f"{base}/p/me/health/conditions/")
+    assert_accessible(page, "portal:questionnaire_section")
+    page.get_by_test_id("save-next").click()
+    assert_accessible(page, "portal:questionnaire_section (error)")
     # The page an email's unsubscribe link opens (a button; only its POST unsubscribes).
     from reminders.messages import unsubscribe_token
 

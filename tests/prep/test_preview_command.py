@@ -40,7 +40,7 @@ def test_preview_prints_the_checklist_sorted_by_due_time(catalogue: None) -> Non
     assert data["procedure"] == "trigeminal-glycerol"
     assert data["risk"] == "high"
     assert data["surgery_at"] == "2026-03-09T08:00:00-07:00"
-    assert data["catalogue_version"] == "2026.12.2"
+    assert data["catalogue_version"] == "2026.12.3"
     items = data["items"]
     assert [i["due_at"] for i in items] == sorted(i["due_at"] for i in items) or all(
         items[n]["due_at"] <= items[n + 1]["due_at"] for n in range(len(items) - 1)

@@ -57,7 +57,7 @@ def test_only_patient_facing_open_items_get_reminders(book, frozen):
     for r in rows(surgery):
         covered.update(r.covers)
     codes = set(ChecklistItem.objects.filter(pk__in=covered).values_list("code", flat=True))
-    assert codes == {"blood_group", "hemoglobin", "ecg", "chest_xray", "urinalysis", "arrival"}
+    assert codes == {"blood_group", "hemoglobin", "ecg", "chest_xray", "urinalysis", "arrival", "health_questionnaire"}
     assert not Reminder.objects.filter(surgery=surgery, channel=Channel.SMS).exists(), "no SMS consent"
 
 
@@ -105,7 +105,9 @@ def test_item_done_cancels_its_reminders_and_undo_brings_them_back(book, nurse, 
     item_undo(item=tests.get(code="ecg"), by=nurse, reason="wrong patient")
     revived = rows(surgery, kind=Kind.TESTS, status=Status.PENDING)
     assert revived and all(r.covers == [tests.get(code="ecg").pk] for r in revived)
-    assert Reminder.objects.filter(surgery=surgery).count() == len(test_rows) + len(rows(surgery, kind=Kind.ARRIVAL))
+    # The other reminders: the arrival and the health questionnaire (a task), untouched.
+    others = rows(surgery, kind=Kind.ARRIVAL) + rows(surgery, kind=Kind.TASK)
+    assert Reminder.objects.filter(surgery=surgery).count() == len(test_rows) + len(others)
 
 
 def test_hold_gets_no_reminder_until_the_prescriber_approves(book, surgeon, frozen):
@@ -137,7 +139,10 @@ def test_daily_sms_limit_merges_the_day_into_one_text(book, clinic, frozen):
     sms = rows(surgery, channel=Channel.SMS)
     days = [local(r.due_at).date() for r in sms]
     assert len(days) == len(set(days)), "one text per local day"
-    merged = next(r for r in sms if len(r.covers) > 1 and r.kind == Kind.SEVERAL)
+    day_before = local(surgery.start_at).date() - dt.timedelta(days=1)
+    merged = next(
+        r for r in sms if len(r.covers) > 1 and r.kind == Kind.SEVERAL and local(r.due_at).date() == day_before
+    )
     assert len(merged.covers) == 3  # arrival and both fasting reminders fall on the day before
     clinic.sms_daily_limit = 2
     clinic.save()

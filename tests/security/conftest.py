@@ -114,6 +114,10 @@ def _side(clinic, nurse, surgeon, admin, *, first: str, last: str, mrn: str, bir
         source="security world",
         user=nurse,
     )
+    # A submitted health questionnaire (issue 20) for the reconciliation page's rows.
+    from tests.questionnaires.test_services import submit_minimal
+
+    submit_minimal(surgery)
     side = Side(
         document=document,
         clinic=clinic,

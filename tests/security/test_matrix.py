@@ -32,6 +32,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from tests.factories import in_days, pdf_bytes
+from tests.questionnaires.test_services import MINIMAL_DECISIONS
 from tests.security.conftest import HX, ROLES, World, forbidden_for, leaks, rolled_back
 
 pytestmark = pytest.mark.django_db
@@ -82,6 +83,8 @@ workspace:go_decision            GET      /surgeries/{surgery}/go/              
 workspace:go_decision            POST     /surgeries/{surgery}/go/                        login  login  login  403    404    redir  403    404    login  login  go
 workspace:note_add               GET      /surgeries/{surgery}/notes/                     405    405    405    405    405    405    405    405    405    405
 workspace:note_add               POST     /surgeries/{surgery}/notes/                     login  login  login  redir  404    redir  redir  404    login  login  note
+workspace:questionnaire          GET      /surgeries/{surgery}/questionnaire/             login  login  login  data   404    data   data   404    login  login
+workspace:questionnaire          POST     /surgeries/{surgery}/questionnaire/             login  login  login  redir  404    redir  redir  404    login  login  reconcile
 workspace:item_complete          GET      /items/{item_hb}/complete/                      405    405    405    405    405    405    405    405    405    405
 workspace:item_complete          POST     /items/{item_hb}/complete/                      login  login  login  redir  404    redir  redir  404    login  login  complete
 workspace:item_complete          POST+hx  /items/{item_hb}/complete/                      login  login  login  200    404    200    200    404    login  login  complete
@@ -166,6 +169,13 @@ portal:messages                  GET      /p/me/messages/                       
 portal:messages                  POST     /p/me/messages/                                 portal redir  redir  portal portal portal portal portal portal portal channels
 portal:sms_stop                  GET      /p/me/messages/stop-sms/                        405    405    405    405    405    405    405    405    405    405
 portal:sms_stop                  POST     /p/me/messages/stop-sms/                        portal redir  redir  portal portal portal portal portal portal portal
+# the health questionnaire (issue 20): the signed-in patient's own booking only
+portal:questionnaire             GET      /p/me/health/                                   portal 200    200    portal portal portal portal portal portal portal
+portal:questionnaire             POST     /p/me/health/                                   405    405    405    405    405    405    405    405    405    405
+portal:questionnaire_section     GET      /p/me/health/medicines/                         portal 200    200    portal portal portal portal portal portal portal
+portal:questionnaire_section     POST     /p/me/health/allergies/                         portal redir  redir  portal portal portal portal portal portal portal q_allergies
+portal:questionnaire_send        GET      /p/me/health/send/                              405    405    405    405    405    405    405    405    405    405
+portal:questionnaire_send        POST     /p/me/health/send/                              portal redir  redir  portal portal portal portal portal portal portal
 portal:staff_send                GET      /p/staff/send/{patient}/                        405    405    405    405    405    405    405    405    405    405
 portal:staff_send                POST     /p/staff/send/{patient}/                        login  login  login  redir  404    redir  redir  404    login  login  staff_send
 # --- REST API (staff sessions or tokens) ---
@@ -197,6 +207,8 @@ api:surgery-checklist            GET      /api/v1/surgeries/{surgery}/checklist/
 api:surgery-checklist            POST     /api/v1/surgeries/{surgery}/checklist/          401    401    401    405    405    405    405    405    405    405
 api:surgery-reminders            GET      /api/v1/surgeries/{surgery}/reminders/          401    401    401    200    404    200    200    404    200    404
 api:surgery-reminders            POST     /api/v1/surgeries/{surgery}/reminders/          401    401    401    405    405    405    405    405    405    405
+api:surgery-questionnaires       GET      /api/v1/surgeries/{surgery}/questionnaires/     401    401    401    200    404    200    200    404    200    404
+api:surgery-questionnaires       POST     /api/v1/surgeries/{surgery}/questionnaires/     401    401    401    405    405    405    405    405    405    405
 api:item                         GET      /api/v1/items/{item_hb}/                        401    401    401    200    404    200    200    404    200    404
 api:item                         POST     /api/v1/items/{item_hb}/                        401    401    401    405    405    405    405    405    405    405
 api:item-complete                GET      /api/v1/items/{item_hb}/complete/               401    401    401    405    405    405    405    405    405    405
@@ -218,6 +230,8 @@ fhir:metadata                    GET      /fhir/metadata                        
 fhir:metadata                    POST     /fhir/metadata                                  405    405    405    405    405    405    405    405    405    405
 fhir:plandefinition              GET      /fhir/PlanDefinition/{template}                 401    401    401    200    200    200    200    200    200    200
 fhir:plandefinition              POST     /fhir/PlanDefinition/{template}                 401    401    401    405    405    405    405    405    405    405
+fhir:questionnaire               GET      /fhir/Questionnaire/preop-health                401    401    401    200    200    200    200    200    200    200
+fhir:questionnaire               POST     /fhir/Questionnaire/preop-health                401    401    401    405    405    405    405    405    405    405
 fhir:patient-preop               GET      /fhir/Patient/{patient}/$preop                  401    401    401    data   404    data   data   404    data   404
 fhir:patient-preop               POST     /fhir/Patient/{patient}/$preop                  401    401    401    405    405    405    405    405    405    405
 # --- FHIR results in: clinic tokens only (a system sends results); another clinic's patient is unknown (422) ---
@@ -325,6 +339,14 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "language": lambda v: {"language": "es"},
     "ride": lambda v: {"ride_arranged": "on"},
     "channels": lambda v: {"email": "on"},
+    "reconcile": lambda v: dict(MINIMAL_DECISIONS),
+    "q_allergies": lambda v: {
+        "allergy_medicines": "",
+        "allergy_latex": "no",
+        "allergy_contrast": "no",
+        "anaesthesia_problems": "no",
+        "then": "next",
+    },
     "staff_send": lambda v: {"channel": "email"},
     "api_patient": lambda v: {
         "mrn": "API-NEW-1",

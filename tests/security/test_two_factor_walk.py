@@ -35,6 +35,9 @@ NOT_STAFF = {
     "portal:calendar",
     "portal:messages",
     "portal:sms_stop",
+    "portal:questionnaire",
+    "portal:questionnaire_section",
+    "portal:questionnaire_send",
     "reminders:twilio-status",
     "reminders:twilio-inbound",
 }

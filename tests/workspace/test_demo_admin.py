@@ -43,6 +43,9 @@ def test_load_demo_is_idempotent_and_covers_every_state(catalogue, settings, cli
     call_command("load_demo", stdout=StringIO())
     call_command("load_demo", stdout=StringIO())
     assert Patient.objects.count() == 25 and Surgery.objects.count() == 25
+    from questionnaires.models import QuestionnaireResponse
+
+    assert QuestionnaireResponse.objects.filter(status="submitted").count() == 1  # one "to reconcile" (issue 20)
     clinic = Patient.objects.first().clinic
     assert clinic.time_zone == "America/Los_Angeles" and clinic.phone
     ranks = Counter(s.readiness_rank for s in surgeries_upcoming(clinic=clinic, days=15))

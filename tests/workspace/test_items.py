@@ -188,4 +188,4 @@ def test_patient_page_queries_do_not_grow_with_history(client_for, surgery, nurs
     book(patient=surgery.patient, start_at=surgery.start_at.replace(year=surgery.start_at.year + 1))
     large = _page_queries(client, surgery)
     assert small == large
-    assert large <= 12
+    assert large <= 13  # 12, and the health questionnaire's state for its button (issue 20)
