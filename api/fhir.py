@@ -136,7 +136,8 @@ def capability_statement_build() -> Json:
                         "type": "DiagnosticReport",
                         "interaction": [{"code": "create"}],
                         "documentation": "An ECG or imaging report (conclusion, contained Observations); "
-                        "presentedForm is noted, not stored yet. Clinic API tokens only.",
+                        "presentedForm with inline data (PDF, PNG, JPEG) is attached to the item its result "
+                        "completes; a url is noted, not fetched. Clinic API tokens only.",
                     },
                 ],
                 "interaction": [

@@ -53,7 +53,9 @@ class InboxMessage(PublicIdModel):
     # The message in readable form, one entry per result: code, name, value, unit, the item it
     # completed or why it did not (filled by processing; shown by the review queue).
     results = models.JSONField(default=list, blank=True)
-    # Documents that came with it (a DiagnosticReport's presentedForm): noted, not stored yet.
+    # Documents that came with it (a DiagnosticReport's presentedForm, an HL7 ED OBX): type, title,
+    # size, status (attached, waiting, refused, link) and the documents made of it (uuid, item).
+    # The bytes are not copied here: the raw message holds them.
     documents = models.JSONField(default=list, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     handled_by = models.ForeignKey(

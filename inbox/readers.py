@@ -6,6 +6,8 @@ database here; matching the patient and the item is the service's job.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hashlib
 import json
@@ -44,13 +46,34 @@ class ResultIn:
 
 
 @dataclass
+class DocumentIn:
+    """A document that came with a report (FHIR ``presentedForm``, HL7 ``ED`` OBX): its bytes when
+    sent inline, only noted when sent as a link (nothing is fetched)."""
+
+    content_type: str
+    title: str
+    data: bytes | None = None
+    url: bool = False
+    size: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the message keeps (the bytes stay in the raw message, read again when needed)."""
+        return {
+            "content_type": self.content_type,
+            "title": self.title,
+            "size": self.size or (len(self.data) if self.data else 0),
+            "url": self.url,
+        }
+
+
+@dataclass
 class MessageIn:
     control_id: str | None
     source: str
     mrn: str = ""
     patient_uuid: str = ""  # a FHIR reference Patient/<uuid> to one of ours
     results: list[ResultIn] = field(default_factory=list)
-    documents: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[DocumentIn] = field(default_factory=list)
 
 
 # --- HL7 v2 ---------------------------------------------------------------------------------
@@ -120,6 +143,9 @@ def hl7_read(raw: str) -> MessageIn:
         status = str(obx(11)).strip()
         if status in ("X", "D", "W"):  # cannot be obtained, deleted, wrong: not a result
             continue
+        if str(obx(2)).strip() == "ED":
+            read.documents.append(_hl7_document(str(obx(5)), title=display or "report"))
+            continue
         read.results.append(
             ResultIn(
                 code=code,
@@ -133,6 +159,21 @@ def hl7_read(raw: str) -> MessageIn:
     if not read.results:
         raise Malformed("malformed: no OBX result segment")
     return read
+
+
+def _hl7_document(value: str, *, title: str) -> DocumentIn:
+    """An ``ED`` value (source^type^subtype^encoding^data) as a document; only Base64 is read."""
+    parts = value.split("^")
+    parts += [""] * (5 - len(parts))
+    kind, subtype, encoding = parts[1].strip().lower(), parts[2].strip().lower(), parts[3].strip().lower()
+    content_type = f"{kind}/{subtype}" if kind and subtype else ""
+    if encoding != "base64":
+        raise Malformed(f"malformed: an ED document encoded as {encoding or '(none)'}; only Base64 is read")
+    try:
+        data = base64.b64decode("".join(parts[4].split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise Malformed("malformed: an ED document's Base64 data cannot be decoded") from None
+    return DocumentIn(content_type=content_type, title=title[:200], data=data or None)
 
 
 def hl7_ack(raw: str, *, code: str, text: str, application: str = "PREOP") -> str:
@@ -263,13 +304,14 @@ def fhir_report_read(report: Any, *, source: str, payload: dict[str, Any]) -> Me
         read.results.append(ResultIn(code=code, display=display, value=conclusion, observed_at=_when(report)))
     for attachment in report.presentedForm or []:
         read.documents.append(
-            {
-                "content_type": attachment.contentType or "",
-                "title": (attachment.title or "")[:200],
-                # fhir.resources decodes base64 ``data`` to bytes.
-                "size": attachment.size or (len(attachment.data) if attachment.data else 0),
-                "url": bool(attachment.url),
-            }
+            DocumentIn(
+                content_type=attachment.contentType or "",
+                title=(attachment.title or "")[:200],
+                # fhir.resources decodes base64 ``data`` to bytes (bad base64 is Malformed above).
+                data=attachment.data or None,
+                url=bool(attachment.url),
+                size=attachment.size or 0,
+            )
         )
     if not read.results:
         raise Malformed("the DiagnosticReport has no conclusion and no contained Observation result")

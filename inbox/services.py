@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -28,6 +29,8 @@ from accounts import permissions as perms
 from accounts.models import User
 from actions import items as item_actions
 from audit.services import access_log_record
+from documents.content import content_check
+from documents.services import document_attach
 from inbox import codes, readers
 from inbox.models import InboxMessage, MessageKind, MessageStatus
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Patient
@@ -454,14 +457,92 @@ def _apply(
     return entry
 
 
-def _documents_received(*, message: InboxMessage, documents: list[dict[str, Any]]) -> None:
-    """The hook for documents (a DiagnosticReport's presentedForm): noted on the message, not stored.
+class DocumentRefused(Exception):
+    """A document that came with the message failed the documents' checks: the reason, for the queue."""
 
-    Storing and attaching them to the item is the documents feature's work (checked by content,
-    Django storage, an access-checked view); until it is wired here, the nurse sees in the queue
-    that a document came with the result.
+
+def _refusal(exc: ValidationError) -> str:
+    return f"attached document refused: {'; '.join(exc.messages)}"[:500]
+
+
+def _documents_check(documents: list[readers.DocumentIn]) -> str:
+    """The first inline document the documents' checks refuse, as the queue's reason; "" if none.
+
+    Checked before any result is applied or any file is written, so a refused document leaves
+    nothing behind (no completed item, no stored file).
     """
-    message.documents = documents
+    for doc in documents:
+        if doc.data is None:
+            continue
+        try:
+            content_check(
+                doc.data,
+                filename=doc.title or "report",
+                declared_type=doc.content_type,
+                limit=settings.DOCUMENTS_MAX_BYTES,
+            )
+        except ValidationError as exc:
+            return _refusal(exc)
+    return ""
+
+
+def _documents_noted(documents: list[readers.DocumentIn], *, refused: str = "") -> list[dict[str, Any]]:
+    """The message's note of each document before any is attached: what the nurse sees in the queue."""
+    noted = []
+    for doc in documents:
+        entry = {**doc.as_dict(), "attached": []}
+        if doc.data is None:
+            # A link is never fetched (no traffic leaves the server); the nurse asks the sender.
+            entry.update(status="link" if doc.url else "empty", reason="sent as a link: not fetched")
+            if not doc.url:
+                entry["reason"] = "sent without data: nothing to store"
+        elif refused:
+            entry.update(status="refused", reason=refused)
+        else:
+            entry.update(status="waiting", reason="not attached: waiting for review")
+        noted.append(entry)
+    return noted
+
+
+def _documents_attach(
+    *, message: InboxMessage, documents: list[readers.DocumentIn], noted: list[dict[str, Any]], item_uuids: list[str]
+) -> None:
+    """Attach each inline document to each item the message's results completed (``noted`` updated).
+
+    ``document_attach`` keeps the same bytes on the same item once, so a message processed again
+    (a nurse's match) attaches nothing twice. Raises ``DocumentRefused``: the caller undoes the rest.
+    """
+    if not item_uuids:
+        return
+    # Scoped to the message's clinic: the system caller (user None) is trusted to have done so.
+    items = list(
+        ChecklistItem.objects.filter(uuid__in=item_uuids, checklist__surgery__clinic_id=message.clinic_id).order_by(
+            "pk"
+        )
+    )
+    source = f"received from {message.source}"
+    for doc, entry in zip(documents, noted, strict=True):
+        if doc.data is None or entry.get("status") == "refused":
+            continue
+        for item in items:
+            try:
+                document = document_attach(
+                    item=item,
+                    content=doc.data,
+                    filename=doc.title or "report",
+                    declared_type=doc.content_type,
+                    source=source,
+                )
+            except ValidationError as exc:
+                raise DocumentRefused(_refusal(exc)) from None
+            attached = entry.setdefault("attached", [])  # notes written before documents were stored have none
+            if str(document.uuid) not in {a["document"] for a in attached}:
+                attached.append({"document": str(document.uuid), "item": str(item.uuid), "title": item.title})
+        entry.update(status="attached", reason="")
+
+
+def _completed_items(entries: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(e["item"] for e in entries if e.get("status") in ("done", "recorded") and e.get("item")))
 
 
 @transaction.atomic
@@ -477,32 +558,56 @@ def message_process(*, message_id: int) -> InboxMessage:
         message.processed_at = timezone.now()
         message.save(update_fields=["status", "outcome", "processed_at"])
         return message
-    _documents_received(message=message, documents=read.documents)
+    refused = _documents_check(read.documents)
+    documents = _documents_noted(read.documents, refused=refused)
     results, notes = _combine_parts(read.results)
     patient = message.patient or _patient_find(clinic=message.clinic, read=read)
     done_before = {
         (e.get("code"), e.get("value")): e for e in (message.results or []) if e.get("status") in ("done", "recorded")
     }
     entries: list[dict[str, Any]] = []
-    if patient is None:
-        reason = "unknown patient: no patient with this MRN in the clinic"
-        entries = [{**r.as_dict(), "status": "review", "reason": reason, "item": ""} for r in results]
+    if patient is None or refused:
+        reason = refused or "unknown patient: no patient with this MRN in the clinic"
+        for result in results:
+            earlier = done_before.get((result.code, result.value))
+            entries.append(earlier or {**result.as_dict(), "status": "review", "reason": reason, "item": ""})
+        if patient is not None:
+            message.patient = patient
     else:
         message.patient = patient
         by = message.sender
         if by is None:
             by = source_user(clinic=message.clinic, source=message.source)
-        for result in results:
-            earlier = done_before.get((result.code, result.value))
-            if earlier is not None:
-                entries.append(earlier)  # completed before a nurse matched the rest: never twice
-                continue
-            entries.append(_apply(message=message, patient=patient, result=result, by=by, received_from=message.source))
+        try:
+            # One savepoint for the results and their documents: a document refused at attach time
+            # (the checklist was closed meanwhile) undoes the completions too.
+            with transaction.atomic():
+                for result in results:
+                    earlier = done_before.get((result.code, result.value))
+                    if earlier is not None:
+                        entries.append(earlier)  # completed before a nurse matched the rest: never twice
+                        continue
+                    entries.append(
+                        _apply(message=message, patient=patient, result=result, by=by, received_from=message.source)
+                    )
+                _documents_attach(
+                    message=message, documents=read.documents, noted=documents, item_uuids=_completed_items(entries)
+                )
+        except DocumentRefused as exc:
+            reason = str(exc)
+            entries = [
+                done_before.get((r.code, r.value)) or {**r.as_dict(), "status": "review", "reason": reason, "item": ""}
+                for r in results
+            ]
+            documents = _documents_noted(read.documents, refused=reason)
+    message.documents = documents
     entries += notes
     message.results = entries
-    waiting = [e for e in entries if e["status"] == "review"]
+    waiting = [e["reason"] for e in entries if e["status"] == "review"]
+    # A refused document keeps the message in the queue even when every result was done before.
+    waiting += [d["reason"] for d in documents if d["status"] == "refused"]
     message.status = MessageStatus.REVIEW if waiting else MessageStatus.PROCESSED
-    message.outcome = "; ".join(dict.fromkeys(e["reason"] for e in waiting))[:1000]
+    message.outcome = "; ".join(dict.fromkeys(waiting))[:1000]
     message.processed_at = timezone.now()
     message.save(update_fields=["status", "outcome", "processed_at", "patient", "results", "documents"])
     _count_changed(message.clinic_id)
@@ -627,9 +732,26 @@ def review_complete(*, message: InboxMessage, by: User, index: int, item: Checkl
     )
     entries[index] = entry
     message.results = entries
+    message.documents = _documents_for_reviewed(message=message, item=item)
     message.patient = message.patient or item.checklist.surgery.patient
     if not any(e.get("status") == "review" for e in entries):
         message.status = MessageStatus.PROCESSED
-    _handled(message, by, ["results", "patient", "status"])
+    _handled(message, by, ["results", "documents", "patient", "status"])
     _review_log(message=message, by=by, what="result recorded on an item")
     return message
+
+
+def _documents_for_reviewed(*, message: InboxMessage, item: ChecklistItem) -> list[dict[str, Any]]:
+    """The message's documents attached to the item a nurse recorded a result on (read again from the
+    raw message; a refused one stays refused). A refusal now undoes the nurse's record too."""
+    noted = [dict(d) for d in message.documents or []]
+    if not any(d.get("status") in ("waiting", "attached", None) for d in noted):
+        return noted
+    documents = _read(message).documents
+    if len(documents) != len(noted):
+        return noted  # the note does not describe this raw message: leave it as it is
+    try:
+        _documents_attach(message=message, documents=documents, noted=noted, item_uuids=[str(item.uuid)])
+    except DocumentRefused as exc:
+        raise ValidationError(str(exc)) from None
+    return noted

@@ -122,9 +122,14 @@ def test_a_transaction_bundle_with_an_inr_above_the_limit_and_a_report_with_a_do
     assert _item(surgery, "inr").status == ItemStatus.OPEN
     ecg_message = InboxMessage.objects.get(control_id__endswith="|ECG-1")
     assert ecg_message.status == MessageStatus.PROCESSED, ecg_message.outcome
-    assert ecg_message.documents == [
-        {"content_type": "application/pdf", "title": "ECG tracing", "size": 9, "url": False}
-    ]
+    (document,) = ecg_message.documents
+    assert {k: document[k] for k in ("content_type", "title", "size", "url", "status")} == {
+        "content_type": "application/pdf",
+        "title": "ECG tracing",
+        "size": 9,
+        "url": False,
+        "status": "attached",
+    }
     assert _item(surgery, "ecg").result_value == "Sinus rhythm, 72/min, normal ECG."
 
 
