@@ -159,7 +159,7 @@ def throughput_run(population: Population, names: list[tuple[str, str]], label: 
     from django.db.models import Sum
 
     from devtools.standins import FakeTwilio, SmtpServer
-    from reminders.models import Reminder, Status
+    from reminders.models import LIVE_STATUSES, Reminder, Status
     from reminders.services import reminders_dispatch
     from reminders.tasks import send_reminders
 
@@ -177,7 +177,7 @@ def throughput_run(population: Population, names: list[tuple[str, str]], label: 
             while claimed < total:
                 claimed += reminders_dispatch(enqueue=lambda ids, token: send_reminders.delay(ids, token))
             rows = Reminder.objects.filter(key__startswith=prefix)
-            while rows.filter(status=Status.SENT).count() < total:
+            while rows.filter(status__in=LIVE_STATUSES).exists():
                 time.sleep(0.1)
                 if time.perf_counter() - t0 > 900:
                     raise SystemExit(f"scaling: {label}: not all reminders were sent within 15 minutes")
@@ -204,6 +204,9 @@ def throughput_run(population: Population, names: list[tuple[str, str]], label: 
     received = sum(1 for ref in rows.values_list("uuid", flat=True) if deliveries[str(ref)])
     if received != total:
         run.problems.append(f"{label}: {total - received} of {total} reminders not received by the stand-ins")
+    unsent = rows.exclude(status=Status.SENT).count()
+    if unsent:
+        run.problems.append(f"{label}: {unsent} reminders settled otherwise than sent")
     if run.duplicates:
         run.problems.append(f"{label}: {run.duplicates} reminders received twice")
     return run
@@ -215,7 +218,7 @@ def kill_run(population: Population) -> Run:
 
     from devtools.processes import celery_process, stop_process
     from devtools.standins import FakeTwilio, SmtpServer
-    from reminders.models import Reminder, Status
+    from reminders.models import LIVE_STATUSES, Reminder, Status
 
     redis.Redis.from_url(base.REDIS_URL).flushdb()
     prefix, total = population.due()
@@ -241,7 +244,7 @@ def kill_run(population: Population) -> Run:
                 killed_at = time.time()
                 t_kill = time.perf_counter()
                 victim.wait(timeout=10)
-                while rows.filter(status=Status.SENT).count() < total:
+                while rows.filter(status__in=LIVE_STATUSES).exists():
                     time.sleep(0.2)
                     if time.perf_counter() - t_kill > 600:
                         raise SystemExit("scaling: kill run: not all reminders were sent within 10 minutes of the kill")
