@@ -1,7 +1,7 @@
 """Dispatcher scaling (issue 18): reminders per second with 1, 2 and 4 worker processes, with two
 workers under two host names (what a second machine adds), and the lag after a worker is killed.
 
-    .venv/bin/python -m bench.scaling [--quick] [--reminders 6000] [--kill-reminders 3000]
+    .venv/bin/python -m bench.scaling [--quick] [--reminders 6000]
 
 Needs PostgreSQL and redis-server, like ``bench/reminders.py``, whose database set-up, patients,
 due rows, CPU meter and stand-in servers (``devtools.standins``) it uses: its own database
@@ -14,12 +14,13 @@ redis-server unless ``BENCH_REDIS_URL`` is given. Every worker is started as pro
   process (as ``bench/reminders.py`` does), so the figure is what the workers send, not what one
   beat tick lets through; each run has its own reminders (the previous run's rows are deleted, so
   the "same words twice a day" rule does not turn this run's texts into skips).
-- Kill run: a real ``celery beat`` ticks the dispatcher at the recommended interval and lease;
-  once a third of the reminders are sent, one of the two workers is killed with SIGKILL (its whole
-  process group: a machine lost). The lag is the time from the kill until the last reminder
-  claimed more than once is sent (those are the killed worker's claims, claimed again once their
-  lease ran out, and any whose lease ran out while queued); every delivery is counted per
-  reminder at the stand-in servers: a reminder received twice is a duplicate.
+- Kill run (as many reminders as a throughput run): a real ``celery beat`` ticks the dispatcher
+  at the recommended interval and lease; once a third of the reminders are sent, one of the two
+  workers is killed with SIGKILL (its whole process group: a machine lost). The lag is the time
+  from the kill until the last reminder claimed more than once is sent (the killed worker's
+  claims, claimed again once their lease ran out, and any whose lease ran out while queued).
+  Every delivery is counted per reminder at the stand-in servers: one received twice is a
+  duplicate.
 
 ``rows(quick=...)`` returns the figures for ``bench/suite.py``; ``main()`` prints them.
 """
@@ -287,11 +288,10 @@ def kill_run(population: Population) -> Run:
 REDIS_PID: int | None = None
 
 
-def rows(*, quick: bool = False, reminders: int | None = None, kill_reminders: int | None = None) -> list[Run]:
+def rows(*, quick: bool = False, reminders: int | None = None, kill: bool = True) -> list[Run]:
     """Every scaling figure on a database and Redis of its own (made and dropped here)."""
     global REDIS_PID
     reminders = reminders or (400 if quick else 6000)
-    kill_reminders = kill_reminders or (300 if quick else 3000)
     own_redis = None
     if not base.REDIS_URL:
         from devtools.processes import OwnRedis
@@ -302,7 +302,7 @@ def rows(*, quick: bool = False, reminders: int | None = None, kill_reminders: i
     base.recreate_database(base.DB_URL)
     base.setup_django()
     try:
-        population = Population(max(reminders, kill_reminders))
+        population = Population(reminders)
         runs = [
             throughput_run(
                 population, [(f"w{i}", "%h") for i in range(1, n + 1)], f"{n} process{'es' if n > 1 else ''}"
@@ -310,7 +310,7 @@ def rows(*, quick: bool = False, reminders: int | None = None, kill_reminders: i
             for n in (1, 2, 4)
         ]
         runs.append(throughput_run(population, [("w1", "hostA"), ("w2", "hostB")], "2 processes, hosts A and B"))
-        if kill_reminders:
+        if kill:
             runs.append(kill_run(population))
         return runs
     finally:
@@ -349,10 +349,10 @@ def table(runs: list[Run]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes: proves every step works")
-    parser.add_argument("--reminders", type=int, help="per throughput run (default 6000, 400 quick)")
-    parser.add_argument("--kill-reminders", type=int, help="in the kill run (default 3000, 300 quick; 0: skip it)")
+    parser.add_argument("--reminders", type=int, help="per run (default 6000, 400 quick)")
+    parser.add_argument("--no-kill", action="store_true", help="skip the kill run")
     args = parser.parse_args()
-    runs = rows(quick=args.quick, reminders=args.reminders, kill_reminders=args.kill_reminders)
+    runs = rows(quick=args.quick, reminders=args.reminders, kill=not args.no_kill)
     print("\n".join(table(runs)))
     problems = [p for r in runs for p in r.problems]
     for problem in problems:
