@@ -405,8 +405,9 @@ def main() -> None:
     parser.add_argument("--reminders", type=int, default=10_000)
     parser.add_argument("--future", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--concurrency", type=int, default=1, help="pool size of each worker")
-    parser.add_argument("--pool", default="prefork", choices=("prefork", "threads"), help="Celery pool")
+    # The worker the README recommends for production (issue 18): 4 threads per process.
+    parser.add_argument("--concurrency", type=int, default=4, help="pool size of each worker")
+    parser.add_argument("--pool", default="threads", choices=("prefork", "threads"), help="Celery pool")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     parser.add_argument("--throughput-only", action="store_true", help="skip the email window and the claim query")
     args = parser.parse_args()
