@@ -70,8 +70,17 @@ def _in_days(days: int, hour: int = 8):
     return local.replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
-def make_surgeries(count: int, *, detailed_from: int | None = None):
+def prepare_database() -> None:
+    """Migrate and load the catalogue into the bench database (once per run)."""
     from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("load_catalogue", verbosity=0)
+
+
+def make_surgeries(count: int, *, detailed_from: int | None = None, first: int = 0):
+    """``count`` patients of the bench clinic (numbered from ``first``), each with a booked surgery."""
+    from django.db import connection
 
     from actions.booking import surgery_book
     from actions.patients import patient_create
@@ -79,13 +88,15 @@ def make_surgeries(count: int, *, detailed_from: int | None = None):
     from patients.models import Clinic
     from prep.models import ProcedureVariant
 
-    call_command("migrate", verbosity=0)
-    call_command("load_catalogue", verbosity=0)
-    clinic = Clinic.objects.create(name="Bench Spine Center", slug="bench", phone="+13105550100")
-    open_all_hours(clinic)
+    if Clinic._meta.db_table not in connection.introspection.table_names():
+        prepare_database()
+    clinic = Clinic.objects.filter(slug="bench").first()
+    if clinic is None:
+        clinic = Clinic.objects.create(name="Bench Spine Center", slug="bench", phone="+13105550100")
+        open_all_hours(clinic)
     procedure = ProcedureVariant.objects.get(slug="lumbar-facet-rf")
     surgeries = []
-    for n in range(count):
+    for n in range(first, first + count):
         patient = patient_create(
             clinic=clinic,
             by=None,
@@ -97,37 +108,117 @@ def make_surgeries(count: int, *, detailed_from: int | None = None):
             mobile=f"+1310555{n:04d}",
             channel_sms=True,
             sms_consent=True,
-            sms_detailed=detailed_from is not None and n >= detailed_from,
+            sms_detailed=detailed_from is not None and n - first >= detailed_from,
         )
         surgeries.append(surgery_book(patient=patient, procedure=procedure, start_at=_in_days(25), by=None))
     return surgeries
 
 
-def throughput(total: int, workers: int, concurrency: int, pool: str) -> dict:
+# Half emails, 20 per patient; half texts, one per test item for patients who chose detailed texts,
+# so that each of a patient's texts has its own words (issue 15: a second text with the same words to
+# one number is never sent, so identical rows would measure skipping, not sending). The daily text
+# limit is lifted for the run; the per-patient count it reads stays small.
+SMS_CODES = ("blood_group", "hemoglobin", "ecg", "chest_xray", "urinalysis")
+EMAILS_PER_PATIENT = 20
+
+
+def patients_for(total: int) -> tuple[int, int]:
+    """(email patients, text patients) for about ``total`` reminders, half of each channel."""
+    email_patients = max(total // 2 // EMAILS_PER_PATIENT, 1)
+    sms_patients = max((total - email_patients * EMAILS_PER_PATIENT) // len(SMS_CODES), 1)
+    return email_patients, sms_patients
+
+
+def make_due(surgeries, email_patients: int, *, prefix: str = "bench") -> int:
+    """Reminder rows due now: 20 emails for each of the first ``email_patients``, 5 texts for the rest."""
+    from devtools.outbox import due_reminders
+    from reminders.models import Channel
+
+    for surgery in surgeries[:email_patients]:
+        due_reminders(surgery, EMAILS_PER_PATIENT, channel=Channel.EMAIL, prefix=prefix)
+    for surgery in surgeries[email_patients:]:
+        for code in SMS_CODES:
+            due_reminders(surgery, 1, channel=Channel.SMS, code=code, prefix=f"{prefix}-{code}")
+    return email_patients * EMAILS_PER_PATIENT + (len(surgeries) - email_patients) * len(SMS_CODES)
+
+
+class CpuMeter:
+    """CPU seconds spent by each part of the run between ``start`` and ``stop``: the worker
+    processes (with their pool children), the PostgreSQL backends of the bench database, the
+    bench's Redis when it started its own, and this process (its main thread, the dispatcher
+    loop, apart from the stand-in servers' threads). Read from /proc through psutil."""
+
+    def __init__(self, *, workers=(), redis_pid: int | None = None) -> None:
+        self.workers = list(workers)
+        self.redis_pid = redis_pid
+        self.begin: dict[str, dict[int, float]] = {}
+        self.end: dict[str, dict[int, float]] = {}
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        import threading
+
+        import psutil
+        from django.db import connection
+
+        def cpu(pid: int) -> float:
+            try:
+                t = psutil.Process(pid).cpu_times()
+                return t.user + t.system
+            except psutil.Error:
+                return 0.0
+
+        parts: dict[str, dict[int, float]] = {"workers": {}, "postgres": {}, "redis": {}, "dispatcher": {}}
+        parts["stand-ins"] = {}
+        for proc in self.workers:
+            try:
+                tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+            except psutil.Error:
+                continue
+            for p in tree:
+                parts["workers"][p.pid] = cpu(p.pid)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            for (pid,) in cursor.fetchall():
+                parts["postgres"][pid] = cpu(pid)
+        if self.redis_pid:
+            parts["redis"][self.redis_pid] = cpu(self.redis_pid)
+        main = threading.main_thread().native_id
+        for t in psutil.Process().threads():
+            parts["dispatcher" if t.id == main else "stand-ins"][t.id] = t.user_time + t.system_time
+        return parts
+
+    def start(self) -> None:
+        self.begin = self._sample()
+
+    def stop(self) -> None:
+        self.end = self._sample()
+
+    def seconds(self) -> dict[str, float]:
+        return {
+            part: sum(value - self.begin.get(part, {}).get(pid, 0.0) for pid, value in pids.items())
+            for part, pids in self.end.items()
+        }
+
+    def line(self, count: int) -> str:
+        """CPU milliseconds per reminder by part, and their sum."""
+        seconds = self.seconds()
+        parts = ", ".join(f"{part} {value / count * 1000:.2f}" for part, value in seconds.items())
+        return f"CPU ms per reminder: {parts}; total {sum(seconds.values()) / count * 1000:.2f}"
+
+
+def throughput(total: int, workers: int, concurrency: int, pool: str, redis_pid: int | None = None) -> dict:
     import redis
 
-    from devtools.outbox import due_reminders
     from devtools.processes import celery_worker
     from devtools.standins import FakeTwilio, SmtpServer, provider_env
-    from reminders.models import Channel, Reminder, Status
+    from reminders.models import Reminder, Status
     from reminders.services import reminders_dispatch
     from reminders.tasks import send_reminders
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-    # Half emails, 20 per patient; half texts, one per test item for patients who chose detailed
-    # texts, so that each of a patient's texts has its own words (issue 15: a second text with the
-    # same words to one number is never sent, so identical rows would measure skipping, not sending).
-    # The daily text limit is lifted for the run; the per-patient count it reads stays small.
-    codes = ("blood_group", "hemoglobin", "ecg", "chest_xray", "urinalysis")
-    email_patients = max(total // 2 // 20, 1)
-    sms_patients = max((total - email_patients * 20) // len(codes), 1)
+    email_patients, sms_patients = patients_for(total)
     surgeries = make_surgeries(email_patients + sms_patients, detailed_from=email_patients)
-    for surgery in surgeries[:email_patients]:
-        due_reminders(surgery, 20, channel=Channel.EMAIL, prefix="bench")
-    for surgery in surgeries[email_patients:]:
-        for code in codes:
-            due_reminders(surgery, 1, channel=Channel.SMS, code=code, prefix=f"bench-{code}")
-    total = email_patients * 20 + sms_patients * len(codes)
+    total = make_due(surgeries, email_patients)
     smtp, sms = SmtpServer().start(), FakeTwilio().start()
     env = {**provider_env(smtp, sms), "DATABASE_URL": DB_URL, "LOG_LEVEL": "WARNING"}
     started = []
@@ -149,6 +240,9 @@ def throughput(total: int, workers: int, concurrency: int, pool: str) -> dict:
                     )
                 )
             time.sleep(4)  # let the workers connect before the clock starts
+            meter = CpuMeter(workers=started, redis_pid=redis_pid)
+            meter.start()
+            load = os.getloadavg()[0]
             t0 = time.perf_counter()
             claimed = 0
             while claimed < total:
@@ -160,6 +254,7 @@ def throughput(total: int, workers: int, concurrency: int, pool: str) -> dict:
                 if time.perf_counter() - t0 > 900:
                     raise SystemExit("bench: not all reminders were sent within 15 minutes")
             elapsed = time.perf_counter() - t0
+            meter.stop()
     finally:
         smtp.stop()
         sms.stop()
@@ -170,6 +265,8 @@ def throughput(total: int, workers: int, concurrency: int, pool: str) -> dict:
         "claim_seconds": t_claimed,
         "emails_received": len(smtp.handler.reminder_ids()),
         "texts_received": len(sms.references()),
+        "cpu": meter.line(total),
+        "load": load,
     }
 
 
@@ -308,8 +405,9 @@ def main() -> None:
     parser.add_argument("--reminders", type=int, default=10_000)
     parser.add_argument("--future", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--concurrency", type=int, default=1, help="pool size of each worker")
-    parser.add_argument("--pool", default="prefork", choices=("prefork", "threads"), help="Celery pool")
+    # The worker the README recommends for production (issue 18): 4 threads per process.
+    parser.add_argument("--concurrency", type=int, default=4, help="pool size of each worker")
+    parser.add_argument("--pool", default="threads", choices=("prefork", "threads"), help="Celery pool")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     parser.add_argument("--throughput-only", action="store_true", help="skip the email window and the claim query")
     args = parser.parse_args()
@@ -323,14 +421,17 @@ def main() -> None:
     recreate_database(DB_URL)
     setup_django()
     try:
-        result = throughput(args.reminders, args.workers, args.concurrency, args.pool)
+        result = throughput(
+            args.reminders, args.workers, args.concurrency, args.pool, own_redis.proc.pid if own_redis else None
+        )
         print(
             f"throughput: {result['reminders']} reminders in {result['seconds']:.1f} s = "
             f"{result['per_second']:.0f} reminders/s with {args.workers} worker processes ({args.pool} pool, "
             f"concurrency {args.concurrency}) "
             f"(claimed and enqueued in {result['claim_seconds']:.1f} s; received: {result['emails_received']} "
-            f"emails, {result['texts_received']} texts; {os.cpu_count()} CPUs)"
+            f"emails, {result['texts_received']} texts; {os.cpu_count()} CPUs; load average {result['load']:.2f})"
         )
+        print(result["cpu"])
         if args.throughput_only:
             return
         window = email_window()

@@ -85,8 +85,13 @@ def celery_worker(
     name: str = "test",
     pool: str = "prefork",
     loglevel: str = "INFO",
+    host: str = "%h",
 ) -> Iterator[subprocess.Popen]:
-    """A real Celery worker process on ``broker_url``; killed on exit."""
+    """A real Celery worker process on ``broker_url``, named ``name@host``; killed on exit.
+
+    ``host`` defaults to this machine's name; a benchmark gives two workers two host names to
+    stand for two machines sharing one database and one broker.
+    """
     arguments = [
         "worker",
         f"--loglevel={loglevel}",
@@ -95,7 +100,7 @@ def celery_worker(
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
-        f"--hostname={name}@%h",
+        f"--hostname={name}@{host}",
     ]
     log_path = ROOT / "var" / f"worker-{name}-{os.getpid()}.log"
     with celery_process(arguments, broker_url=broker_url, log_path=log_path, extra_env=extra_env) as proc:

@@ -27,17 +27,20 @@ import datetime as dt
 import functools
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]  # not in django-stubs
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Patient, Surgery
@@ -72,11 +75,12 @@ from reminders.transports import (
 )
 
 if TYPE_CHECKING:
-    from django.db.models import Field
+    from django.db.models import Field, Model
 
     from accounts.models import User
 
 logger = logging.getLogger(__name__)
+M = TypeVar("M", bound="Model")
 # Clock skew allowed between us and the provider when reconciling.
 RECONCILE_MARGIN = dt.timedelta(minutes=1)
 
@@ -293,20 +297,90 @@ def _lock_and_load(reminder_id: int) -> Reminder | None:
     transaction as any change to its surgery, checklist or items, so holding this lock is enough
     to make that change wait for the send, or the send see the change.
     """
-    queryset = (
-        Reminder.objects.select_for_update(of=("self",))
-        .select_related("surgery__checklist", "patient__clinic")
-        .only(*LOAD_FIELDS)
-        .filter(pk=reminder_id)
-        .order_by()
-    )
-    return next(iter(queryset), None)
+    if connection.get_autocommit():
+        raise TransactionManagementError("the send step locks its reminder inside a transaction")
+
+    def build() -> QuerySet[Reminder]:
+        return (
+            Reminder.objects.select_for_update(of=("self",))
+            .select_related("surgery__checklist", "patient__clinic")
+            .only(*LOAD_FIELDS)
+            .filter(pk=reminder_id)
+            .order_by()
+        )
+
+    return next(iter(_fetch("lock_and_load", build, [reminder_id])), None)
 
 
 def _items(reminder: Reminder) -> list[ChecklistItem]:
     # A statement of its own, after the lock: it reads the item states committed before we got it.
-    items = ChecklistItem.objects.filter(pk__in=reminder.covers).select_related("template_item").only(*ITEM_FIELDS)
-    return list(items.order_by())
+    ids = list(dict.fromkeys(pk for pk in reminder.covers if pk is not None))
+    if not ids:
+        return []
+
+    def build() -> QuerySet[ChecklistItem]:
+        items = ChecklistItem.objects.filter(pk__in=ids).select_related("template_item").only(*ITEM_FIELDS)
+        return items.order_by()
+
+    return _fetch(("items", len(ids)), build, ids)
+
+
+# Per thread (a threads pool runs several sends in one process) and per database connection.
+_compiled = threading.local()
+
+
+@dataclass
+class _Compiled:
+    sql: str
+    compiler: Any  # the SQLCompiler that compiled ``sql``: its select list maps the columns
+    init_list: list[str]
+    start: int
+    end: int
+    populators: list[Any]
+
+
+def _fetch(key: object, build: Callable[[], QuerySet[M]], params: Sequence[Any]) -> list[M]:
+    """``list(build())`` with the queryset's SQL compiled once per thread, connection and shape.
+
+    The ORM builds and compiles a queryset on every evaluation: for the send step's two reads (a
+    five-table ``select_related`` under a lock, and the items) that was about a quarter of a
+    worker's CPU per reminder (cProfile on thread CPU time, bench/results.md, issue 18). The
+    rows are turned into model instances as Django's ``ModelIterable`` does, from the compiler
+    kept with the SQL. ``params`` are the values the SQL takes, in its order; they are checked
+    against the ORM's own when it is compiled, and a query whose parameters differ is not kept.
+    """
+    cache: dict[object, _Compiled] = _compiled.__dict__.setdefault("cache", {})
+    cache_key = (connection.alias, connection.vendor, key)
+    compiled = cache.get(cache_key)
+    if compiled is None:
+        queryset = build()
+        compiler = queryset.query.get_compiler(using=connection.alias)
+        sql, compiled_params = compiler.as_sql()
+        if list(compiled_params) != list(params):
+            return list(queryset)  # not the shape this cache is for: the ORM's own way
+        klass_info, select = compiler.klass_info, compiler.select
+        fields = klass_info["select_fields"]
+        start, end = fields[0], fields[-1] + 1
+        compiled = _Compiled(
+            sql=sql,
+            compiler=compiler,
+            init_list=[column[0].target.attname for column in select[start:end]],
+            start=start,
+            end=end,
+            populators=get_related_populators(klass_info, select, connection.alias),
+        )
+        cache[cache_key] = compiled
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, list(params))
+        rows = cursor.fetchall()
+    model = compiled.compiler.klass_info["model"]
+    out = []
+    for row in compiled.compiler.results_iter([rows]):
+        obj = model.from_db(connection.alias, compiled.init_list, row[compiled.start : compiled.end])
+        for populator in compiled.populators:
+            populator.populate(row, obj)
+        out.append(obj)
+    return out
 
 
 def _not_wanted(reminder: Reminder, ctx: _Context, now: dt.datetime) -> tuple[str, str] | None:
@@ -626,8 +700,9 @@ def _prepare(reminder: Reminder, ctx: _Context) -> _Prepared:
         items=ctx.items,
         reference=reminder.reference,
     )
-    # Serialised now: the SMTP conversation after the hand-over has nothing left to build.
-    message.message()
+    # Built and serialised now, once: the SMTP conversation after the hand-over has nothing left
+    # to build (the backend's own message() and as_bytes() return what this made).
+    message.freeze()
     return _Prepared(body=str(message.subject), recipient=patient.email, message=message)
 
 

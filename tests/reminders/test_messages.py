@@ -141,3 +141,18 @@ def test_every_email_kind_renders_subject_text_and_html(kinds, clinic, language)
         assert "<html" in html and surgery.patient.first_name in html
         assert "clopidogrel" not in (message.subject + message.body + html).lower()
         assert ("Hola" in message.body) == (language == "es")
+
+
+def test_a_frozen_email_is_built_and_serialised_once(kinds, clinic):
+    """The send step freezes an email before its hand-over; the SMTP backend then reuses it."""
+    surgery, by_kind = kinds
+    message = messages.email_render(
+        kind="tests", clinic=clinic, patient=surgery.patient, items=by_kind["tests"], reference="abc"
+    )
+    message.freeze()
+    mime = message.message()
+    assert message.message() is mime
+    crlf = mime.as_bytes(linesep="\r\n")
+    assert mime.as_bytes(linesep="\r\n") is crlf, "serialised once"
+    assert b"Reminder-Id: abc\r\n" in crlf and b"List-Unsubscribe-Post" in crlf
+    assert mime.as_bytes(linesep="\n") == crlf.replace(b"\r\n", b"\n")
