@@ -169,8 +169,8 @@ def reminders_dispatch(
     """The beat task's body: claim due rows and hand them to send tasks once each claim commits.
 
     Claims batches until one comes back short (nothing more is due) or ``limit`` rows
-    (``REMINDERS_DISPATCH_MAX``) were claimed: a single batch per 30 s tick would cap sending at
-    batch/30 a second, while claiming without a limit could claim more than the workers send
+    (``REMINDERS_DISPATCH_MAX``) were claimed: a single batch per tick would cap sending at
+    batch/interval a second, while claiming without a limit could claim more than the workers send
     within a lease. Each task gets up to ``REMINDERS_SEND_CHUNK`` ids of one claim.
     """
     limit = limit or settings.REMINDERS_DISPATCH_MAX
