@@ -414,6 +414,9 @@ def item_history(*, item: ChecklistItem) -> list[object]:
 # --- the surgeon's worklist ------------------------------------------------------------------------
 
 WORKLIST_GO_DAYS = 3
+# Decisions per worklist page: a surgeon's open decisions can run to the thousands in a busy clinic,
+# and the page should cost what one screen of them costs (issue 18).
+WORKLIST_PAGE_SIZE = 50
 WORKLIST_DECISION_FIELDS = (
     *("id", "uuid", "code", "title", "reason", "due_at", "checklist_id"),
     *("checklist__id", "checklist__surgery_id"),
@@ -433,38 +436,51 @@ class GoRow:
 
 @dataclass
 class Worklist:
-    decisions: list[ChecklistItem]
+    decisions: list[ChecklistItem]  # this page of them
+    page: Page  # of the decisions: ``page.paginator.count`` is all of them
     go_rows: list[GoRow]
     go_days: int = WORKLIST_GO_DAYS
 
 
-def surgeon_worklist(*, user: ClinicStaff, now: dt.datetime | None = None) -> Worklist:
-    """What waits for this surgeon: open decision items (oldest due first) and the go / no-go of the
-    coming days, with any Go that a later change withdrew.
+def surgeon_worklist(
+    *, user: ClinicStaff, page_number: int | str = 1, now: dt.datetime | None = None
+) -> Worklist:
+    """What waits for this surgeon: open decision items (oldest due first), a page of
+    ``WORKLIST_PAGE_SIZE`` at a time, and the go / no-go of the coming days, with any Go that a
+    later change withdrew.
 
     A surgeon sees their own surgeries and the unassigned ones; a nurse or admin, the clinic's (a
-    nurse chases what waits for the surgeons). Three queries in all.
+    nurse chases what waits for the surgeons). Five queries in all: the decisions counted, one page
+    of them, the stored readiness checked, the coming surgeries and their open required items.
     """
     now = now or timezone.now()
     clinic = user.clinic
     surgeries = surgeries_for_user(user).filter(status__in=ACTIVE_SURGERY)
     if user.is_surgeon:
         surgeries = surgeries.filter(Q(surgeon=user) | Q(surgeon__isnull=True))
-    # A surgeon's list can run to hundreds of rows: load only the columns a row shows.
-    decisions = list(
+    # A clinic's open decisions can run to thousands: one page of them, with only the columns a row shows.
+    decisions_qs = (
         open_decision_items()
         .filter(checklist__surgery__in=surgeries)
         .select_related("checklist__surgery__patient", "checklist__surgery__procedure")
         .only(*WORKLIST_DECISION_FIELDS)
         .order_by("due_at", "pk")
     )
+    page = Paginator(decisions_qs, WORKLIST_PAGE_SIZE).get_page(page_number)
+    decisions = list(page.object_list)
     horizon = _local_midnight(timezone.localdate(now, clinic.tz) + dt.timedelta(days=WORKLIST_GO_DAYS + 1), clinic)
     coming = Q(start_at__gte=now - dt.timedelta(hours=12), start_at__lt=horizon) | Q(go_withdrawn_at__isnull=False)
-    items = ChecklistItem.objects.only("id", "checklist_id", "title", "required", "status", "due_at", "code", "locked")
+    scope = surgeries.filter(coming, go_decision=GoDecision.PENDING, start_at__gte=now - dt.timedelta(hours=12))
+    # As on the board: done / required from the stored summary (made current first: one query when
+    # nothing is due), the state from the open required items alone, not every item of every row.
+    readiness_refresh_due(surgeries=scope, now=now)
+    open_required = (
+        ChecklistItem.objects.filter(required=True).exclude(status__in=CLOSED_STATUSES).only(*READINESS_ITEM_FIELDS)
+    )
     undecided = (
-        surgeries.filter(coming, go_decision=GoDecision.PENDING, start_at__gte=now - dt.timedelta(hours=12))
+        surgeries_with_summary(qs=scope)
         .select_related("patient", "procedure", "checklist")
-        .prefetch_related(Prefetch("checklist__items", queryset=items))
+        .prefetch_related(Prefetch("checklist__items", queryset=open_required))
         .order_by("start_at", "pk")
     )
     go_rows = []
@@ -473,5 +489,6 @@ def surgeon_worklist(*, user: ClinicStaff, now: dt.datetime | None = None) -> Wo
         report = readiness_compute(
             surgery=surgery, items=list(checklist.items.all()) if checklist else [], clinic=clinic, now=now
         )
+        report.done, report.required = surgery.done_count, surgery.required_count
         go_rows.append(GoRow(surgery=surgery, report=report))
-    return Worklist(decisions=decisions, go_rows=go_rows)
+    return Worklist(decisions=decisions, page=page, go_rows=go_rows)
