@@ -152,9 +152,12 @@ def open_decision_items() -> QuerySet[ChecklistItem]:
     """Open items that wait for the surgeon / prescriber: chosen by who they are assigned to, not by
     their code, so every kind of decision item (hold approvals, and the GLP-1 or diabetes decisions
     of other catalogues) is found the same way."""
+    # "Not closed" rather than "open", as on the board: with ``status IN (open...)`` SQLite walks the
+    # (status, due_at) index over every open item of the table (5,600 surgeon items among ~80,000
+    # at 10,000 patients: 170 ms to count a worklist) instead of the clinic's checklists (25 ms).
     return ChecklistItem.objects.filter(
-        assignee=Assignee.SURGEON, status__in=OPEN_STATUSES, locked=False, checklist__status=ChecklistStatus.ACTIVE
-    )
+        assignee=Assignee.SURGEON, locked=False, checklist__status=ChecklistStatus.ACTIVE
+    ).exclude(status__in=CLOSED_STATUSES)
 
 
 def needs_decision_q() -> Q:
