@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import truncatechars
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import conditional_escape
-from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import template_localtime
+from django.utils.safestring import SafeData, SafeString, mark_safe
 
 from core.templatetags.clock import clock
 from workspace.templatetags.workspace_tags import icon, readiness_badge
@@ -31,15 +31,20 @@ if TYPE_CHECKING:
 
 def _e(value: object) -> str:
     """``{{ value }}``: escaped unless already safe; None as "None", as the template writes it."""
-    return str(conditional_escape(value))
+    return str(conditional_escape(value if isinstance(value, str | SafeData) else str(value)))
+
+
+def _local(value: dt.datetime) -> dt.datetime:
+    """What the engine does to a value before a filter marked ``expects_localtime`` (template_localtime)."""
+    return timezone.localtime(value) if timezone.is_aware(value) else value
 
 
 def _date(value: dt.datetime, fmt: str) -> str:
-    return _e(date_filter(template_localtime(value), fmt))
+    return _e(date_filter(_local(value), fmt))
 
 
 def _clock(value: dt.datetime, fmt: str) -> str:
-    return _e(clock(template_localtime(value), fmt))
+    return _e(clock(_local(value), fmt))
 
 
 def go_status_html(surgery: Surgery) -> str:
@@ -86,11 +91,7 @@ def _readiness_cell(row: BoardRow) -> str:
         reasons_html = f'<p class="reasons small mb-0">{_e(truncatechars(reasons[0], 110))}{tail}</p>'
     else:
         reasons_html = ""
-    return (
-        f"        {readiness_badge(row.report.state)}\n"
-        f"        {html}\n"
-        f"        {reasons_html}\n"
-    )
+    return f"        {readiness_badge(row.report.state)}\n        {html}\n        {reasons_html}\n"
 
 
 def _next_cell(row: BoardRow, now: dt.datetime) -> str:
@@ -121,7 +122,7 @@ def board_row_html(row: BoardRow, now: dt.datetime) -> str:
     contact = row.last_contact
     if contact:
         last = (
-            f'{_clock(contact.at, "j M H:i")}<br>'
+            f"{_clock(contact.at, 'j M H:i')}<br>"
             f'<span class="text-body-secondary">{_e(contact.get_outcome_display())}</span>'
         )
     else:
@@ -131,7 +132,7 @@ def board_row_html(row: BoardRow, now: dt.datetime) -> str:
         f'    <tr class="row-{_e(report.state)}">\n'
         f'      <td data-label="Time" class="text-nowrap">\n'
         f'        <span class="fw-semibold">{_date(surgery.start_at, "D j M")}</span><br>\n'
-        f'        <span>{_clock(surgery.start_at, "H:i")}</span>\n'
+        f"        <span>{_clock(surgery.start_at, 'H:i')}</span>\n"
         f"      </td>\n"
         f'      <th scope="row" data-label="Patient" class="fw-normal">\n'
         f'        <a class="patient-link fw-semibold" href="{_e(url)}">{_e(patient.last_name)}, '
@@ -144,7 +145,8 @@ def board_row_html(row: BoardRow, now: dt.datetime) -> str:
         f'      <td data-label="Readiness" class="readiness-cell">\n'
         f"{_readiness_cell(row)}"
         f"      </td>\n"
-        f'      <td data-label="Go / no go" class="small go-cell" data-testid="go-cell">{go_status_html(surgery)}</td>\n'
+        f'      <td data-label="Go / no go" class="small go-cell" data-testid="go-cell">'
+        f"{go_status_html(surgery)}</td>\n"
         f'      <td data-label="Done" class="text-end text-nowrap">{_e(report.done)} / {_e(report.required)}</td>\n'
         f'      <td data-label="Overdue" class="text-end">{overdue}</td>\n'
         f'      <td data-label="Next due" class="small">\n'
