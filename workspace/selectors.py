@@ -154,9 +154,12 @@ def open_decision_items() -> QuerySet[ChecklistItem]:
     """Open items that wait for the surgeon / prescriber: chosen by who they are assigned to, not by
     their code, so every kind of decision item (hold approvals, and the GLP-1 or diabetes decisions
     of other catalogues) is found the same way."""
+    # "Not closed" rather than "open", as on the board: with ``status IN (open...)`` SQLite walks the
+    # (status, due_at) index over every open item of the table (5,600 surgeon items among ~80,000
+    # at 10,000 patients: 170 ms to count a worklist) instead of the clinic's checklists (25 ms).
     return ChecklistItem.objects.filter(
-        assignee=Assignee.SURGEON, status__in=OPEN_STATUSES, locked=False, checklist__status=ChecklistStatus.ACTIVE
-    )
+        assignee=Assignee.SURGEON, locked=False, checklist__status=ChecklistStatus.ACTIVE
+    ).exclude(status__in=CLOSED_STATUSES)
 
 
 def needs_decision_q() -> Q:
@@ -206,14 +209,21 @@ def board_page(
         .only(*READINESS_ITEM_FIELDS)
         .order_by("due_at", "sort_order")
     )
-    ranked = (
-        board_queryset(user=user, filters=filters)
+    # The ranking sorts every surgery of the window (~2,000 at 10,000 patients): it picks the page's
+    # ids on the lean join it sorts on (surgery, checklist, summary) in a subquery, and the columns a
+    # row shows are joined for those 25 alone. One query as before, half its time (~7 -> ~4 ms).
+    ranked = board_queryset(user=user, filters=filters)
+    page = _CountedPaginator(ranked, BOARD_PAGE_SIZE, count=count).get_page(page_number)
+    first = (page.number - 1) * BOARD_PAGE_SIZE
+    page_ids = ranked.values("pk")[first : first + BOARD_PAGE_SIZE]
+    surgeries = list(
+        surgeries_with_summary(qs=Surgery.objects.filter(pk__in=page_ids))
         .select_related("patient", "procedure", "surgeon", "checklist")
         .only(*BOARD_ROW_FIELDS)
         .prefetch_related(Prefetch("checklist__items", queryset=page_items))
+        .order_by("readiness_rank", "start_at", "pk")
     )
-    page = _CountedPaginator(ranked, BOARD_PAGE_SIZE, count=count).get_page(page_number)
-    surgeries = list(page.object_list)
+    page.object_list = surgeries
     last_calls = _last_contacts([s.patient_id for s in surgeries])
     today = timezone.localdate(now, clinic.tz)
     rows = []
@@ -418,6 +428,9 @@ def item_history(*, item: ChecklistItem) -> list[object]:
 # --- the surgeon's worklist ------------------------------------------------------------------------
 
 WORKLIST_GO_DAYS = 3
+# Decisions per worklist page: a surgeon's open decisions can run to the thousands in a busy clinic,
+# and the page should cost what one screen of them costs (issue 18).
+WORKLIST_PAGE_SIZE = 50
 WORKLIST_DECISION_FIELDS = (
     *("id", "uuid", "code", "title", "reason", "due_at", "checklist_id"),
     *("checklist__id", "checklist__surgery_id"),
@@ -437,38 +450,49 @@ class GoRow:
 
 @dataclass
 class Worklist:
-    decisions: list[ChecklistItem]
+    decisions: list[ChecklistItem]  # this page of them
+    page: Page  # of the decisions: ``page.paginator.count`` is all of them
     go_rows: list[GoRow]
     go_days: int = WORKLIST_GO_DAYS
 
 
-def surgeon_worklist(*, user: ClinicStaff, now: dt.datetime | None = None) -> Worklist:
-    """What waits for this surgeon: open decision items (oldest due first) and the go / no-go of the
-    coming days, with any Go that a later change withdrew.
+def surgeon_worklist(*, user: ClinicStaff, page_number: int | str = 1, now: dt.datetime | None = None) -> Worklist:
+    """What waits for this surgeon: open decision items (oldest due first), a page of
+    ``WORKLIST_PAGE_SIZE`` at a time, and the go / no-go of the coming days, with any Go that a
+    later change withdrew.
 
     A surgeon sees their own surgeries and the unassigned ones; a nurse or admin, the clinic's (a
-    nurse chases what waits for the surgeons). Three queries in all.
+    nurse chases what waits for the surgeons). Five queries in all: the decisions counted, one page
+    of them, the stored readiness checked, the coming surgeries and their open required items.
     """
     now = now or timezone.now()
     clinic = user.clinic
     surgeries = surgeries_for_user(user).filter(status__in=ACTIVE_SURGERY)
     if user.is_surgeon:
         surgeries = surgeries.filter(Q(surgeon=user) | Q(surgeon__isnull=True))
-    # A surgeon's list can run to hundreds of rows: load only the columns a row shows.
-    decisions = list(
+    # A clinic's open decisions can run to thousands: one page of them, with only the columns a row shows.
+    decisions_qs = (
         open_decision_items()
         .filter(checklist__surgery__in=surgeries)
         .select_related("checklist__surgery__patient", "checklist__surgery__procedure")
         .only(*WORKLIST_DECISION_FIELDS)
         .order_by("due_at", "pk")
     )
+    page = Paginator(decisions_qs, WORKLIST_PAGE_SIZE).get_page(page_number)
+    decisions = list(page.object_list)
     horizon = _local_midnight(timezone.localdate(now, clinic.tz) + dt.timedelta(days=WORKLIST_GO_DAYS + 1), clinic)
     coming = Q(start_at__gte=now - dt.timedelta(hours=12), start_at__lt=horizon) | Q(go_withdrawn_at__isnull=False)
-    items = ChecklistItem.objects.only("id", "checklist_id", "title", "required", "status", "due_at", "code", "locked")
+    scope = surgeries.filter(coming, go_decision=GoDecision.PENDING, start_at__gte=now - dt.timedelta(hours=12))
+    # As on the board: done / required from the stored summary (made current first: one query when
+    # nothing is due), the state from the open required items alone, not every item of every row.
+    readiness_refresh_due(surgeries=scope, now=now)
+    open_required = (
+        ChecklistItem.objects.filter(required=True).exclude(status__in=CLOSED_STATUSES).only(*READINESS_ITEM_FIELDS)
+    )
     undecided = (
-        surgeries.filter(coming, go_decision=GoDecision.PENDING, start_at__gte=now - dt.timedelta(hours=12))
+        surgeries_with_summary(qs=scope)
         .select_related("patient", "procedure", "checklist")
-        .prefetch_related(Prefetch("checklist__items", queryset=items))
+        .prefetch_related(Prefetch("checklist__items", queryset=open_required))
         .order_by("start_at", "pk")
     )
     go_rows = []
@@ -477,5 +501,6 @@ def surgeon_worklist(*, user: ClinicStaff, now: dt.datetime | None = None) -> Wo
         report = readiness_compute(
             surgery=surgery, items=list(checklist.items.all()) if checklist else [], clinic=clinic, now=now
         )
+        report.done, report.required = surgery.done_count, surgery.required_count
         go_rows.append(GoRow(surgery=surgery, report=report))
-    return Worklist(decisions=decisions, go_rows=go_rows)
+    return Worklist(decisions=decisions, page=page, go_rows=go_rows)

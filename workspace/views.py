@@ -129,8 +129,11 @@ def board(request: StaffRequest) -> HttpResponse:
 @require_GET
 @staff_view
 def worklist(request: StaffRequest) -> HttpResponse:
-    work = selectors.surgeon_worklist(user=request.user)
-    return render(request, "workspace/worklist.html", {"work": work, "nav": "worklist", "now": timezone.now()})
+    work = selectors.surgeon_worklist(user=request.user, page_number=request.GET.get("page") or 1)
+    params = request.GET.copy()
+    params.pop("page", None)  # the page links keep every other parameter
+    context = {"work": work, "query": params.urlencode(), "nav": "worklist", "now": timezone.now()}
+    return render(request, "workspace/worklist.html", context)
 
 
 # --- patient page --------------------------------------------------------------------------

@@ -211,3 +211,62 @@ def test_worklist_queries_do_not_grow_with_the_surgeries(client_for, book, surge
     for day in (1, 2, 2, 3):
         book(start_at=in_days(day), medications=["apixaban"], first_name=f"More{day}")
     assert count() == small
+
+
+def test_worklist_decisions_come_a_page_at_a_time_with_their_count(client_for, book, surgeon, monkeypatch):
+    """A busy clinic has thousands of open decisions: the page shows one screen of them and the total."""
+    from workspace import selectors
+
+    monkeypatch.setattr(selectors, "WORKLIST_PAGE_SIZE", 2)
+    for day, drug in ((4, "clopidogrel"), (5, "apixaban"), (6, "warfarin")):
+        booked = book(start_at=in_days(day), medications=[drug], first_name=f"Day{day}")
+        booked.surgeon = surgeon
+        booked.save(update_fields=["surgeon"])
+    client = client_for(surgeon)
+    total = len(selectors.open_decision_items().filter(checklist__surgery__surgeon=surgeon))
+    assert total >= 3
+
+    def rows(html: str) -> list[str]:
+        return re.findall(r'<tr data-testid="decision-row"[^>]*>.*?</tr>', html, flags=re.S)
+
+    first = client.get("/worklist/").content.decode()
+    assert f'data-testid="decision-count">{total}</span>' in first  # all of them, not the page's
+    assert len(rows(first)) == 2
+    assert f"Page 1 of {(total + 1) // 2}" in first and 'href="?page=2">Next</a>' in first
+    assert ">Previous</a>" not in first
+    second = client.get("/worklist/?page=2").content.decode()
+    assert 'href="?page=1">Previous</a>' in second
+    assert not set(rows(first)) & set(rows(second))  # the next ones, oldest due first
+    # Other parameters stay in the page links; a page past the end shows the last one.
+    kept = client.get("/worklist/?view=x&page=1").content.decode()
+    assert 'href="?view=x&amp;page=2">Next</a>' in kept
+    assert rows(client.get("/worklist/?page=99").content.decode()) == rows(
+        client.get(f"/worklist/?page={(total + 1) // 2}").content.decode()
+    )
+
+
+def test_worklist_queries_do_not_grow_with_the_decisions_or_the_page(client_for, book, surgeon, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from workspace import selectors
+
+    monkeypatch.setattr(selectors, "WORKLIST_PAGE_SIZE", 1)
+    client = client_for(surgeon)
+
+    def count(url: str = "/worklist/") -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    first = book(start_at=in_days(4), medications=["clopidogrel"], first_name="One")
+    first.surgeon = surgeon
+    first.save(update_fields=["surgeon"])
+    count()  # the first request of a session also reads what it caches
+    small = count()
+    for day, drug in ((5, "apixaban"), (6, "warfarin")):
+        more = book(start_at=in_days(day), medications=[drug], first_name=f"More{day}")
+        more.surgeon = surgeon
+        more.save(update_fields=["surgeon"])
+    assert count() == small
+    assert count("/worklist/?page=2") == small

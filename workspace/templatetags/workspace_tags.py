@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import template
@@ -228,3 +228,11 @@ def error_summary(*forms: Any) -> dict[str, Any]:
 def status_label(status: str) -> str:
     """An item status in words ("Not applicable", never "not_applicable")."""
     return STATUS.get(status, (str(status).replace("_", " ").capitalize(),))[0]
+
+
+@register.simple_tag
+def board_rows(rows: Iterable[Any], now: dt.datetime, questionnaires: Mapping[int, str]) -> SafeString:
+    """The board's rows, written in Python (``workspace.rows``: the template engine cost more than the data)."""
+    from workspace.rows import board_rows_html
+
+    return board_rows_html(rows, now, questionnaires)
