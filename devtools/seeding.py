@@ -21,7 +21,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import random
+import threading
 import time
 import zoneinfo
 from collections import Counter
@@ -456,6 +458,9 @@ def seed_copies(*, source: str, copies: int, seed: int = 1, log: Callable[[str],
     ]
     copied = {Patient, Medication, Surgery, Checklist, ChecklistItem, Reminder}
     quote = connection.ops.quote_name
+    # Two database sessions copy at once on more than one core (PostgreSQL runs one statement on one
+    # core), each in a transaction of its own; inside a caller's transaction (tests) one does all.
+    sessions = 1 if connection.in_atomic_block else max(1, min(2, os.cpu_count() or 1, copies))
     with transaction.atomic(), connection.cursor() as cursor:
         # Each copy's ids come after the current maximum, one block of the source's id span per copy.
         base: dict[type[models.Model], tuple[int, int]] = {}
@@ -478,42 +483,78 @@ def seed_copies(*, source: str, copies: int, seed: int = 1, log: Callable[[str],
             time_zone=src.time_zone,
         )
         say(f"clinics and staff: {time.perf_counter() - started:.1f} s")
+        every: list[dict] = []
         for k, clinic in enumerate(clinics):
             users = {u.email.split("@")[0]: u.pk for role in staff[clinic.pk].values() for u in role}
             shifts = {users[email.split("@")[0]] - pk for pk, email, _role in src_users}
             if len(shifts) != 1:
                 raise RuntimeError("the copy's staff ids do not follow the source's: cannot move user references")
-            params = {
-                "src": src.pk,
-                "clinic": clinic.pk,
-                "k": k + 1,
-                "users": shifts.pop(),
-                "old_at": f"@{src.slug}.",
-                "new_at": f"@{clinic.slug}.",
-                **{m._meta.model_name: top + k * span for m, (top, span) in base.items()},
-            }
-            for model, where in tables:
-                count = _copy_rows(cursor, model, where, params, copied)
-                name = model._meta.model_name
-                if name.startswith("historical"):
-                    report.history_rows += count
-                elif model is Patient:
-                    report.patients += count
-                elif model is Surgery:
-                    report.surgeries += count
-                elif model is Checklist:
-                    report.checklists += count
-                elif model is ChecklistItem:
-                    report.items += count
-                elif model is Reminder:
-                    report.reminders += count
-            say(f"copy {k + 1} of {copies}: {time.perf_counter() - started:.1f} s")
+            every.append(
+                {
+                    "src": src.pk,
+                    "clinic": clinic.pk,
+                    "k": k + 1,
+                    "users": shifts.pop(),
+                    "old_at": f"@{src.slug}.",
+                    "new_at": f"@{clinic.slug}.",
+                    **{m._meta.model_name: top + k * span for m, (top, span) in base.items()},
+                }
+            )
+        if sessions == 1:
+            counts = _copy_clinics(every, tables, copied, say, started)
+    if sessions > 1:
+        parts: list[Counter] = []
+
+        def copy_part(part: list[dict]) -> None:
+            try:
+                parts.append(_copy_clinics(part, tables, copied, say, started))
+            finally:
+                connection.close()  # this thread's own session
+
+        threads = [threading.Thread(target=copy_part, args=(every[i::sessions],)) for i in range(sessions)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if len(parts) != sessions:
+            raise RuntimeError("a copying session failed: see the error above")
+        counts = sum(parts, Counter())
+    report.patients += counts["patient"]
+    report.surgeries += counts["surgery"]
+    report.checklists += counts["checklist"]
+    report.items += counts["checklistitem"]
+    report.reminders += counts["reminder"]
+    report.history_rows += sum(n for name, n in counts.items() if name.startswith("historical"))
+    with connection.cursor() as cursor:
         for sql in connection.ops.sequence_reset_sql(no_style(), list(copied)):
             cursor.execute(sql)
-    with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # as seed_scale: fresh statistics after a bulk load
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _copy_clinics(
+    every: list[dict],
+    tables: list[tuple[type[models.Model], str]],
+    copied: set[type[models.Model]],
+    say: Callable[[str], None],
+    started: float,
+) -> Counter:
+    """The copies ``every`` names (one parameter dict each), in one transaction: rows per model name."""
+    counts: Counter = Counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        if cursor.fetchone()[0]:
+            # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: every copied row queues one check
+            # per reference until COMMIT (millions of single-row lookups, most of the copy's time). The
+            # copies' references are moved by construction (tests/bench checks them), so the checks are
+            # skipped for this transaction, as pg_restore does; that needs a superuser.
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        for params in every:
+            for model, where in tables:
+                counts[model._meta.model_name] += _copy_rows(cursor, model, where, params, copied)
+            say(f"copy {params['k']}: {time.perf_counter() - started:.1f} s")
+    return counts
 
 
 def _copy_rows(
@@ -537,8 +578,8 @@ def _copy_rows(
         elif target in copied:
             expr = f"{col} + %({target._meta.model_name})s"
         elif isinstance(field, models.UUIDField):
-            # Derived from the old UUID and the copy's number: an object and its history rows agree.
-            expr = f"md5({col}::text || %(k)s::text)::uuid"
+            # Derived from the old UUID and the copy's clinic: an object and its history rows agree.
+            expr = f"md5({col}::text || %(clinic)s::text)::uuid"
         elif field.column == "mrn":
             expr = f"'S' || %(clinic)s::text || substr({col}, strpos({col}, '-'))"
         elif field.column in ("email", "recipient"):
@@ -551,7 +592,7 @@ def _copy_rows(
         elif field.column == "key" and model._meta.model_name == "reminder":
             expr = f"'s' || (t.surgery_id + %(surgery)s)::text || substr({col}, strpos({col}, ':'))"
         elif field.column == "provider_id":
-            expr = f"CASE WHEN {col} = '' THEN '' ELSE {col} || '-' || %(k)s::text END"
+            expr = f"CASE WHEN {col} = '' THEN '' ELSE {col} || '-c' || %(clinic)s::text END"
         elif field.column == "covers":
             expr = (
                 f"(SELECT COALESCE(jsonb_agg((e.value::bigint + %(checklistitem)s) ORDER BY e.n), '[]'::jsonb) "  # noqa: S608  # nosec B608

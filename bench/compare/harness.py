@@ -56,6 +56,9 @@ class Timeline:
     startup: float = 6.0  # workers and beat connect before t0: start-up is not part of any figure
     # Ways (b) and (c): the broker's visibility timeout is the longest ETA plus this margin.
     visibility_margin: float = 15.0
+    # Ways (b) and (c): seconds between kombu's sweeps that give back messages unacknowledged for longer
+    # than the visibility timeout (kombu's advice for a low timeout); None keeps kombu's default (~100 s).
+    restore_every: int | None = None
     # Way (a)'s settings: None keeps the product's default (dispatch every 30 s, lease 30 s, send timeout
     # 10 s). The quick run shortens them so that a kill is recovered within its few seconds.
     dispatch_every: int | None = None
@@ -388,11 +391,13 @@ def run_way(
             )
             restart = lambda: procs.start("a-worker", _worker_argv("config", "a-worker", None), env)  # noqa: E731
         else:
-            env = _env(base, COMPARE_VISIBILITY_TIMEOUT=str(visibility))
+            restore = {"COMPARE_RESTORE_INTERVAL": str(timeline.restore_every)} if timeline.restore_every else {}
+            env = _env(base, COMPARE_VISIBILITY_TIMEOUT=str(visibility), **restore)
             statedb = str(workdir / "worker.state")
             result.settings = (
-                f"visibility_timeout {visibility} s (> longest ETA), acks_late, prefetch multiplier 1, "
-                "reject on worker lost, --statedb (persistent revokes)"
+                f"visibility_timeout {visibility} s (> longest ETA), "
+                + (f"unacked messages restored every {timeline.restore_every} s, " if restore else "")
+                + "acks_late, prefetch multiplier 1, reject on worker lost, --statedb (persistent revokes)"
                 + ("; DatabaseScheduler defaults (max interval 5 s)" if key == "c" else "")
             )
             argv = _worker_argv("bench.compare.celery_app", f"{key}-worker", statedb)
