@@ -9,6 +9,7 @@ with the table. See bench/README.md for what each figure means and how the compa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -434,6 +435,7 @@ def gunicorn_settings() -> str:
     worker_class, workers, threads = conf.get("worker_class", "sync"), conf.get("workers", 1), conf.get("threads", 1)
     text = f"{worker_class}, {workers} workers" + (f" x {threads} threads" if worker_class == "gthread" else "")
     override = os.environ.get("GUNICORN_CMD_ARGS", "").strip()
+    # gunicorn runs gthread whenever threads > 1, even when sync is asked for: pass --threads 1 with it.
     return f"{text} (config/gunicorn.conf.py)" + (f", overridden by GUNICORN_CMD_ARGS='{override}'" if override else "")
 
 
@@ -461,25 +463,40 @@ def step_module(
     env.setdefault("BENCH_REDIS_URL", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9")
     env.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/preop_B_bench_reminders")
     started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"bench.{module}", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        out = subprocess.run(
-            [sys.executable, "-m", f"bench.{module}", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        text = (out.stdout + ("\n" + out.stderr[-2000:] if out.returncode else "")).strip()
-        suite.check(out.returncode == 0, f"bench/{module}.py exited with {out.returncode}: {out.stderr[-300:]}")
-        problem = check(out.stdout) if check and out.returncode == 0 else ""
+        stdout, stderr = proc.communicate(timeout=timeout)
+        text = (stdout + ("\n" + stderr[-2000:] if proc.returncode else "")).strip()
+        suite.check(proc.returncode == 0, f"bench/{module}.py exited with {proc.returncode}: {stderr[-300:]}")
+        problem = check(stdout) if check and proc.returncode == 0 else ""
         suite.check(not problem, f"bench/{module}.py: {problem}")
     except subprocess.TimeoutExpired:
+        _kill_tree(proc)
         text = f"(stopped after {timeout} s)"
         suite.check(False, f"bench/{module}.py did not finish within {timeout} s")
     suite.extra.append(f"### bench/{module}.py ({time.perf_counter() - started:.0f} s)\n\n```\n{text}\n```")
     suite.log(f"  -> bench.{module} done")
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """Stop a module and everything it started: its Celery workers run in sessions of their own, so
+    killing the module alone left them holding its database (the next run could not drop it)."""
+    import psutil
+
+    with contextlib.suppress(psutil.NoSuchProcess):
+        family = [*psutil.Process(proc.pid).children(recursive=True), psutil.Process(proc.pid)]
+        for member in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                member.kill()
+        psutil.wait_procs(family, timeout=10)
+    proc.communicate()
 
 
 THROUGHPUT = re.compile(r"throughput: (\d+) reminders .*received: (\d+) emails, (\d+) texts")
