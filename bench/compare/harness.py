@@ -56,6 +56,9 @@ class Timeline:
     startup: float = 6.0  # workers and beat connect before t0: start-up is not part of any figure
     # Ways (b) and (c): the broker's visibility timeout is the longest ETA plus this margin.
     visibility_margin: float = 15.0
+    # Ways (b) and (c): seconds between kombu's sweeps that give back messages unacknowledged for longer
+    # than the visibility timeout (kombu's advice for a low timeout); None keeps kombu's default (~100 s).
+    restore_every: int | None = None
     # Way (a)'s settings: None keeps the product's default (dispatch every 30 s, lease 30 s, send timeout
     # 10 s). The quick run shortens them so that a kill is recovered within its few seconds.
     dispatch_every: int | None = None
@@ -315,6 +318,9 @@ def _wait_and_kill(
     deadline. Ending when nothing waits changes no figure: no delivery can come after it."""
     killed = False
     kill_at = max(timeline.kill_at, time.time() - t0 + 2)
+    # A kill delayed by slow scheduling (way (c) on a loaded machine) keeps the time the run gives after
+    # the kill: otherwise the deadline could pass at the kill, and nothing after it would be seen.
+    deadline = timeline.deadline + (kill_at - timeline.kill_at)
     while True:
         elapsed = time.time() - t0
         if not killed and elapsed >= kill_at:
@@ -325,7 +331,7 @@ def _wait_and_kill(
             sampler.watch["worker"] = worker[0].pid
             killed = True
         settled = killed and elapsed > timeline.due_to + 5
-        if elapsed >= timeline.deadline or (settled and (done() or (waiting is not None and waiting() == 0))):
+        if elapsed >= deadline or (settled and (done() or (waiting is not None and waiting() == 0))):
             return elapsed, kill_at
         time.sleep(0.5)
 
@@ -388,11 +394,13 @@ def run_way(
             )
             restart = lambda: procs.start("a-worker", _worker_argv("config", "a-worker", None), env)  # noqa: E731
         else:
-            env = _env(base, COMPARE_VISIBILITY_TIMEOUT=str(visibility))
+            restore = {"COMPARE_RESTORE_INTERVAL": str(timeline.restore_every)} if timeline.restore_every else {}
+            env = _env(base, COMPARE_VISIBILITY_TIMEOUT=str(visibility), **restore)
             statedb = str(workdir / "worker.state")
             result.settings = (
-                f"visibility_timeout {visibility} s (> longest ETA), acks_late, prefetch multiplier 1, "
-                "reject on worker lost, --statedb (persistent revokes)"
+                f"visibility_timeout {visibility} s (> longest ETA), "
+                + (f"unacked messages restored every {timeline.restore_every} s, " if restore else "")
+                + "acks_late, prefetch multiplier 1, reject on worker lost, --statedb (persistent revokes)"
                 + ("; DatabaseScheduler defaults (max interval 5 s)" if key == "c" else "")
             )
             argv = _worker_argv("bench.compare.celery_app", f"{key}-worker", statedb)

@@ -24,4 +24,13 @@ if os.environ.get("COMPARE_VISIBILITY_TIMEOUT"):
         **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
         "visibility_timeout": int(os.environ["COMPARE_VISIBILITY_TIMEOUT"]),
     }
+# kombu's Redis transport gives back messages unacknowledged for longer than the visibility timeout
+# in a sweep every unacked_restore_interval x unacked_restore_throttle seconds (10 x 10 by default);
+# with a visibility timeout scaled down to the compressed run, kombu's own advice is to sweep more often.
+if os.environ.get("COMPARE_RESTORE_INTERVAL"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,
+        "unacked_restore_interval": int(os.environ["COMPARE_RESTORE_INTERVAL"]),
+        "unacked_restore_throttle": 1,
+    }
 DJANGO_CELERY_BEAT_TZ_AWARE = True

@@ -134,3 +134,46 @@ def test_every_checklist_has_its_readiness_summary(seeded):
             surgery=surgery, items=checklist.items.all(), clinic=surgery.patient.clinic, now=row.computed_at
         )
         assert row_values(row) == report.summary_values()
+
+
+def test_copies_are_the_source_clinic_under_new_identities(catalogue, client):
+    """seed_copies (PostgreSQL): every row of a copy belongs to the copy, and every reference moved with it."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("seed_copies copies inside PostgreSQL")
+    from devtools.seeding import seed_copies
+    from patients.models import Patient
+    from prep.models import Checklist, ChecklistSummary
+    from reminders.models import Reminder
+
+    source = seed_scale(clinics=1, patients=60, days=10, seed=5)
+    report = seed_copies(source=source.clinic_slugs[0], copies=2)
+    assert (report.patients, report.surgeries, report.items) == (120, 120, 2 * source.items)
+    assert report.reminders == 2 * source.reminders and report.history_rows == 2 * source.history_rows
+    for slug in report.clinic_slugs:
+        items = ChecklistItem.objects.filter(checklist__surgery__clinic__slug=slug)
+        assert items.count() == source.items
+        assert not items.exclude(checklist__surgery__patient__clinic__slug=slug).exists()
+        assert not items.exclude(completed_by=None).exclude(completed_by__clinic__slug=slug).exists()
+        assert not items.exclude(medication=None).exclude(medication__patient__clinic__slug=slug).exists()
+        assert ChecklistSummary.objects.filter(checklist__surgery__clinic__slug=slug).count() == 60
+        assert not Surgery.objects.filter(clinic__slug=slug).exclude(surgeon__clinic__slug=slug).exists()
+        for reminder in Reminder.objects.filter(clinic__slug=slug).select_related("surgery", "patient")[:200]:
+            assert reminder.patient.clinic.slug == slug and reminder.surgery.patient_id == reminder.patient_id
+            assert reminder.key.startswith(f"s{reminder.surgery_id}:")
+            assert set(
+                ChecklistItem.objects.filter(pk__in=reminder.covers).values_list("checklist__surgery", flat=True)
+            ) == {reminder.surgery_id}
+        for patient in Patient.objects.filter(clinic__slug=slug)[:20]:
+            assert patient.mrn.startswith(f"S{patient.clinic_id}-") and slug in (patient.email or slug)
+            history = patient.history.get()
+            assert (history.uuid, history.first_name, history.mrn) == (patient.uuid, patient.first_name, patient.mrn)
+    assert Patient.objects.values("uuid").distinct().count() == 180
+    # The copies' surgeries have their checklists; ids continue from the sequences afterwards.
+    assert Checklist.objects.count() == 180
+    response = client.post(
+        "/accounts/login/", {"username": f"nurse1@{report.clinic_slugs[1]}.bench.test", "password": BENCH_PASSWORD}
+    )
+    assert response.status_code == 302
+    assert b"/surgeries/" in client.get("/").content
