@@ -288,8 +288,12 @@ def kill_run(population: Population) -> Run:
 REDIS_PID: int | None = None
 
 
-def rows(*, quick: bool = False, reminders: int | None = None, kill: bool = True) -> list[Run]:
-    """Every scaling figure on a database and Redis of its own (made and dropped here)."""
+def rows(*, quick: bool = False, reminders: int | None = None, kill: bool = True, throughput: bool = True) -> list[Run]:
+    """Every scaling figure on a database and Redis of its own (made and dropped here).
+
+    ``throughput=False`` runs the kill run alone (``make bench`` takes that row; the 1/2/4-process
+    table is this module's own run).
+    """
     global REDIS_PID
     reminders = reminders or (400 if quick else 6000)
     own_redis = None
@@ -303,13 +307,15 @@ def rows(*, quick: bool = False, reminders: int | None = None, kill: bool = True
     base.setup_django()
     try:
         population = Population(reminders)
-        runs = [
-            throughput_run(
-                population, [(f"w{i}", "%h") for i in range(1, n + 1)], f"{n} process{'es' if n > 1 else ''}"
-            )
-            for n in (1, 2, 4)
-        ]
-        runs.append(throughput_run(population, [("w1", "hostA"), ("w2", "hostB")], "2 processes, hosts A and B"))
+        runs = []
+        if throughput:
+            runs += [
+                throughput_run(
+                    population, [(f"w{i}", "%h") for i in range(1, n + 1)], f"{n} process{'es' if n > 1 else ''}"
+                )
+                for n in (1, 2, 4)
+            ]
+            runs.append(throughput_run(population, [("w1", "hostA"), ("w2", "hostB")], "2 processes, hosts A and B"))
         if kill:
             runs.append(kill_run(population))
         return runs
@@ -351,9 +357,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: proves every step works")
     parser.add_argument("--reminders", type=int, help="per run (default 6000, 400 quick)")
     parser.add_argument("--no-kill", action="store_true", help="skip the kill run")
+    parser.add_argument("--kill-only", action="store_true", help="only the kill run (make bench's row)")
     args = parser.parse_args()
-    runs = rows(quick=args.quick, reminders=args.reminders, kill=not args.no_kill)
+    runs = rows(quick=args.quick, reminders=args.reminders, kill=not args.no_kill, throughput=not args.kill_only)
     print("\n".join(table(runs)))
+    for run in runs:
+        if run.lag_seconds is not None:
+            # One line for bench/suite.py to read.
+            print(
+                f"kill run: lag {run.lag_seconds:.1f} s, lease {LEASE_SECONDS} s, duplicates {run.duplicates}, "
+                f"counted resends {run.resends}, claimed again {run.reclaimed}"
+            )
     problems = [p for r in runs for p in r.problems]
     for problem in problems:
         print(f"PROBLEM: {problem}")

@@ -164,8 +164,20 @@ def step_pages(suite: Suite, *, label: str, requests: int) -> tuple[float, float
     client, nurse = _nurse_client()
     for _ in range(3):
         _expect_page(client.get("/"), "/surgeries/")
+        client.get("/healthz")
+    # /healthz in turn with each page: the ratio to it, measured in the same run, is the issue's target
+    # (a page should cost what its data costs), and a machine that gets busier moves both alike.
+    health: list[float] = []
+
+    def healthz() -> None:
+        started = time.perf_counter()
+        response = client.get("/healthz")
+        health.append((time.perf_counter() - started) * 1000)
+        suite.check(response.status_code in (200, 503), f"/healthz answered {response.status_code}")
+
     board = []
     for _ in range(requests):
+        healthz()
         started = time.perf_counter()
         response = client.get("/")
         board.append((time.perf_counter() - started) * 1000)
@@ -185,12 +197,18 @@ def step_pages(suite: Suite, *, label: str, requests: int) -> tuple[float, float
     client.get(f"/surgeries/{sample[0]}/")
     pages = []
     for uuid in sample:
+        healthz()
         started = time.perf_counter()
         response = client.get(f"/surgeries/{uuid}/")
         pages.append((time.perf_counter() - started) * 1000)
         _expect_page(response, f"/surgeries/{uuid}/")
     board_median, board_p95 = _ms(board)
     page_median, page_p95 = _ms(pages)
+    health_median, health_p95 = _ms(health)
+    suite.add(Row(f"/healthz, {label} (in turn with the pages)", f"{health_median:.1f} ms", f"{health_p95:.1f} ms"))
+    for name, median, bound in (("board first page", board_median, 6), ("patient page", page_median, 5)):
+        ratio = median / health_median
+        suite.add(Row(f"{name} ÷ /healthz, {label}", value=f"{ratio:.1f}×", target=f"≤ {bound}×", met=ratio <= bound))
     suite.add(
         Row(
             f"board first page, {label}",
@@ -448,11 +466,18 @@ def _seconds(run_time: str) -> int:
 
 
 def step_module(
-    suite: Suite, module: str, *, timeout: int, args: tuple[str, ...] = (), check: Callable[[str], str] | None = None
+    suite: Suite,
+    module: str,
+    *,
+    timeout: int,
+    args: tuple[str, ...] = (),
+    check: Callable[[str], str] | None = None,
+    rows: Callable[[str], list[Row]] | None = None,
 ) -> None:
     """Run a benchmark module of its own (bench/reminders.py ...) and keep its printed figures.
 
-    ``check`` reads its output and says what is wrong with it ("" when nothing is).
+    ``check`` reads its output and says what is wrong with it ("" when nothing is); ``rows`` reads the
+    figures that go into the table.
     """
     if not (ROOT / "bench" / f"{module}.py").exists():
         suite.check(False, f"bench/{module}.py does not exist: its figures are missing from this run")
@@ -477,6 +502,8 @@ def step_module(
         suite.check(proc.returncode == 0, f"bench/{module}.py exited with {proc.returncode}: {stderr[-300:]}")
         problem = check(stdout) if check and proc.returncode == 0 else ""
         suite.check(not problem, f"bench/{module}.py: {problem}")
+        for row in rows(stdout) if rows and proc.returncode == 0 and not problem else []:
+            suite.add(row)
     except subprocess.TimeoutExpired:
         _kill_tree(proc)
         text = f"(stopped after {timeout} s)"
@@ -500,6 +527,50 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 
 
 THROUGHPUT = re.compile(r"throughput: (\d+) reminders .*received: (\d+) emails, (\d+) texts")
+RATE = re.compile(
+    r"throughput: (\d+) reminders in ([\d.]+) s = (\d+) reminders/s with (\d+) worker processes \(([^)]*)\)"
+)
+KILL = re.compile(
+    r"kill run: lag ([\d.]+) s, lease (\d+) s, duplicates (\d+), counted resends (\d+), claimed again (\d+)"
+)
+
+
+def reminders_rows(stdout: str) -> list[Row]:
+    """The dispatcher's rate from bench/reminders.py's output, against the issue's 300/s."""
+    match = RATE.search(stdout)
+    if not match:
+        return []
+    total, seconds, rate, workers, pool = match.groups()
+    return [
+        Row(
+            f"dispatcher, {workers} worker processes ({pool}), local stand-in servers",
+            value=f"{rate} reminders/s ({int(total):,} in {seconds} s)",
+            target="≥ 300/s",
+            met=int(rate) >= 300,
+        )
+    ]
+
+
+def kill_rows(stdout: str) -> list[Row]:
+    """bench/scaling.py --kill-only: how long a killed worker's claims took to be sent again."""
+    match = KILL.search(stdout)
+    if not match:
+        return []
+    lag, lease, duplicates, resends, again = match.groups()
+    bound = 2 * int(lease)
+    return [
+        Row(
+            "a killed worker's claimed reminders sent again (SIGKILL, 2 workers)",
+            value=f"{lag} s after the kill ({again} claimed again), {duplicates} received twice"
+            + (f" ({resends} counted resends)" if int(resends) else ""),
+            target=f"≤ {bound} s (2 × the {lease} s lease), 0 duplicates",
+            met=float(lag) <= bound and int(duplicates) == 0,
+        )
+    ]
+
+
+def kill_output_problem(stdout: str) -> str:
+    return "" if KILL.search(stdout) else "no kill run line in its output"
 
 
 def reminders_output_problem(stdout: str, *, claim: bool = True) -> str:
@@ -682,6 +753,8 @@ class Sizes:
     module_timeout: int
     compare: int  # reminders per way in the comparison
     timeline: object  # bench.compare.harness.Timeline
+    # bench/scaling.py --kill-only: reminders of the run in which one of two workers is killed.
+    kill_reminders: int = 2_000
 
 
 def sizes_for(*, quick: bool) -> Sizes:
@@ -733,6 +806,7 @@ def sizes_for(*, quick: bool) -> Sizes:
         generation=50,
         module_args=("--reminders", "200", "--future", "20000"),
         module_timeout=120,
+        kill_reminders=300,
         compare=200,
         # Way (a) dispatches every second with a 5 s lease, and (b) and (c) get back what the killed
         # worker held after a visibility timeout of 5 + 5 s, so every way recovers within the run.
@@ -802,6 +876,15 @@ def main(argv: list[str] | None = None) -> int:
                 timeout=size.module_timeout,
                 args=size.module_args,
                 check=lambda out: reminders_output_problem(out, claim="--throughput-only" not in size.module_args),
+                rows=reminders_rows,
+            )
+            step_module(
+                suite,
+                "scaling",
+                timeout=size.module_timeout,
+                args=("--kill-only", "--reminders", str(size.kill_reminders)),
+                check=kill_output_problem,
+                rows=kill_rows,
             )
 
         # The quick run measures nothing, it proves that each step works: there bench/reminders.py (its
@@ -827,13 +910,17 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
             if base and grown:
-                for name, before, after in (("board", base[0], grown[0]), ("patient page", base[1], grown[1])):
+                # The issue's bound for the board is 1.2x; the patient page keeps the earlier 1.5x.
+                for name, before, after, limit in (
+                    ("board", base[0], grown[0], 1.2),
+                    ("patient page", base[1], grown[1], 1.5),
+                ):
                     suite.add(
                         Row(
                             f"{name}: {big:,} vs {small:,} patients",
                             value=f"{after / before:.2f}×",
-                            target="≤ 1.5×",
-                            met=after / before <= 1.5,
+                            target=f"≤ {limit}×",
+                            met=after / before <= limit,
                         )
                     )
         if module and not background:
