@@ -93,10 +93,12 @@ def test_faults_leave_the_outbox_and_the_providers_in_agreement(
     first = book_late(book, 10, prefix=0)
     rows_1 = due_now(first)
     texts = [r for r in rows_1 if r.channel == Channel.SMS]
-    assert len(texts) == 10 and all(len(r.covers) == 5 for r in texts), "five tests due together: one text"
-    assert len(rows_1) == 20
+    # Per patient: one email for the five tests, one for the health questions (a task, issue 20), and
+    # one text covering all six.
+    assert len(texts) == 10 and all(len(r.covers) == 6 for r in texts), "six items due together: one text"
+    assert len(rows_1) == 30
     dispatch_reminders()  # the beat task's body: claims every due row and queues its send tasks
-    assert Reminder.objects.filter(pk__in=[r.pk for r in rows_1], status=Status.SENDING).count() == 20
+    assert Reminder.objects.filter(pk__in=[r.pk for r in rows_1], status=Status.SENDING).count() == 30
     # While claimed: a cancel, a reschedule (to a date whose reminders are not due yet) and a STOP.
     cancelled, moved, stopped = first[0], first[1], first[2]
     surgery_cancel(surgery=cancelled, by=nurse, reason="unwell")
@@ -139,7 +141,7 @@ def test_faults_leave_the_outbox_and_the_providers_in_agreement(
             smtp_server.handler.after_accept = kill_worker_after_an_email
             second = book_late(book, 10, prefix=100)
             rows_2 = due_now(second)
-            assert len(rows_2) == 20
+            assert len(rows_2) == 30
             wait_for(lambda: killed["worker"], timeout=60, what="both kills")
             worker.wait(timeout=15)
         with (
