@@ -755,6 +755,7 @@ class Sizes:
     timeline: object  # bench.compare.harness.Timeline
     # bench/scaling.py --kill-only: reminders of the run in which one of two workers is killed.
     kill_reminders: int = 2_000
+    kill_args: tuple[str, ...] = ()
 
 
 def sizes_for(*, quick: bool) -> Sizes:
@@ -807,6 +808,8 @@ def sizes_for(*, quick: bool) -> Sizes:
         module_args=("--reminders", "200", "--future", "20000"),
         module_timeout=120,
         kill_reminders=300,
+        # An 8 s lease, so the killed worker's claims come back within the quick run's time.
+        kill_args=("--lease", "8"),
         compare=200,
         # Way (a) dispatches every second with a 5 s lease, and (b) and (c) get back what the killed
         # worker held after a visibility timeout of 5 + 5 s, so every way recovers within the run.
@@ -882,7 +885,7 @@ def main(argv: list[str] | None = None) -> int:
                 suite,
                 "scaling",
                 timeout=size.module_timeout,
-                args=("--kill-only", "--reminders", str(size.kill_reminders)),
+                args=("--kill-only", "--reminders", str(size.kill_reminders), *size.kill_args),
                 check=kill_output_problem,
                 rows=kill_rows,
             )
