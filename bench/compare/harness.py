@@ -383,7 +383,7 @@ def run_way(
             scaled = {name: str(value) for name, value in scaled.items() if value is not None}
             env = _env(base, REMINDERS_BATCH_SIZE="10000", REMINDERS_DISPATCH_MAX="10000", **scaled)
             result.settings = (
-                "product defaults (beat every 30 s, lease 30 s, acks_late, prefetch 1, visibility 600 s) except "
+                "product defaults (beat every 10 s, lease 30 s, acks_late, prefetch 1, visibility 600 s) except "
                 "batch 10,000" + "".join(f", {name} {value}" for name, value in scaled.items())
             )
             worker = [procs.start("a-worker", _worker_argv("config", "a-worker", None), env)]
