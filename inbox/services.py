@@ -186,23 +186,8 @@ def hl7_receive(*, clinic: Clinic, raw: str, peer: str = "", enqueue: Enqueue | 
             ack_code="AR",
         )
         return Receipt(message, created, message.ack_code or "AR", message.outcome or str(exc))
-    code, text = _precheck(clinic=clinic, read=read)
-    message, created = _store(
-        clinic=clinic,
-        kind=MessageKind.HL7,
-        source=read.source,
-        control_id=read.control_id,
-        raw=raw,
-        sender=source_user(clinic=clinic, source=read.source),
-        status=MessageStatus.RECEIVED,
-        outcome="" if code == "AA" else text,
-        ack_code=code,
-        sent_patient=read.mrn or read.patient_uuid,
-    )
-    if created:
-        _after_commit(message, enqueue)
-        return Receipt(message, True, code, text)
-    return _resent(message)
+    sender = source_user(clinic=clinic, source=read.source)
+    return _receive(clinic=clinic, kind=MessageKind.HL7, read=read, raw=raw, sender=sender, enqueue=enqueue)
 
 
 @transaction.atomic
@@ -210,10 +195,18 @@ def fhir_receive(
     *, clinic: Clinic, read: readers.MessageIn, raw: str, sender: User, enqueue: Enqueue | None = None
 ) -> Receipt:
     """Store a FHIR resource (already validated by ``readers``) and queue it for processing."""
+    return _receive(clinic=clinic, kind=MessageKind.FHIR, read=read, raw=raw, sender=sender, enqueue=enqueue)
+
+
+def _receive(
+    *, clinic: Clinic, kind: str, read: readers.MessageIn, raw: str, sender: User | None, enqueue: Enqueue | None
+) -> Receipt:
+    """Store a message that could be read, answered AA or AE, and queue it once its row commits
+    (a resend is answered as the first one was and queued again by nothing)."""
     code, text = _precheck(clinic=clinic, read=read)
     message, created = _store(
         clinic=clinic,
-        kind=MessageKind.FHIR,
+        kind=kind,
         source=read.source,
         control_id=read.control_id,
         raw=raw,
