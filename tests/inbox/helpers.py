@@ -6,6 +6,8 @@ import datetime as dt
 
 from django.utils import timezone
 
+FHIR = "application/fhir+json"
+
 
 def hl7_stamp(when: dt.datetime | None = None) -> str:
     return timezone.localtime(when or timezone.now()).strftime("%Y%m%d%H%M%S%z")

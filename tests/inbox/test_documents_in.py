@@ -4,11 +4,9 @@ completed, refused with the reason, attached once, attached when a nurse settles
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
 import pytest
-from rest_framework.test import APIClient
 
 from documents.models import Document
 from inbox import services, tasks
@@ -17,8 +15,7 @@ from prep.models import ChecklistItem, ItemStatus
 from tests.factories import EXE_BYTES, in_days, pdf_bytes
 from tests.inbox.helpers import oru
 
-pytestmark = pytest.mark.django_db
-FHIR = "application/fhir+json"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued")]
 CONCLUSION = "Sinus rhythm, 72/min, normal ECG."
 
 
@@ -33,36 +30,8 @@ def documents_dir(settings, tmp_path) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def queued(monkeypatch, django_capture_on_commit_callbacks):
-    ids: list[int] = []
-    monkeypatch.setattr(services, "_enqueue_task", ids.append)
-    global _capture
-    _capture = django_capture_on_commit_callbacks
-    return ids
-
-
-_capture = None
-
-
-@pytest.fixture
-def lab(clinic, clinic_admin) -> APIClient:
-    from api.services import api_token_create
-
-    client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {api_token_create(clinic=clinic, name='Main lab', by=clinic_admin)[1]}"
-    )
-    return client
-
-
 def _files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
-
-
-def _post(client, body):
-    with _capture(execute=True):
-        return client.post("/fhir/DiagnosticReport", json.dumps(body), content_type=FHIR)
 
 
 def _report(*, ident: str, mrn: str, content: bytes | None = None, **form) -> dict:
@@ -92,10 +61,12 @@ def _attach_notes(item: ChecklistItem) -> list[str]:
 
 
 def test_a_report_with_a_pdf_completes_the_ecg_and_attaches_it(
-    book, lab, client, login, nurse, outsider_nurse, documents_dir
+    book, fhir_post, client, login, nurse, outsider_nurse, documents_dir
 ):
     surgery = book(medications=["warfarin"], start_at=in_days(2))
-    response = _post(lab, _report(ident="ECG-10", mrn=surgery.patient.mrn, content=pdf_bytes()))
+    response = fhir_post(
+        "/fhir/DiagnosticReport", _report(ident="ECG-10", mrn=surgery.patient.mrn, content=pdf_bytes())
+    )
     assert response.status_code == 201, response.content
     tasks.process_pending()
     message = InboxMessage.objects.get(control_id__endswith="|ECG-10")
@@ -121,9 +92,9 @@ def test_a_report_with_a_pdf_completes_the_ecg_and_attaches_it(
     assert client.get(f"/documents/{document.uuid}/").status_code == 404
 
 
-def test_an_exe_sent_as_a_pdf_is_refused_and_the_message_waits_with_the_reason(book, lab, documents_dir):
+def test_an_exe_sent_as_a_pdf_is_refused_and_the_message_waits_with_the_reason(book, fhir_post, documents_dir):
     surgery = book(medications=["warfarin"], start_at=in_days(2))
-    response = _post(lab, _report(ident="ECG-11", mrn=surgery.patient.mrn, content=EXE_BYTES))
+    response = fhir_post("/fhir/DiagnosticReport", _report(ident="ECG-11", mrn=surgery.patient.mrn, content=EXE_BYTES))
     assert response.status_code == 201, response.content
     tasks.process_pending()
     message = InboxMessage.objects.get(control_id__endswith="|ECG-11")
@@ -137,12 +108,12 @@ def test_an_exe_sent_as_a_pdf_is_refused_and_the_message_waits_with_the_reason(b
     assert message.results[0]["status"] == "review" and message.results[0]["reason"] == message.outcome
 
 
-def test_a_resent_report_attaches_nothing_more(book, lab, documents_dir):
+def test_a_resent_report_attaches_nothing_more(book, fhir_post, documents_dir):
     surgery = book(medications=["warfarin"], start_at=in_days(2))
     body = _report(ident="ECG-12", mrn=surgery.patient.mrn, content=pdf_bytes())
-    _post(lab, body)
+    fhir_post("/fhir/DiagnosticReport", body)
     tasks.process_pending()
-    again = _post(lab, body)
+    again = fhir_post("/fhir/DiagnosticReport", body)
     assert again.status_code < 300, again.content
     tasks.process_pending()
     message = InboxMessage.objects.get(control_id__endswith="|ECG-12")
@@ -152,9 +123,11 @@ def test_a_resent_report_attaches_nothing_more(book, lab, documents_dir):
     assert len(_attach_notes(_ecg(surgery))) == 1
 
 
-def test_a_report_for_an_unknown_patient_attaches_its_document_when_the_nurse_matches(book, lab, client, login, nurse):
+def test_a_report_for_an_unknown_patient_attaches_its_document_when_the_nurse_matches(
+    book, fhir_post, client, login, nurse
+):
     surgery = book(medications=["warfarin"], start_at=in_days(2))
-    _post(lab, _report(ident="ECG-13", mrn="TYPO-1", content=pdf_bytes()))
+    fhir_post("/fhir/DiagnosticReport", _report(ident="ECG-13", mrn="TYPO-1", content=pdf_bytes()))
     tasks.process_pending()
     message = InboxMessage.objects.get(control_id__endswith="|ECG-13")
     assert message.status == MessageStatus.REVIEW and message.documents[0]["status"] == "waiting"
@@ -167,9 +140,9 @@ def test_a_report_for_an_unknown_patient_attaches_its_document_when_the_nurse_ma
     assert Document.objects.get().item == _ecg(surgery) and _ecg(surgery).status == ItemStatus.DONE
 
 
-def test_a_nurse_recording_the_result_on_an_item_attaches_the_document(book, lab, nurse):
+def test_a_nurse_recording_the_result_on_an_item_attaches_the_document(book, fhir_post, nurse):
     surgery = book(medications=["warfarin"], start_at=in_days(2))
-    _post(lab, _report(ident="ECG-14", mrn="TYPO-2", content=pdf_bytes()))
+    fhir_post("/fhir/DiagnosticReport", _report(ident="ECG-14", mrn="TYPO-2", content=pdf_bytes()))
     tasks.process_pending()
     message = InboxMessage.objects.get(control_id__endswith="|ECG-14")
     ecg = _ecg(surgery)
@@ -179,9 +152,12 @@ def test_a_nurse_recording_the_result_on_an_item_attaches_the_document(book, lab
     assert _attach_notes(ecg) == [f"Document attached: ECG tracing, received from {message.source}"]
 
 
-def test_a_document_sent_as_a_link_is_noted_not_fetched(book, lab, client, login, nurse):
+def test_a_document_sent_as_a_link_is_noted_not_fetched(book, fhir_post, client, login, nurse):
     surgery = book(medications=["warfarin"], start_at=in_days(2))
-    _post(lab, _report(ident="ECG-15", mrn=surgery.patient.mrn, url="https://pacs.example/ecg/15.pdf"))
+    fhir_post(
+        "/fhir/DiagnosticReport",
+        _report(ident="ECG-15", mrn=surgery.patient.mrn, url="https://pacs.example/ecg/15.pdf"),
+    )
     tasks.process_pending()
     message = InboxMessage.objects.get(control_id__endswith="|ECG-15")
     assert message.status == MessageStatus.PROCESSED and _ecg(surgery).status == ItemStatus.DONE

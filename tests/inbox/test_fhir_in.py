@@ -7,57 +7,22 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from inbox import services, tasks
+from inbox import tasks
 from inbox.models import InboxMessage, MessageStatus
 from prep.models import ChecklistItem, ItemStatus
 from tests.factories import in_days
-from tests.inbox.helpers import observation
+from tests.inbox.helpers import FHIR, observation
 
-pytestmark = pytest.mark.django_db
-FHIR = "application/fhir+json"
-
-
-@pytest.fixture(autouse=True)
-def queued(monkeypatch, django_capture_on_commit_callbacks):
-    """The task queue, seen by the test: the worker's run is ``tasks.process_pending()``.
-
-    Requests run inside the test's transaction: their on-commit callbacks (the enqueueing) are run
-    as the request's commit would run them.
-    """
-    ids: list[int] = []
-    monkeypatch.setattr(services, "_enqueue_task", ids.append)
-    global _capture
-    _capture = django_capture_on_commit_callbacks
-    return ids
-
-
-_capture = None
-
-
-@pytest.fixture
-def lab(clinic, clinic_admin) -> APIClient:
-    from api.services import api_token_create
-
-    client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {api_token_create(clinic=clinic, name='Main lab', by=clinic_admin)[1]}"
-    )
-    return client
-
-
-def _post(client, path, body):
-    text = body if isinstance(body, str) else json.dumps(body)
-    with _capture(execute=True):
-        return client.post(path, text, content_type=FHIR)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued")]
 
 
 def _item(surgery, code):
     return ChecklistItem.objects.get(checklist__surgery=surgery, code=code)
 
 
-def test_an_observation_is_stored_queued_and_completes_the_item(book, lab, queued):
+def test_an_observation_is_stored_queued_and_completes_the_item(book, fhir_post, queued):
     surgery = book()
-    response = _post(lab, "/fhir/Observation", observation(ident="OBS-1", mrn=surgery.patient.mrn))
+    response = fhir_post("/fhir/Observation", observation(ident="OBS-1", mrn=surgery.patient.mrn))
     assert response.status_code == 201, response.content
     assert response["Content-Type"].startswith(FHIR)
     assert response.json()["resourceType"] == "OperationOutcome"
@@ -68,28 +33,28 @@ def test_an_observation_is_stored_queued_and_completes_the_item(book, lab, queue
     assert item.status == ItemStatus.DONE and item.result_value == "13.2"
     assert "received from Main lab" in item.history.first().history_change_reason
 
-    again = _post(lab, "/fhir/Observation", observation(ident="OBS-1", mrn=surgery.patient.mrn))
+    again = fhir_post("/fhir/Observation", observation(ident="OBS-1", mrn=surgery.patient.mrn))
     assert again.status_code == 200 and InboxMessage.objects.count() == 1 and queued == [message.pk]
 
 
-def test_invalid_fhir_is_a_400_operation_outcome_and_kept(lab):
-    response = _post(lab, "/fhir/Observation", {"resourceType": "Observation", "status": "final"})
+def test_invalid_fhir_is_a_400_operation_outcome_and_kept(fhir_post):
+    response = fhir_post("/fhir/Observation", {"resourceType": "Observation", "status": "final"})
     assert response.status_code == 400
     body = response.json()
     assert body["resourceType"] == "OperationOutcome" and "code" in body["issue"][0]["diagnostics"]
-    assert _post(lab, "/fhir/Observation", "{not json").status_code == 400
-    assert _post(lab, "/fhir/Observation", {"resourceType": "Patient"}).status_code == 400
+    assert fhir_post("/fhir/Observation", "{not json").status_code == 400
+    assert fhir_post("/fhir/Observation", {"resourceType": "Patient"}).status_code == 400
     assert InboxMessage.objects.filter(status=MessageStatus.REJECTED).count() == 3
 
 
-def test_unknown_patient_is_a_422_and_waits_for_review(lab):
-    response = _post(lab, "/fhir/Observation", observation(ident="OBS-2", mrn="NOBODY"))
+def test_unknown_patient_is_a_422_and_waits_for_review(fhir_post):
+    response = fhir_post("/fhir/Observation", observation(ident="OBS-2", mrn="NOBODY"))
     assert response.status_code == 422 and "unknown patient" in response.json()["issue"][0]["diagnostics"]
     tasks.process_pending()
     assert InboxMessage.objects.get().status == MessageStatus.REVIEW
 
 
-def test_a_transaction_bundle_with_an_inr_above_the_limit_and_a_report_with_a_document(book, lab):
+def test_a_transaction_bundle_with_an_inr_above_the_limit_and_a_report_with_a_document(book, fhir_post):
     surgery = book(medications=["warfarin"], start_at=in_days(2))
     mrn = surgery.patient.mrn
     inr = observation(ident="OBS-3", mrn=mrn, code="6301-6", value=2.6, unit="{INR}")
@@ -111,7 +76,7 @@ def test_a_transaction_bundle_with_an_inr_above_the_limit_and_a_report_with_a_do
             {"resource": report, "request": {"method": "POST", "url": "DiagnosticReport"}},
         ],
     }
-    response = _post(lab, "/fhir/", bundle)
+    response = fhir_post("/fhir/", bundle)
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["type"] == "transaction-response"
@@ -133,7 +98,7 @@ def test_a_transaction_bundle_with_an_inr_above_the_limit_and_a_report_with_a_do
     assert _item(surgery, "ecg").result_value == "Sinus rhythm, 72/min, normal ECG."
 
 
-def test_a_bundle_with_one_bad_entry_stores_none_of_them(book, lab):
+def test_a_bundle_with_one_bad_entry_stores_none_of_them(book, fhir_post):
     surgery = book()
     bundle = {
         "resourceType": "Bundle",
@@ -146,7 +111,7 @@ def test_a_bundle_with_one_bad_entry_stores_none_of_them(book, lab):
             {"resource": {"resourceType": "Observation"}, "request": {"method": "POST", "url": "Observation"}},
         ],
     }
-    response = _post(lab, "/fhir/", bundle)
+    response = fhir_post("/fhir/", bundle)
     assert response.status_code == 400 and "entry.1.resource.code" in response.json()["issue"][0]["diagnostics"]
     assert not InboxMessage.objects.exclude(status=MessageStatus.REJECTED).exists()
 
