@@ -136,12 +136,9 @@ def test_every_checklist_has_its_readiness_summary(seeded):
         assert row_values(row) == report.summary_values()
 
 
+@pytest.mark.postgres
 def test_copies_are_the_source_clinic_under_new_identities(catalogue, client):
     """seed_copies (PostgreSQL): every row of a copy belongs to the copy, and every reference moved with it."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("seed_copies copies inside PostgreSQL")
     from devtools.seeding import seed_copies
     from patients.models import Patient
     from prep.models import Checklist, ChecklistSummary
