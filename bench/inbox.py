@@ -69,26 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     from django.test.utils import setup_databases, setup_test_environment, teardown_databases, teardown_test_environment
     from django.utils import timezone
 
+    from bench.pages import seed_one_clinic
     from devtools import hl7feed
     from devtools.processes import free_port
-    from devtools.seeding import seed_scale
     from inbox import services
     from inbox.listener import Listener
     from inbox.models import InboxMessage, MessageStatus
     from patients.models import Clinic, SurgeryStatus
-    from prep.loader import catalogue_load
     from prep.models import ChecklistItem, ItemStatus
 
     setup_test_environment()
     old = setup_databases(verbosity=0, interactive=False, keepdb=args.keep)
     try:
-        if not Clinic.objects.filter(slug="scale-1").exists():
-            catalogue_load()
-            started = time.perf_counter()
-            report = seed_scale(clinics=1, patients=args.patients, days=35, nurses_per_clinic=50, seed=1)
-            print(
-                f"seeded {report.patients:,} patients, {report.items:,} items in {time.perf_counter() - started:.1f} s"
-            )
+        seed_one_clinic(args.patients)
         clinic = Clinic.objects.get(slug="scale-1")
         InboxMessage.objects.all().delete()  # a kept database: start from an empty inbox
         now = timezone.now()

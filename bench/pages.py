@@ -58,7 +58,8 @@ class _DbTimer:
             self.queries += 1
 
 
-def _seed(patients: int) -> None:
+def seed_one_clinic(patients: int) -> None:
+    """One clinic of ``seed_scale`` as ``python -m bench`` seeds it (50 nurses), unless a kept database has it."""
     from accounts.models import User
     from devtools.seeding import seed_scale
     from prep.loader import catalogue_load
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_test_environment()
     old = setup_databases(verbosity=0, interactive=False, keepdb=args.keep)
     try:
-        _seed(args.patients)
+        seed_one_clinic(args.patients)
         # /healthz answers 200 with a fresh worker heartbeat: the figure is of the healthy path.
         Heartbeat.objects.update_or_create(name="worker", defaults={"last_run_at": timezone.now()})
         nurse = User.objects.get(email="nurse1@scale-1.bench.test")
