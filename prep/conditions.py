@@ -40,6 +40,9 @@ class Facts:
     cardiac_risk: str = "low"
     sex: str = "unknown"
     has_unmatched_medication: bool = False
+    # The slug of the catalogue age band the patient is in on the surgery day ("" when the
+    # template has no bands): see ``prep.planning.age_band_for``.
+    age_band: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Context:
     # The catalogue's regions (``regions_in`` values); None accepts any (a clinic policy edited
     # in the admin has no catalogue file at hand).
     regions: tuple[str, ...] | None = None
+    # The catalogue's age bands (``age_band_in`` values); None accepts any.
+    age_bands: tuple[str, ...] | None = None
     # How ``min_age: clinic`` reads in words: a clinic's number where one is known.
     clinic_age: str = CLINIC_AGE_WORDS
 
@@ -189,6 +194,13 @@ KINDS: dict[str, ConditionKind] = {
         ),
         _one_of("anaesthesia_in", lambda ctx: ANAESTHESIA, "anaesthesia", "{} anaesthesia", "anaesthesia is "),
         _one_of("regions_in", lambda ctx: ctx.regions, "region", "{} procedure", "procedure region is "),
+        _one_of(
+            "age_band_in",
+            lambda ctx: ctx.age_bands,
+            "age_band",
+            "age band {} on the day of surgery",
+            "age band on the day of surgery is ",
+        ),
         _any_present("flags_any", PATIENT_FLAGS, "flags", "patient flagged ", "patient is flagged "),
         _any_present("conditions_any", CONDITION_CODES, "conditions", "patient has ", "patient has "),
         _one_of("sex_in", lambda ctx: tuple(Sex.values), "sex", "sex recorded as {}", "sex is recorded as "),
@@ -223,9 +235,11 @@ def _validate(condition: Any, ctx: Context) -> None:
         kind.validate(value, ctx)
 
 
-def validate(condition: Any, *, regions: tuple[str, ...] | None = None) -> None:
+def validate(
+    condition: Any, *, regions: tuple[str, ...] | None = None, age_bands: tuple[str, ...] | None = None
+) -> None:
     """Raise :class:`ConditionError` naming the first key that is unknown or malformed."""
-    _validate(condition, Context(regions=regions))
+    _validate(condition, Context(regions=regions, age_bands=age_bands))
 
 
 def evaluate(condition: Mapping[str, Any], facts: Facts) -> list[str] | None:

@@ -56,7 +56,18 @@ ITEM_REQUIRED = (
     "timing",
     "source",
 )
-ITEM_OPTIONAL = ("conditions", "result", "validity_days", "loinc", "reminders_hours", "clinic_policy")
+ITEM_OPTIONAL = ("conditions", "result", "validity_days", "loinc", "reminders_hours", "clinic_policy", "timing_options")
+# The texts addressed to a parent or guardian when the patient is a child (a ``parent`` age band).
+ITEM_PARENT_TEXTS = (
+    "patient_title_parent_en",
+    "patient_title_parent_es",
+    "instructions_parent_en",
+    "instructions_parent_es",
+    "why_parent_en",
+    "why_parent_es",
+)
+AGE_BAND_KEYS = ("slug", "name", "name_es", "min_age", "max_age", "audience", "source")
+AUDIENCES = ("patient", "parent")
 # How an item behaves for the patient and the reminders (see the catalogue's README): never its code.
 ITEM_BEHAVIOUR = ("confirm_as", "reminder_kind", "show_time", "calendar")
 DRUG_KEYS = (
@@ -197,18 +208,86 @@ def parse_behaviour(raw: dict, where: str) -> dict[str, str]:
     }
 
 
-def _item_fields(raw: dict, where: str, regions: tuple[str, ...]) -> dict[str, Any]:
+def parse_age_bands(value: Any, where: str = "age_bands") -> list[dict[str, Any]]:
+    """The catalogue's age bands: whole years on the surgery day, from 0 up with no gap or overlap."""
+    if value in (None, []):
+        return []
+    if not isinstance(value, list):
+        raise CatalogueError(f"{where}: a list of bands {{slug, name, name_es, min_age, max_age, audience, source}}")
+    bands: list[dict[str, Any]] = []
+    for index, raw in enumerate(value):
+        here = f"{where}[{index}] ({raw.get('slug', '?') if isinstance(raw, dict) else '?'})"
+        if not isinstance(raw, dict):
+            raise CatalogueError(f"{here}: a band must be a mapping")
+        unknown = set(raw) - set(AGE_BAND_KEYS)
+        if unknown:
+            raise CatalogueError(f"{here}: unknown keys {sorted(unknown)}")
+        for key in ("slug", "name", "name_es", "source"):
+            _need(raw, key, here)
+        audience = raw.get("audience")
+        if audience not in AUDIENCES:
+            raise CatalogueError(f"{here}.audience: {audience!r} is not one of {list(AUDIENCES)}")
+        low, high = raw.get("min_age"), raw.get("max_age")
+        if not isinstance(low, int) or isinstance(low, bool) or low < 0:
+            raise CatalogueError(f"{here}.min_age: a whole number of years, 0 or more")
+        if high is not None and (not isinstance(high, int) or isinstance(high, bool) or high < low):
+            raise CatalogueError(f"{here}.max_age: a whole number of years, at least min_age (or omit it)")
+        expected = 0 if not bands else int(bands[-1]["max_age"]) + 1
+        if low != expected:
+            raise CatalogueError(f"{here}.min_age: {low} leaves a gap or an overlap (expected {expected})")
+        bands.append({**{key: raw.get(key) for key in AGE_BAND_KEYS}, "max_age": high})
+        if high is None and index != len(value) - 1:
+            raise CatalogueError(f"{here}: only the last band may have no max_age")
+    if bands[-1]["max_age"] is not None:
+        raise CatalogueError(f"{where}: the last band must have no max_age, so that every age has a band")
+    slugs = [b["slug"] for b in bands]
+    if len(set(slugs)) != len(slugs):
+        raise CatalogueError(f"{where}: band slugs must be unique ({slugs})")
+    return bands
+
+
+def parse_timing_options(value: Any, where: str, age_bands: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``{name: {timing: {...}, age_band_in: [...], note: "..."}}``: timings a clinic may choose."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise CatalogueError(f"{where}: a mapping of option name -> {{timing, age_band_in, note}}")
+    options: dict[str, dict[str, Any]] = {}
+    for name, raw in value.items():
+        here = f"{where}.{name}"
+        if not isinstance(raw, dict) or set(raw) - {"timing", "age_band_in", "note"}:
+            raise CatalogueError(f"{here}: needs timing, age_band_in and note, nothing else")
+        timing = parse_timing(_need(raw, "timing", here), f"{here}.timing")
+        try:
+            conditions.validate({"age_band_in": _need(raw, "age_band_in", here)}, age_bands=age_bands)
+        except conditions.ConditionError as exc:
+            raise CatalogueError(f"{here}: {exc}") from None
+        at = timing["at_local_time"]
+        options[str(name)] = {
+            "offset_days": timing["offset_days"],
+            "offset_minutes": timing["offset_minutes"],
+            "at_local_time": at.isoformat(timespec="minutes") if at is not None else None,
+            "age_band_in": list(raw["age_band_in"]),
+            "note": str(_need(raw, "note", here)).strip(),
+        }
+    return options
+
+
+def _item_fields(
+    raw: dict, where: str, regions: tuple[str, ...], age_bands: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     for key in ITEM_REQUIRED:
         if key != "required":
             _need(raw, key, where)
-    unknown = set(raw) - set(ITEM_REQUIRED) - set(ITEM_OPTIONAL) - set(ITEM_BEHAVIOUR)
+    unknown = set(raw) - set(ITEM_REQUIRED) - set(ITEM_OPTIONAL) - set(ITEM_BEHAVIOUR) - set(ITEM_PARENT_TEXTS)
     if unknown:
         raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}")
     condition = raw.get("conditions") or {}
     try:
-        conditions.validate(condition, regions=regions)
+        conditions.validate(condition, regions=regions, age_bands=age_bands)
     except conditions.ConditionError as exc:
         raise CatalogueError(f"{where}.conditions: {exc}") from None
+    parent_texts = {key: str(raw.get(key) or "").strip() for key in ITEM_PARENT_TEXTS}
     reminders = raw.get("reminders_hours") or []
     if not isinstance(reminders, list) or not all(isinstance(h, int) and h > 0 for h in reminders):
         raise CatalogueError(f"{where}.reminders_hours: must be a list of positive whole hours")
@@ -229,6 +308,8 @@ def _item_fields(raw: dict, where: str, regions: tuple[str, ...]) -> dict[str, A
         "reminder_offsets_hours": sorted(reminders, reverse=True),
         "source": raw["source"].strip(),
         "clinic_policy": bool(raw.get("clinic_policy")),
+        "timing_options": parse_timing_options(raw.get("timing_options"), f"{where}.timing_options", age_bands or ()),
+        **parent_texts,
         **parse_timing(raw["timing"], f"{where}.timing"),
         **parse_result(raw.get("result"), f"{where}.result"),
         **parse_behaviour(raw, where),
@@ -330,13 +411,15 @@ def catalogue_load(*, path: Path = DEFAULT_PATH, force: bool = False) -> LoadRep
         report.already_loaded = True
         return report
     regions = tuple(sorted({str(p.get("region")) for p in data["procedures"]}))
+    bands = parse_age_bands(data.get("age_bands"))
+    band_slugs = tuple(b["slug"] for b in bands)
 
     raw_items: dict[str, dict] = {}
     library: dict[str, dict[str, Any]] = {}
     for index, raw in enumerate(data["items"]):
         where = f"items[{index}] ({raw.get('code', '?')})"
         code = _need(raw, "code", where)
-        raw_items[code], library[code] = raw, _item_fields(raw, where, regions)
+        raw_items[code], library[code] = raw, _item_fields(raw, where, regions, band_slugs)
 
     for index, raw in enumerate(data["drugs"]):
         where = f"drugs[{index}] ({raw.get('slug', '?')})"
@@ -361,7 +444,12 @@ def catalogue_load(*, path: Path = DEFAULT_PATH, force: bool = False) -> LoadRep
         template = _upsert(
             ChecklistTemplate,
             {"slug": slug},
-            {"name": _need(raw, "name", where), "version": version, "source": _need(raw, "source", where)},
+            {
+                "name": _need(raw, "name", where),
+                "version": version,
+                "source": _need(raw, "source", where),
+                "age_bands": bands,
+            },
             report,
             "templates",
         )
@@ -375,7 +463,7 @@ def catalogue_load(*, path: Path = DEFAULT_PATH, force: bool = False) -> LoadRep
             fields = library[code]
             if code in overrides:
                 merged = {**raw_items[code], **overrides[code]}
-                fields = _item_fields(merged, f"{where}.overrides.{code}", regions)
+                fields = _item_fields(merged, f"{where}.overrides.{code}", regions, band_slugs)
             _upsert(
                 TemplateItem, {"template": template, "code": code}, {**fields, "sort_order": order}, report, "items"
             )

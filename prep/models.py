@@ -63,6 +63,15 @@ class ChecklistTemplate(PublicIdModel):
     name = models.CharField(max_length=200)
     version = models.CharField(max_length=40, help_text="Catalogue version the template was loaded from.")
     source = models.TextField()
+    # The catalogue's age bands (``age_bands`` in the file), copied onto each template when loaded
+    # so that planning reads them with the template's items, in the same query:
+    # [{slug, name, min_age, max_age (None: no upper limit), audience: patient | parent, source}].
+    age_bands = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Age bands on the surgery day (whole years, inclusive); 'parent' bands address the texts "
+        "to a parent or guardian.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -164,12 +173,25 @@ class TemplateItem(PublicIdModel):
     instructions_es = models.TextField()
     why_en = models.TextField(blank=True)
     why_es = models.TextField(blank=True)
+    # The same texts addressed to a parent or guardian, used when the patient is in a ``parent`` age
+    # band (a child on the surgery day); ``{first_name}`` is the child's. Blank: the patient's text.
+    # Read them through ``prep.selectors.item_text``, never directly.
+    patient_title_parent_en = models.CharField(max_length=200, blank=True)
+    patient_title_parent_es = models.CharField(max_length=200, blank=True)
+    instructions_parent_en = models.TextField(blank=True)
+    instructions_parent_es = models.TextField(blank=True)
+    why_parent_en = models.TextField(blank=True)
+    why_parent_es = models.TextField(blank=True)
     # Timing relative to the surgery's start, in the clinic's time zone:
     #  - at_local_time set: that wall-clock time, ``offset_days`` calendar days from the surgery day;
     #  - else ``offset_days`` calendar days (same wall time) plus ``offset_minutes`` of elapsed time.
     offset_days = models.IntegerField(default=0)
     offset_minutes = models.IntegerField(default=0)
     at_local_time = models.TimeField(null=True, blank=True)
+    # Other timings a clinic may choose for some age bands (ClinicTestPolicy.timing_option), e.g. clear
+    # liquids until 1 h before for children: {name: {offset_days, offset_minutes, at_local_time,
+    # age_band_in, note}}.
+    timing_options = models.JSONField(default=dict, blank=True)
     # Structured, validated by prep.conditions (no eval): see that module for the keys.
     conditions = models.JSONField(default=dict, blank=True)
     result_kind = models.CharField(max_length=8, choices=ResultKind.choices, default=ResultKind.NONE)
@@ -343,6 +365,12 @@ class ClinicTestPolicy(PublicIdModel):
     )
     required = models.BooleanField(null=True, blank=True)
     validity_days = models.PositiveIntegerField(null=True, blank=True)
+    timing_option = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="One of the item's timing options (e.g. children_1h for fasting_clear_liquids); blank: the "
+        "catalogue's timing.",
+    )
     note = models.TextField(blank=True, help_text="Why the clinic chose this (shown to staff).")
 
     class Meta:
@@ -363,7 +391,14 @@ class ClinicTestPolicy(PublicIdModel):
                 conditions.validate(self.conditions)
             except conditions.ConditionError as exc:
                 raise ValidationError({"conditions": str(exc)}) from None
-        if not TemplateItem.objects.filter(code=self.code, clinic_policy=True).exists():
+        if self.timing_option:
+            items = TemplateItem.objects.filter(code=self.code)
+            options = sorted({name for item in items for name in item.timing_options})
+            if self.timing_option not in options:
+                raise ValidationError(
+                    {"timing_option": f"{self.timing_option!r} is not a timing option of {self.code!r}: {options}."}
+                )
+        elif not TemplateItem.objects.filter(code=self.code, clinic_policy=True).exists():
             raise ValidationError({"code": f"{self.code!r} is not a test of the catalogue's clinic policy."})
 
 

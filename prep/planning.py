@@ -12,7 +12,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.utils.text import slugify
 
@@ -66,6 +66,8 @@ class TestPolicy:
     required: bool | None = None
     validity_days: int | None = None
     note: str = ""
+    # The name of one of the item's ``timing_options`` the clinic chose ("": the catalogue's timing).
+    timing_option: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class BookingFacts:
     # taken the drug since.
     previous_last_doses: Mapping[str, dt.datetime] = field(default_factory=dict)
     policies: Mapping[str, TestPolicy] = field(default_factory=dict)
+    # The template's age bands (``ChecklistTemplate.age_bands``, from the catalogue's ``age_bands``).
+    age_bands: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass
@@ -150,6 +154,11 @@ class Plan:
     items: list[PlannedItem]
     alerts: list[Alert]
     unmatched: list[str]
+    # The patient's age on the surgery day and the catalogue band it falls in ("" without bands);
+    # ``audience`` is "parent" for a band whose texts are addressed to a parent or guardian.
+    age: int = 0
+    age_band: str = ""
+    audience: str = "patient"
 
 
 def risk_phrase(risk: str) -> str:
@@ -176,10 +185,36 @@ def shift(start_at: dt.datetime, tz: zoneinfo.ZoneInfo, *, days: int = 0, minute
 
 
 def due_time(template_item: TemplateItem, start_at: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
-    if template_item.at_local_time is not None:
-        day = start_at.astimezone(tz).date() + dt.timedelta(days=template_item.offset_days)
-        return local_to_utc(dt.datetime.combine(day, template_item.at_local_time), tz)
-    return shift(start_at, tz, days=template_item.offset_days, minutes=template_item.offset_minutes)
+    return _due_from(
+        template_item.offset_days, template_item.offset_minutes, template_item.at_local_time, start_at, tz
+    )
+
+
+def _due_from(
+    offset_days: int, offset_minutes: int, at: dt.time | None, start_at: dt.datetime, tz: zoneinfo.ZoneInfo
+) -> dt.datetime:
+    if at is not None:
+        day = start_at.astimezone(tz).date() + dt.timedelta(days=offset_days)
+        return local_to_utc(dt.datetime.combine(day, at), tz)
+    return shift(start_at, tz, days=offset_days, minutes=offset_minutes)
+
+
+def age_band_for(bands: Sequence[Mapping[str, Any]], age: int) -> Mapping[str, Any] | None:
+    """The band (``ChecklistTemplate.age_bands``) an age on the surgery day falls in, or None."""
+    for band in bands:
+        if band["min_age"] <= age and (band.get("max_age") is None or age <= band["max_age"]):
+            return band
+    return None
+
+
+def _timing_option(ti: TemplateItem, policy: TestPolicy | None, band: str) -> dict[str, Any] | None:
+    """The clinic's chosen timing option for this item, when it applies to the patient's age band."""
+    if policy is None or not policy.timing_option:
+        return None
+    option = (ti.timing_options or {}).get(policy.timing_option)
+    if option is None or band not in option.get("age_band_in", ()):
+        return None
+    return dict(option)
 
 
 def hours_before(when: dt.datetime, tz: zoneinfo.ZoneInfo, hours: int) -> dt.datetime:
@@ -264,6 +299,8 @@ def _plan(facts: BookingFacts, template_items: Sequence[TemplateItem], drugs: Se
     if facts.birth_date >= local_day:
         raise PlanningError("birth_date", "The birth date must be before the surgery date.")
     age = age_on(facts.birth_date, local_day)
+    band = age_band_for(facts.age_bands, age)
+    band_slug = str(band["slug"]) if band else ""
     by_code = {ti.code: ti for ti in template_items}
     order = {ti.code: index for index, ti in enumerate(template_items)}
     alerts = _thrombotic_alerts(facts, local_day)
@@ -282,11 +319,13 @@ def _plan(facts: BookingFacts, template_items: Sequence[TemplateItem], drugs: Se
         cardiac_risk=facts.cardiac_risk,
         sex=facts.sex,
         has_unmatched_medication=bool(meds.unmatched),
+        age_band=band_slug,
     )
     planned: list[PlannedItem] = []
     for ti in template_items:
         if is_text_template(ti.code):
             continue
+        option = _timing_option(ti, facts.policies.get(ti.code), band_slug)
         policy = facts.policies.get(ti.code) if ti.clinic_policy else None
         if policy is not None and not policy.enabled:
             continue
@@ -302,11 +341,16 @@ def _plan(facts: BookingFacts, template_items: Sequence[TemplateItem], drugs: Se
                 if policy is not None and policy.note
                 else ". The clinic's policy (the source document's standard tests), not a guideline"
             )
+        due_at = due_time(ti, facts.start_at, facts.tz)
+        if option is not None:
+            at = dt.time.fromisoformat(option["at_local_time"]) if option.get("at_local_time") else None
+            due_at = _due_from(option["offset_days"], option["offset_minutes"], at, facts.start_at, facts.tz)
+            reason += f". Clinic policy for age band {band_slug}: {option['note']}"
         item = PlannedItem(
             code=ti.code,
             template_item=ti,
             title=ti.title_en,
-            due_at=due_time(ti, facts.start_at, facts.tz),
+            due_at=due_at,
             reason=reason,
             source=ti.source,
             sort_order=order[ti.code] * 100,
@@ -330,7 +374,14 @@ def _plan(facts: BookingFacts, template_items: Sequence[TemplateItem], drugs: Se
             )
         )
     planned.sort(key=lambda p: (p.due_at, p.sort_order, p.code))
-    return Plan(items=planned, alerts=alerts, unmatched=list(meds.unmatched))
+    return Plan(
+        items=planned,
+        alerts=alerts,
+        unmatched=list(meds.unmatched),
+        age=age,
+        age_band=band_slug,
+        audience=str(band.get("audience") or "patient") if band else "patient",
+    )
 
 
 def _thrombotic_alerts(facts: BookingFacts, surgery_day: dt.date) -> list[Alert]:

@@ -12,7 +12,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Surgery
-from prep.models import ChecklistItem, ItemStatus, Readiness
+from prep import planning
+from prep.models import ChecklistItem, ItemStatus, Readiness, TemplateItem
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -197,3 +198,60 @@ def item_phase(item: ChecklistItem, surgery: Surgery, tz: dt.tzinfo) -> str:
     if delta <= 7:
         return "days_before"
     return "weeks_before"
+
+
+# --- Texts for a patient or, for a child, a parent or guardian ---------------------------------
+
+TEXT_FIELDS = ("patient_title", "instructions", "why")
+# What ``{first_name}`` and ``{time}`` read when the caller has no value for them.
+_NO_NAME = {"en": "your child", "es": "su hijo o hija"}
+_NO_TIME = {"en": "the time shown", "es": "la hora indicada"}
+
+
+def surgery_age_band(*, surgery: Surgery) -> dict[str, Any] | None:
+    """The catalogue age band the patient is in on the surgery day (clinic's calendar), or None.
+
+    Reads the bands of the checklist's template (else the procedure's): callers load
+    ``patient__clinic`` and ``checklist__template`` / ``procedure__template`` with the surgery.
+    """
+    checklist = getattr(surgery, "checklist", None)
+    template = checklist.template if checklist is not None else surgery.procedure.template
+    day = surgery.start_at.astimezone(surgery.patient.clinic.tz).date()
+    band = planning.age_band_for(template.age_bands, surgery.patient.age_on(day))
+    return dict(band) if band is not None else None
+
+
+def surgery_texts_for_parent(*, surgery: Surgery) -> bool:
+    """True when the patient is a child on the surgery day: the texts are addressed to a parent."""
+    band = surgery_age_band(surgery=surgery)
+    return band is not None and band.get("audience") == "parent"
+
+
+def item_text(
+    item: ChecklistItem | TemplateItem,
+    *,
+    field: str,
+    language: str,
+    for_parent: bool,
+    first_name: str = "",
+    time_text: str = "",
+) -> str:
+    """One patient text of an item (``field``: patient_title, instructions or why) in ``language``.
+
+    ``for_parent`` (see :func:`surgery_texts_for_parent`) picks the catalogue's parent wording
+    ("Stop giving {first_name} food at {time}") where the item has one, else the patient's own.
+    ``{first_name}`` (the child's) and ``{time}`` (the due time as the reader's clock shows it) are
+    filled here; ``{drug}``, ``{last_dose}`` and ``{restart}`` are left to the caller. A generated
+    item without a catalogue entry gives its staff title as its title and no other text.
+    """
+    if field not in TEXT_FIELDS:
+        raise ValueError(f"field must be one of {TEXT_FIELDS}, not {field!r}")
+    lang = language if language in ("en", "es") else "en"
+    ti = item if isinstance(item, TemplateItem) else item.template_item
+    if ti is None:
+        return item.title if field == "patient_title" else ""
+    text = ""
+    if for_parent:
+        text = getattr(ti, f"{field}_parent_{lang}", "") or ""
+    text = text or getattr(ti, f"{field}_{lang}", "") or getattr(ti, f"{field}_en", "")
+    return text.replace("{first_name}", first_name or _NO_NAME[lang]).replace("{time}", time_text or _NO_TIME[lang])

@@ -6,6 +6,7 @@ plan is not touched here: the actions (``actions/``) that call these re-plan it 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
@@ -76,7 +77,12 @@ def medication_facts(
 def clinic_policies(clinic_id: int) -> dict[str, planning.TestPolicy]:
     return {
         p.code: planning.TestPolicy(
-            enabled=p.enabled, conditions=p.conditions, required=p.required, validity_days=p.validity_days, note=p.note
+            enabled=p.enabled,
+            conditions=p.conditions,
+            required=p.required,
+            validity_days=p.validity_days,
+            note=p.note,
+            timing_option=p.timing_option,
         )
         for p in ClinicTestPolicy.objects.filter(clinic_id=clinic_id)
     }
@@ -137,8 +143,13 @@ def booking_facts(
 
 def checklist_plan(*, surgery: Surgery, checklist: Checklist | None = None) -> planning.Plan:
     """What the checklist of this booking should hold now, with its alerts (nothing is saved)."""
-    template_items = list(TemplateItem.objects.filter(template_id=surgery.procedure.template_id))
+    # The template rides along with its items (one query): its age bands choose the fasting rules.
+    template_items = list(
+        TemplateItem.objects.filter(template_id=surgery.procedure.template_id).select_related("template")
+    )
     facts = booking_facts(surgery=surgery, checklist=checklist)
+    if template_items:
+        facts = dataclasses.replace(facts, age_bands=template_items[0].template.age_bands)
     return planning.plan_checklist(facts, template_items, list(Drug.objects.all()))
 
 
