@@ -19,6 +19,7 @@ VARIANTS = {
     "trigeminal-rf": "high",
     "trigeminal-glycerol": "high",
     "endoscopic-rhizotomy": "high",
+    "sdr": "high",
 }
 # Section 1 of the clinical reference: what the source document asks of a patient.
 SOURCE_DOCUMENT_ITEMS = {

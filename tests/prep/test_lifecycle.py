@@ -47,7 +47,7 @@ def local(value: dt.datetime) -> str:
 def test_booking_generates_the_checklist_with_its_catalogue_version(book) -> None:
     surgery = book("trigeminal-rf", at("2026-03-09T08:00"), medications=["clopidogrel"])
     checklist = surgery.checklist
-    assert checklist.catalogue_version == "2026.12.3"
+    assert checklist.catalogue_version == "2026.12.4"
     codes = set(checklist.items.values_list("code", flat=True))
     assert {"blood_group", "hemoglobin", "ecg", "chest_xray", "urinalysis", "consent", "arrival"} <= codes
     assert {"hold_approval:clopidogrel", "hold:clopidogrel"} <= codes

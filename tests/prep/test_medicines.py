@@ -489,11 +489,14 @@ def test_patient_texts_are_grade_8_or_below_and_latin_american_spanish(catalogue
     from prep.models import TemplateItem
 
     for ti in TemplateItem.objects.all():
-        for text in (ti.instructions_en, ti.why_en):
+        # The parent wording for a child too (issue 22), with the child's name and a time filled in.
+        for text in (ti.instructions_en, ti.why_en, ti.instructions_parent_en, ti.why_parent_en):
             filled = text.replace("{drug}", "aspirin").replace("{last_dose}", "June 5").replace("{restart}", "June 6")
+            filled = filled.replace("{first_name}", "Maya").replace("{time}", "2:00 AM")
             assert textstat.flesch_kincaid_grade(filled) <= 8, (ti.code, text)
+        spanish = (ti.instructions_es, ti.why_es, ti.patient_title_es, ti.instructions_parent_es, ti.why_parent_es)
         for word in ("zumo", "conduzca", "ingresar", "ingreso"):
-            assert word not in (ti.instructions_es + ti.why_es + ti.patient_title_es).lower(), (ti.code, word)
+            assert word not in " ".join(spanish).lower(), (ti.code, word)
 
 
 def test_unverified_values_are_shown_to_staff_never_to_patients(catalogue: None) -> None:
@@ -502,7 +505,11 @@ def test_unverified_values_are_shown_to_staff_never_to_patients(catalogue: None)
     data = codes(preview(*HIGH, "--medication", "Plavix"))
     assert "to be confirmed by the clinic" in data["hold_approval:clopidogrel"]["reason"]
     for ti in TemplateItem.objects.all():
-        patient_text = " ".join((ti.patient_title_en, ti.instructions_en, ti.why_en, ti.instructions_es, ti.why_es))
+        patient_text = " ".join(
+            (ti.patient_title_en, ti.instructions_en, ti.why_en, ti.instructions_es, ti.why_es)
+            + (ti.patient_title_parent_en, ti.instructions_parent_en, ti.why_parent_en)
+            + (ti.patient_title_parent_es, ti.instructions_parent_es, ti.why_parent_es)
+        )
         assert "to be confirmed" not in patient_text.lower(), ti.code
         assert "clinic_tbc" not in patient_text and "tbc" not in patient_text.lower(), ti.code
 

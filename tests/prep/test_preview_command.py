@@ -40,7 +40,7 @@ def test_preview_prints_the_checklist_sorted_by_due_time(catalogue: None) -> Non
     assert data["procedure"] == "trigeminal-glycerol"
     assert data["risk"] == "high"
     assert data["surgery_at"] == "2026-03-09T08:00:00-07:00"
-    assert data["catalogue_version"] == "2026.12.3"
+    assert data["catalogue_version"] == "2026.12.4"
     items = data["items"]
     assert [i["due_at"] for i in items] == sorted(i["due_at"] for i in items) or all(
         items[n]["due_at"] <= items[n + 1]["due_at"] for n in range(len(items) - 1)
@@ -67,7 +67,7 @@ def test_default_anaesthesia_is_the_variants(catalogue: None) -> None:
 def test_list_procedures(catalogue: None) -> None:
     out = StringIO()
     call_command("preview_checklist", "--list-procedures", stdout=out)
-    assert len(out.getvalue().splitlines()) == 6 and "cervical-facet-rf\tintermediate" in out.getvalue()
+    assert len(out.getvalue().splitlines()) == 7 and "cervical-facet-rf\tintermediate" in out.getvalue()
 
 
 @pytest.mark.parametrize(
