@@ -185,9 +185,7 @@ def shift(start_at: dt.datetime, tz: zoneinfo.ZoneInfo, *, days: int = 0, minute
 
 
 def due_time(template_item: TemplateItem, start_at: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
-    return _due_from(
-        template_item.offset_days, template_item.offset_minutes, template_item.at_local_time, start_at, tz
-    )
+    return _due_from(template_item.offset_days, template_item.offset_minutes, template_item.at_local_time, start_at, tz)
 
 
 def _due_from(

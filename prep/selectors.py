@@ -247,9 +247,12 @@ def item_text(
     if field not in TEXT_FIELDS:
         raise ValueError(f"field must be one of {TEXT_FIELDS}, not {field!r}")
     lang = language if language in ("en", "es") else "en"
-    ti = item if isinstance(item, TemplateItem) else item.template_item
-    if ti is None:
+    if isinstance(item, TemplateItem):
+        ti = item
+    elif item.template_item is None:
         return item.title if field == "patient_title" else ""
+    else:
+        ti = item.template_item
     text = ""
     if for_parent:
         text = getattr(ti, f"{field}_parent_{lang}", "") or ""

@@ -505,11 +505,8 @@ def test_unverified_values_are_shown_to_staff_never_to_patients(catalogue: None)
     data = codes(preview(*HIGH, "--medication", "Plavix"))
     assert "to be confirmed by the clinic" in data["hold_approval:clopidogrel"]["reason"]
     for ti in TemplateItem.objects.all():
-        patient_text = " ".join(
-            (ti.patient_title_en, ti.instructions_en, ti.why_en, ti.instructions_es, ti.why_es)
-            + (ti.patient_title_parent_en, ti.instructions_parent_en, ti.why_parent_en)
-            + (ti.patient_title_parent_es, ti.instructions_parent_es, ti.why_parent_es)
-        )
+        fields = ("patient_title", "instructions", "why", "patient_title_parent", "instructions_parent", "why_parent")
+        patient_text = " ".join(getattr(ti, f"{field}_{lang}") for field in fields for lang in ("en", "es"))
         assert "to be confirmed" not in patient_text.lower(), ti.code
         assert "clinic_tbc" not in patient_text and "tbc" not in patient_text.lower(), ti.code
 

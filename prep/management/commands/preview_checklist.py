@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from patients.models import CONDITION_CODES, PATIENT_FLAGS, Anaesthesia, Sex
 from prep import medicines, planning
-from prep.models import Drug, KnownMedicine, ProcedureVariant, TemplateItem
+from prep.models import Drug, KnownMedicine, ProcedureVariant, ShowTime, TemplateItem
+from prep.selectors import item_text
 
 
 class BadInput(Exception):
@@ -48,6 +49,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--flag", action="append", default=[], help=f"One of {', '.join(PATIENT_FLAGS)}.")
         parser.add_argument("--age-threshold", type=int, default=65, help="The clinic's cardiac age threshold.")
+        parser.add_argument(
+            "--first-name", default="", help="The child's first name in the parent wording (default: 'your child')."
+        )
+        parser.add_argument(
+            "--language", choices=("en", "es"), default="en", help="Language of the parent wording (a child only)."
+        )
+        parser.add_argument(
+            "--timing-option",
+            action="append",
+            default=[],
+            help="Repeatable: CODE=OPTION, a clinic's timing option (e.g. fasting_clear_liquids=children_1h).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["list_procedures"]:
@@ -134,6 +147,8 @@ class Command(BaseCommand):
             conditions=conditions,
             crcl=crcl,
             now=now,
+            policies=self._timing_options(options["timing_option"], procedure),
+            age_bands=procedure.template.age_bands,
         )
         template_items = list(TemplateItem.objects.filter(template=procedure.template))
         try:
@@ -141,12 +156,31 @@ class Command(BaseCommand):
         except planning.PlanningError as exc:
             raise BadInput(f"--{exc.field.replace('_', '-')}: {exc}") from None
         local = lambda value: value.astimezone(tz).isoformat() if value else None  # noqa: E731
+        band = planning.age_band_for(procedure.template.age_bands, plan.age)
+        for_parent = plan.audience == "parent"
+
+        def parent_wording(p: planning.PlannedItem) -> dict[str, str]:
+            # For a child, what the parent reads (the portal adds the framing around it).
+            if not for_parent:
+                return {}
+            ti = p.template_item
+            time = p.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if ti.show_time != ShowTime.DAY else ""
+            words = {"for_parent": True, "language": options["language"], "first_name": options["first_name"]}
+            return {
+                "parent_title": item_text(ti, field="patient_title", time_text=time, **words),
+                "parent_instructions": item_text(ti, field="instructions", time_text=time, **words),
+            }
+
         return {
             "procedure": procedure.slug,
             "risk": procedure.risk,
             "anaesthesia": facts.anaesthesia,
             "surgery_at": local(start_at),
             "catalogue_version": procedure.template.version,
+            "age": plan.age,
+            "age_band": plan.age_band,
+            "age_band_name": band["name"] if band else "",
+            "audience": plan.audience,
             "items": [
                 {
                     "code": p.code,
@@ -157,6 +191,7 @@ class Command(BaseCommand):
                     "reason": p.reason,
                     "source": p.source,
                     **({"last_dose_at": local(p.last_dose_at), "restart_at": local(p.restart_at)} if p.locked else {}),
+                    **parent_wording(p),
                 }
                 for p in plan.items
             ],
@@ -180,6 +215,20 @@ class Command(BaseCommand):
             no_rule=read.known is not None,
             how=read.how,
         )
+
+    @staticmethod
+    def _timing_options(raws: list[str], procedure: ProcedureVariant) -> dict[str, planning.TestPolicy]:
+        found: dict[str, planning.TestPolicy] = {}
+        for raw in raws:
+            code, _, option = raw.partition("=")
+            item = TemplateItem.objects.filter(template=procedure.template, code=code).first()
+            if item is None or not option:
+                raise BadInput(f"--timing-option {raw!r}: give CODE=OPTION with CODE an item of {procedure.slug}.")
+            if option not in item.timing_options:
+                known = ", ".join(item.timing_options) or "none"
+                raise BadInput(f"--timing-option {raw!r}: {code} has no option {option!r}; known: {known}.")
+            found[code] = planning.TestPolicy(timing_option=option)
+        return found
 
     @staticmethod
     def _conditions(raws: list[str]) -> dict[str, dt.date | None]:
