@@ -48,6 +48,60 @@ def test_every_variant_has_its_risk_class_and_a_complete_template(catalogue: Non
         assert codes >= SOURCE_DOCUMENT_ITEMS, (template.slug, SOURCE_DOCUMENT_ITEMS - codes)
 
 
+def test_every_template_carries_the_age_bands(catalogue: None) -> None:
+    for template in ChecklistTemplate.objects.all():
+        bands = [(b["slug"], b["min_age"], b["max_age"], b["audience"]) for b in template.age_bands]
+        assert bands == [
+            ("infant", 0, 0, "parent"),
+            ("young_child", 1, 2, "parent"),
+            ("child", 3, 17, "parent"),
+            ("adult", 18, None, "patient"),
+        ], template.slug
+        codes = set(template.items.values_list("code", flat=True))
+        assert {"fasting_breast_milk", "fasting_formula"} <= codes, template.slug
+
+
+def test_the_sdr_template_lists_its_items_in_order(catalogue: None) -> None:
+    codes = list(TemplateItem.objects.filter(template__slug="sdr").values_list("code", flat=True))
+    assert [c for c in codes if ":" not in c] == [
+        "health_questionnaire",
+        "sdr_assessment",
+        "mri",
+        "blood_group",
+        "hemoglobin",
+        "ecg",
+        "chest_xray",
+        "urinalysis",
+        "cardiac_evaluation",
+        "inr",
+        "med_review",
+        "pregnancy_check",
+        "contrast_allergy",
+        "consent",
+        "physio_plan",
+        "school_plan",
+        "parent_stays_overnight",
+        "prepare_child",
+        "admission",
+        "inpatient_stay",
+        "what_to_bring",
+        "hospital_stay_bag",
+        "if_unwell",
+        "fasting_solids",
+        "fasting_breast_milk",
+        "fasting_formula",
+        "fasting_clear_liquids",
+        "arrival",
+        "warning_signs",
+        "follow_up",
+    ]
+    sdr = ProcedureVariant.objects.get(slug="sdr")
+    assert (sdr.risk, sdr.risk_to_be_confirmed, sdr.default_anaesthesia) == ("high", True, "general")
+    assert (sdr.cardiac_risk, sdr.cardiac_risk_to_be_confirmed) == ("intermediate", True)
+    for item in TemplateItem.objects.filter(template__slug="sdr", code__in=("sdr_assessment", "physio_plan")):
+        assert "clinic_tbc" in item.source and "sdr_family" in item.source
+
+
 def test_every_item_is_bilingual_and_sourced(catalogue: None) -> None:
     for item in TemplateItem.objects.all():
         for field in (
@@ -158,6 +212,23 @@ def _write(tmp_path: Path, mutate) -> Path:
             lambda d: d["templates"][0].setdefault("overrides", {}).update(arrival={"confirm_as": "ride_home"}),
             r"overrides\.arrival\.confirm_as: 'ride_home' is not one of",
         ),
+        (lambda d: d["age_bands"][1].update(min_age=2), r"age_bands\[1\] \(young_child\)\.min_age: 2 leaves a gap"),
+        (
+            lambda d: d["age_bands"][0].update(audience="kids"),
+            r"audience: 'kids' is not one of \['patient', 'parent'\]",
+        ),
+        (lambda d: d["age_bands"][-1].update(max_age=99), "the last band must have no max_age"),
+        (
+            lambda d: d["items"][0].update(conditions={"age_band_in": ["teen"]}),
+            r"items\[0\] \(mri\)\.conditions: age_band_in has unknown values \['teen'\]",
+        ),
+        (
+            lambda d: next(i for i in d["items"] if i["code"] == "fasting_clear_liquids")["timing_options"][
+                "children_1h"
+            ].update(age_band_in=["teen"]),
+            r"\(fasting_clear_liquids\)\.timing_options\.children_1h: age_band_in has unknown values",
+        ),
+        (lambda d: d["items"][0].update(why_parent_fr="..."), r"unknown keys \['why_parent_fr'\]"),
     ],
 )
 def test_malformed_catalogue_is_refused_whole(tmp_path: Path, mutate, message: str) -> None:

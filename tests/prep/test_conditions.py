@@ -25,6 +25,7 @@ FACTS = Facts(
     cardiac_risk="intermediate",
     sex="female",
     has_unmatched_medication=True,
+    age_band="adult",
 )
 
 # Per key: a value that holds for FACTS (with its reason and its words), and one that does not.
@@ -69,6 +70,12 @@ CASES = {
         ["a medicine the dictionary could not read"],
         "a medicine could not be read by the dictionary",
         None,
+    ),
+    "age_band_in": (
+        ["adult"],
+        ["age band adult on the day of surgery"],
+        "age band on the day of surgery is adult",
+        ["infant", "child"],
     ),
     "any_of": (
         [{"risk_in": ["low"]}, {"min_age": 65}],
@@ -126,6 +133,14 @@ def test_all_keys_must_hold_and_the_reasons_add_up() -> None:
 def test_a_malformed_condition_is_refused_with_the_key_named(condition, message: str) -> None:
     with pytest.raises(ConditionError, match=message):
         conditions.validate(condition, regions=("cervical",))
+
+
+def test_age_bands_are_the_catalogues() -> None:
+    with pytest.raises(
+        ConditionError, match=r"age_band_in has unknown values \['teen'\]; allowed: \['infant', 'adult'\]"
+    ):
+        conditions.validate({"age_band_in": ["teen"]}, age_bands=("infant", "adult"))
+    conditions.validate({"age_band_in": ["infant"]}, age_bands=("infant", "adult"))
 
 
 def test_regions_are_free_where_no_catalogue_is_at_hand() -> None:
