@@ -138,6 +138,8 @@ PATIENTS = (
     DemoPatient("Ingrid", "Berg", dt.date(1973, 3, 9), 13, "09:00", "lumbar-facet-rf", "ready"),
     DemoPatient("Carlos", "Mendoza", dt.date(1964, 8, 16), 13, "13:30", "endoscopic-rhizotomy", "open"),
     DemoPatient("Helen", "Park", dt.date(1951, 10, 27), 14, "08:00", "lumbar-facet-rf", "open", ("dabigatran",)),
+    # A child booked for selective dorsal rhizotomy (issue 22): fasting by age band, texts for a parent.
+    DemoPatient("Mateo", "Alvarez", dt.date(2017, 4, 12), 9, "07:30", "sdr", "open", ("baclofen",)),
 )
 
 

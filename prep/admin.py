@@ -40,7 +40,9 @@ class TemplateItemInline(ConditionsInWords, ClinicScopedInline, admin.StackedInl
         ("code", "category", "assignee", "required", "sort_order"),
         "title_en",
         ("patient_title_en", "patient_title_es"),
+        ("patient_title_parent_en", "patient_title_parent_es"),
         ("offset_days", "offset_minutes", "at_local_time"),
+        "timing_options",
         "conditions",
         "conditions_in_words",
         ("confirm_as", "reminder_kind", "show_time", "calendar"),
@@ -99,6 +101,6 @@ class ClinicTestPolicyAdmin(ClinicScopedAdmin):
     """
 
     clinic_admin_perms = ALL
-    list_display = ("clinic", "code", "enabled", "required", "validity_days", "note")
+    list_display = ("clinic", "code", "enabled", "required", "validity_days", "timing_option", "note")
     list_filter = ("clinic", "code", "enabled")
     list_select_related = ("clinic",)

@@ -42,7 +42,11 @@ def test_load_demo_is_idempotent_and_covers_every_state(catalogue, settings, cli
     settings.DEBUG = True
     call_command("load_demo", stdout=StringIO())
     call_command("load_demo", stdout=StringIO())
-    assert Patient.objects.count() == 25 and Surgery.objects.count() == 25
+    assert Patient.objects.count() == 26 and Surgery.objects.count() == 26
+    # A child booked for selective dorsal rhizotomy, with the parent's items (issue 22).
+    child = Surgery.objects.get(procedure__slug="sdr")
+    assert child.patient.age_on(child.start_at.date()) < 18
+    assert child.checklist.items.filter(code="parent_stays_overnight").exists()
     from questionnaires.models import QuestionnaireResponse
 
     assert QuestionnaireResponse.objects.filter(status="submitted").count() == 1  # one "to reconcile" (issue 20)
