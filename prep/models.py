@@ -238,8 +238,10 @@ class TemplateItem(PublicIdModel):
 
         from prep import conditions
 
+        # ``age_band_in`` names the template's bands (none at hand: any name passes, as for regions).
+        bands = tuple(b["slug"] for b in self.template.age_bands) if self.template_id else ()
         try:
-            conditions.validate(self.conditions)
+            conditions.validate(self.conditions, age_bands=bands or None)
         except conditions.ConditionError as exc:
             raise ValidationError({"conditions": str(exc)}) from None
 

@@ -253,3 +253,6 @@ def test_the_admin_shows_a_condition_in_words_and_refuses_a_malformed_one(catalo
     item.conditions = {"anaesthesia_in": ["hypnosis"]}
     with pytest.raises(ValidationError, match="anaesthesia_in has unknown values"):
         item.full_clean()
+    item.conditions = {"age_band_in": ["teen"]}
+    with pytest.raises(ValidationError, match=r"age_band_in has unknown values \['teen'\]; allowed: \['infant'"):
+        item.full_clean()
