@@ -356,3 +356,19 @@ def test_preview_refuses_an_unknown_timing_option(catalogue: None) -> None:
         )
     assert info.value.code == 2
     assert "has no option 'children_30min'; known: children_1h" in err.getvalue()
+
+
+def test_an_infants_milk_feeds_are_in_the_fasting_reminders(book, booked_january) -> None:
+    from reminders.models import Reminder
+
+    surgery = book("sdr", dt.datetime(2026, 3, 8, 7, 30, tzinfo=LA), birth_date=dt.date(2025, 7, 1))
+    codes = dict(ChecklistItem.objects.filter(checklist__surgery=surgery).values_list("pk", "code"))
+    (fasting,) = Reminder.objects.filter(surgery=surgery, kind="fasting")
+    # One message 12 h before the first fasting time (00:30 PST), naming all four times.
+    assert fasting.planned_at.astimezone(LA).isoformat() == "2026-03-07T12:30:00-08:00"
+    assert [codes[pk] for pk in fasting.covers] == [
+        "fasting_solids",
+        "fasting_formula",
+        "fasting_breast_milk",
+        "fasting_clear_liquids",
+    ]
