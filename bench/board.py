@@ -109,7 +109,7 @@ def seed(rng: random.Random) -> dict:
             )
         )
     Surgery.objects.bulk_create(surgeries, batch_size=2000)
-    surgeries = list(Surgery.objects.filter(clinic=clinic).select_related("patient", "procedure"))
+    surgeries = list(Surgery.objects.filter(clinic=clinic).select_related("patient", "procedure__template"))
     Checklist.objects.bulk_create(
         [Checklist(surgery=s, template_id=s.procedure.template_id, catalogue_version="bench") for s in surgeries],
         batch_size=2000,
@@ -128,6 +128,7 @@ def seed(rng: random.Random) -> dict:
             anaesthesia=surgery.anaesthesia,
             flags=patient.flags,
             clinic_age_threshold=clinic.cardiac_age_threshold,
+            age_bands=surgery.procedure.template.age_bands,
             medications=[
                 planning.MedicationFacts(
                     name=m.name, indication=m.indication, drug=m.drug, is_blood_thinner=True, medication_id=m.pk

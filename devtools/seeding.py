@@ -846,6 +846,7 @@ def _seed_checklists(
                 clinic_age_threshold=clinic.cardiac_age_threshold,
                 cardiac_risk=surgery.procedure.cardiac_risk,
                 sex=patient.sex,
+                age_bands=surgery.procedure.template.age_bands,
                 medications=[
                     planning.MedicationFacts(
                         name=m.name,
@@ -973,6 +974,13 @@ def _seed_item_history(items: Sequence[ChecklistItem], surgeries: Sequence[Surge
         surgery_id = checklist_surgery.get(item.checklist_id)
         if surgery_id is None:
             surgery_id = checklist_surgery[item.checklist_id] = item.checklist.surgery_id
+        # Booked before anything was done: an item due weeks ahead (the SDR team's assessment, 42
+        # days before) can have been done before the usual 30 days.
+        when = getattr(item, "_seed_when", None)
+        if when is not None:
+            booked_at[surgery_id] = min(booked_at[surgery_id], when - dt.timedelta(hours=1))
+    for item in items:
+        surgery_id = checklist_surgery[item.checklist_id]
         values = {name: getattr(item, name) for name in tracked}
         created = {**values, **initial}
         if item.locked is False and item.code.startswith(planning.HOLD_PREFIX):
