@@ -400,6 +400,12 @@ class ClinicTestPolicy(PublicIdModel):
                 raise ValidationError(
                     {"timing_option": f"{self.timing_option!r} is not a timing option of {self.code!r}: {options}."}
                 )
+            is_test = items.filter(clinic_policy=True).exists()
+            changes_more = self.conditions is not None or self.required is not None or self.validity_days is not None
+            if not is_test and (changes_more or not self.enabled):
+                raise ValidationError(
+                    {"code": f"{self.code!r} is not a test of the clinic's policy: only its timing option can change."}
+                )
         elif not TemplateItem.objects.filter(code=self.code, clinic_policy=True).exists():
             raise ValidationError({"code": f"{self.code!r} is not a test of the catalogue's clinic policy."})
 

@@ -274,6 +274,10 @@ def test_a_timing_option_the_item_does_not_have_is_refused(catalogue: None, clin
         ClinicTestPolicy(clinic=clinic, code="fasting_clear_liquids", timing_option="children_30min").full_clean()
     with pytest.raises(ValidationError, match="is not a test of the catalogue's clinic policy"):
         ClinicTestPolicy(clinic=clinic, code="fasting_solids").full_clean()
+    with pytest.raises(ValidationError, match="only its timing option can change"):
+        ClinicTestPolicy(
+            clinic=clinic, code="fasting_clear_liquids", timing_option="children_1h", enabled=False
+        ).full_clean()
 
 
 def test_item_text_gives_the_parent_wording_for_a_child(catalogue: None) -> None:
