@@ -71,7 +71,16 @@ def booking_create(
             raise ValueError("booking_create needs a patient or the values of a new one")
         patient = services.patient_create(clinic=clinic, by=by, **patient_values)
     for guardian in guardians:
-        services.guardian_create(patient=patient, by=by, **guardian)
+        try:
+            services.guardian_create(patient=patient, by=by, **guardian)
+        except ValidationError as exc:
+            # Named "guardian.<field>": the patient has fields of the same names (email, mobile).
+            raise ValidationError(
+                {
+                    f"guardian.{name}": errors
+                    for name, errors in getattr(exc, "message_dict", {"": exc.messages}).items()
+                }
+            ) from None
     _require_guardian(patient)
     for values in medications:
         services.medication_add(patient=patient, by=by, **values)

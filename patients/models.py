@@ -168,6 +168,17 @@ class Patient(TrackedModel):
         before_birthday = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
         return day.year - self.birth_date.year - before_birthday
 
+    def age_label_on(self, day: dt.date) -> str:
+        """The age as staff read it: "34 y"; under 2, years and months ("1 y 4 m", "9 m")."""
+        years = self.age_on(day)
+        if years >= 2:
+            return f"{years} y"
+        months = (day.year - self.birth_date.year) * 12 + day.month - self.birth_date.month
+        if day.day < self.birth_date.day:
+            months -= 1
+        months = max(months, 0)
+        return f"{months // 12} y {months % 12} m" if months >= 12 else f"{months} m"
+
     @property
     def adult_from(self) -> dt.date:
         """The 18th birthday (a 29 February birthday counts from 1 March in a common year)."""

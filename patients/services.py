@@ -253,6 +253,10 @@ def _guardian_values(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+# Born before the patient, necessarily (an adult's legal guardian or carer may be younger).
+PARENTS = ("mother", "father", "grandparent")
+
+
 def _check_guardian(guardian: Guardian, patient: Patient) -> None:
     """What a form cannot see alone: the year against the patient's birth, a way to reach them."""
     errors: dict[str, str] = {}
@@ -262,9 +266,9 @@ def _check_guardian(guardian: Guardian, patient: Patient) -> None:
         errors["birth_year"] = (
             f"Give the guardian's year of birth as four digits, between {this_year - MAX_AGE_YEARS} and {this_year}."
         )
-    elif year is not None and year >= patient.birth_date.year:
+    elif year is not None and guardian.relationship in PARENTS and year >= patient.birth_date.year:
         errors["birth_year"] = (
-            f"The guardian's year of birth ({year}) must be before the patient's "
+            f"A {guardian.get_relationship_display().lower()}'s year of birth ({year}) must be before the patient's "
             f"({patient.birth_date.year}): check the year."
         )
     if guardian.receives_messages and not (guardian.email or guardian.mobile):

@@ -257,3 +257,64 @@ def login():
         return client
 
     return _login
+
+
+MOTHER = {
+    "first_name": "Ana",
+    "last_name": "Garcia",
+    "relationship": "mother",
+    "birth_year": 1988,
+    "language": "es",
+    "email": "ana.garcia@example.org",
+    "mobile": "+13105550177",
+    "channel_email": True,
+    "channel_sms": True,
+    "sms_consent": True,
+}
+FATHER = {
+    "first_name": "Luis",
+    "last_name": "Garcia",
+    "relationship": "father",
+    "birth_year": 1985,
+    "language": "en",
+    "email": "luis.garcia@example.org",
+    "channel_email": True,
+}
+# The child's own contact: while a guardian is needed, nothing may ever reach these.
+CHILD_EMAIL = "maria.kid@example.org"
+CHILD_MOBILE = "+13105550199"
+
+
+@pytest.fixture
+def book_child(book, clinic, nurse):
+    """book_child(procedure, start_at, guardians=[MOTHER], **patient fields) -> Surgery: a patient
+    under 18 (Maria, born 2019 unless told) with her own email and mobile, her guardians, through
+    the actions (the booking refuses a child without a guardian)."""
+    from actions.patients import guardian_add, patient_create
+
+    def _book(
+        procedure: str = "lumbar-facet-rf",
+        start_at=None,
+        *,
+        guardians=(MOTHER,),
+        anaesthesia: str = "",
+        **patient_fields,
+    ):
+        fields = {
+            "mrn": "MRN-KID-1",
+            "first_name": "Maria",
+            "last_name": "Garcia",
+            "birth_date": __import__("datetime").date(2019, 3, 4),
+            "email": CHILD_EMAIL,
+            "mobile": CHILD_MOBILE,
+            "channel_sms": True,
+            "sms_consent": True,
+            "language": "en",
+            **patient_fields,
+        }
+        patient = patient_create(clinic=clinic, by=nurse, **fields)
+        for guardian in guardians:
+            guardian_add(patient=patient, by=nurse, **guardian)
+        return book(procedure, start_at, patient=patient, anaesthesia=anaesthesia)
+
+    return _book
