@@ -286,7 +286,8 @@ def guardian_create(*, patient: Patient, by: User | None, **values: Any) -> Guar
     """A parent or guardian for ``patient``. ``by`` is staff (or an API token) of the patient's clinic."""
     perms.require(by, perms.EDIT, perms.KIND_GUARDIAN)
     values = _guardian_values(values)
-    values.setdefault("is_primary", not patient.guardians.exists())
+    if not values.get("is_primary") and not patient.guardians.filter(is_primary=True).exists():
+        values["is_primary"] = True  # the first guardian is the main contact until staff say otherwise
     guardian = Guardian(patient=patient, created_by=by, updated_by=by, **values)
     if guardian.sms_consent:
         guardian.sms_consent_at = timezone.now()
