@@ -98,10 +98,14 @@ def _sms_body(*, patient: Patient, url: str, guardian: Guardian | None = None) -
     values = {"clinic": clinic.name, "hours": hours, "url": url}
     if guardian is None:
         body = _("%(clinic)s: your link to your preparation (works once, for %(hours)s h): %(url)s") % values
-    elif _is_minor(patient):
-        body = _("%(clinic)s: your link to your child's preparation (works once, for %(hours)s h): %(url)s") % values
     else:
-        body = _("%(clinic)s: your link for the person you care for (works once, for %(hours)s h): %(url)s") % values
+        if _is_minor(patient):
+            text = _("%(clinic)s: link to your child's preparation (once, for %(hours)s h): %(url)s")
+        else:
+            text = _("%(clinic)s: link for the person you care for (once, for %(hours)s h): %(url)s")
+        body = text % values
+        if len(body) > SMS_MAX_CHARS:
+            body = text % {**values, "clinic": clinic.name[:20].strip()}
     if clinic.phone:
         with_phone = body + " " + _("Questions: %(phone)s") % {"phone": clinic.phone}
         if len(with_phone) <= SMS_MAX_CHARS:

@@ -181,3 +181,16 @@ def test_on_the_18th_birthday_the_guardians_session_ends_and_the_patient_signs_i
             services.signin_link_send(patient=patient, channel="email", by=None, guardian=mother)
         services.signin_link_send(patient=patient, channel="email", by=None)
     assert mail.outbox[-1].to == [CHILD_EMAIL]
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_texted_link_to_a_guardian_fits_one_text_and_does_not_name_the_child(maria, mother, settings, language):
+    from django.utils import translation
+
+    settings.PUBLIC_BASE_URL = "https://preop.westside-spine.org"
+    _link, token = services.signin_link_create(patient=maria, channel="sms", by=None, guardian=mother)
+    with translation.override(language):
+        body = services._sms_body(patient=maria, url=services.signin_url(token), guardian=mother)
+    assert len(body) <= services.SMS_MAX_CHARS, body
+    assert "Maria" not in body and maria.clinic.name in body
+    assert ("your child" if language == "en" else "su hijo/hija") in body
