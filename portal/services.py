@@ -288,6 +288,17 @@ def signin_link_get_valid(*, token_sha256: str) -> SignInLink | None:
     )
 
 
+def signin_link_addressee_ok(*, link: SignInLink) -> bool:
+    """Is the person the link was sent to still the one who signs in for its patient? Not when the
+    patient turned 18 since (a guardian's link), now needs a guardian (their own link), or the
+    guardian no longer receives the patient's messages."""
+    try:
+        _check_recipient(patient=link.patient, guardian=link.guardian)
+    except ValidationError:
+        return False
+    return True
+
+
 def signin_link_clinic(*, token_sha256: str) -> Clinic | None:
     """The clinic of a link, used or not: enough to show its phone number, nothing about the patient."""
     link = SignInLink.objects.select_related("patient__clinic").filter(token_hash=token_sha256).first()

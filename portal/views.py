@@ -233,8 +233,10 @@ def link_open(request: PortalRequest, token: str) -> HttpResponse:
 def verify(request: PortalRequest) -> HttpResponse:
     pending = request.session.get(PENDING_KEY)
     link = services.signin_link_get_valid(token_sha256=pending) if pending else None
-    if link is None or not pending:
+    if link is None or not pending or not services.signin_link_addressee_ok(link=link):
         # The clinic of a used or expired link is still known: its number is what the patient needs.
+        # (So is that of a link whose addressee no longer signs in for the patient: a guardian's
+        # after the 18th birthday, the patient's own once a guardian is needed.)
         clinic = services.signin_link_clinic(token_sha256=pending) if pending else None
         context = _ctx(request, clinic=clinic)
         return render(request, "portal/link_invalid.html", context, status=410 if pending else 400)

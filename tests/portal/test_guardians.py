@@ -120,8 +120,11 @@ def test_a_patients_own_link_made_before_a_guardian_was_needed_does_not_sign_in(
     guardian_add(patient=patient, by=nurse, **{**FATHER, "relationship": "legal_guardian"})
     patient_update(patient=patient, by=nurse, needs_guardian=True)
     client.get(f"/p/in/{token}")
+    # The page says the link no longer works (with the clinic's number), rather than asking for a date.
+    page = client.get("/p/in/verify")
+    assert page.status_code == 410 and 'name="day"' not in page.content.decode()
     response = client.post("/p/in/verify", dob_data(patient.birth_date))
-    assert response.status_code != 302 and "portal:patient_id" not in client.session
+    assert response.status_code == 410 and "portal:patient_id" not in client.session
 
 
 def test_a_guardian_confirms_for_the_child_and_the_record_says_who(client, maria, mother):
