@@ -179,3 +179,16 @@ def test_the_board_shows_years_and_months_under_2(client_for, book_child, nurse,
         html = client_for(nurse).get("/").content.decode()
         assert surgery.patient.age_label_on(timezone.localdate()) == label
     assert f"· {label}</span>" in html
+
+
+def test_the_nurse_reads_who_confirmed_for_the_child(client_for, book_child, nurse):
+    from portal.services import portal_item_confirm
+
+    surgery = book_child()
+    mother = surgery.patient.guardians.get()
+    item = surgery.checklist.items.select_related("checklist__surgery").get(code="arrival")
+    portal_item_confirm(
+        patient=surgery.patient, item=item, evidence={"kind": "ride", "ride_arranged": True}, guardian=mother
+    )
+    html = client_for(nurse).get(f"/surgeries/{surgery.uuid}/").content.decode()
+    assert "Ana Garcia (mother) confirmed for the patient" in html
