@@ -120,7 +120,7 @@ def test_a_mother_prepares_her_child(live_server, page, catalogue, clinic, nurse
 
         # 4. Written for her, about her child.
         expect(phone.get_by_role("heading", name="Hola, Carmen")).to_be_visible()
-        expect(phone.get_by_test_id("for-whom")).to_contain_text("la preparación de su hijo/hija")
+        expect(phone.get_by_test_id("for-whom")).to_contain_text("Esta página trata de su hijo/hija, Sofia.")
         expect(phone.get_by_role("heading", name="El procedimiento de Sofia")).to_be_visible()
         assert "La preparación de su hijo/hija" in phone.title()
         assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

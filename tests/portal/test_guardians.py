@@ -75,7 +75,7 @@ def test_guardian_signs_in_with_the_childs_birth_date_and_her_own_year(client, m
     # Spanish, her language, written for a parent about the child.
     assert page["Content-Language"] == "es"
     assert "La preparación de su hijo/hija" in html
-    assert "Hola, Ana" in html and "la preparación de Maria" in html
+    assert "Hola, Ana" in html and "La preparación de Maria" in html and "su hijo/hija, Maria" in html
     assert "El procedimiento de Maria" in html
     session = client.session
     assert session["portal:guardian_id"] == mother.pk and session["portal:patient_id"] == maria.pk
@@ -197,3 +197,39 @@ def test_a_texted_link_to_a_guardian_fits_one_text_and_does_not_name_the_child(m
     assert len(body) <= services.SMS_MAX_CHARS, body
     assert "Maria" not in body and maria.clinic.name in body
     assert ("your child" if language == "en" else "su hijo/hija") in body
+
+
+PARENT_TEXTS = (
+    "Your own year of birth",
+    "Yours, not your child's. For example: 1985",
+    "An adult will take %(name)s home",
+    "When did %(name)s last eat?",
+    "Open this link to see your child's preparation for the procedure:",
+    "The link works once and for %(hours)s hours. When you open it, we ask for the patient's date of birth "
+    "and for your own year of birth.",
+    "This page is about your child, %(name)s.",
+    "This page is about %(name)s.",
+    "You are signed in as the parent or guardian.",
+    "%(name)s has no procedure booked at the moment.",
+    "Parents and guardians: use your own email address or mobile number. We ask for your child's date of "
+    "birth and your own year of birth.",
+    "You sign in for your child. We ask for your child's date of birth and for your own year of birth.",
+    "You sign in for the person you care for. We ask for their date of birth and for your own year of birth.",
+    "You confirm this for %(name)s.",
+)
+
+
+def test_the_parent_wording_is_grade_8_or_below_and_translated():
+    import textstat
+    from django.utils import translation
+
+    for text in PARENT_TEXTS:
+        filled = text % {"name": "Maria", "hours": 72, "n": 2}
+        assert textstat.flesch_kincaid_grade(filled) <= 8, text
+        with translation.override("es"):
+            spanish = translation.gettext(text)
+        assert spanish != text, f"not translated: {text}"
+    wrong = ("These details do not match our records. You have %(n)s more try.", "%(n)s more tries.")
+    with translation.override("es"):
+        assert translation.ngettext(wrong[0], wrong[0].replace("try.", "tries."), 2).startswith("Estos datos")
+    assert textstat.flesch_kincaid_grade(wrong[0] % {"n": 2}) <= 8
