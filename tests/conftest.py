@@ -201,8 +201,10 @@ def outsider_nurse(other_clinic):
 @pytest.fixture
 def book(catalogue, clinic, nurse):
     """book(procedure_slug, start_at, **patient/surgery options) -> Surgery, through the real actions."""
+    from django.utils import timezone
+
     from actions.booking import surgery_book
-    from actions.patients import medication_add, patient_create
+    from actions.patients import guardian_add, medication_add, patient_create
     from prep.models import ProcedureVariant
     from tests.factories import PatientFactory
 
@@ -225,6 +227,10 @@ def book(catalogue, clinic, nurse):
             }
             fields.update({k: v for k, v in patient_fields.items() if k not in fields})
             patient = patient_create(clinic=clinic, by=nurse, **fields)
+            if patient.guardian_required_on(timezone.localdate(timezone=patient.tz)):
+                # A child cannot be booked without a guardian to reach (issue 22): a test that books
+                # one through this fixture gets a parent, as the booking form would have asked.
+                guardian_add(patient=patient, by=nurse, **DEFAULT_GUARDIAN)
         for med in medications:
             name, _, indication = med.partition(":")
             medication_add(patient=patient, by=nurse, name=name, indication=indication, is_blood_thinner=True)
@@ -259,6 +265,14 @@ def login():
     return _login
 
 
+# The parent the ``book`` fixture gives a child booked without one.
+DEFAULT_GUARDIAN = {
+    "first_name": "Pat",
+    "last_name": "Parent",
+    "relationship": "legal_guardian",
+    "birth_year": 1980,
+    "email": "pat.parent@example.org",
+}
 MOTHER = {
     "first_name": "Ana",
     "last_name": "Garcia",

@@ -260,3 +260,13 @@ def test_parent_emails_are_grade_8_or_below(kinds, clinic, kind):
         kind=kind, clinic=clinic, patient=surgery.patient, items=by_kind[kind], guardian=guardian
     )
     assert textstat.flesch_kincaid_grade(_sentences(text)) <= 8, text
+
+
+def test_a_child_booked_through_the_book_fixture_has_a_parent_who_gets_the_reminders(book):
+    from tests.conftest import DEFAULT_GUARDIAN
+
+    with time_machine.travel(BOOKED, tick=False):
+        surgery = book(start_at=START, birth_date=dt.date(2016, 1, 1), anaesthesia="local")
+    (guardian,) = surgery.patient.guardians.all()
+    assert guardian.email == DEFAULT_GUARDIAN["email"]
+    assert set(live(surgery).values_list("guardian_id", flat=True)) == {guardian.pk}
