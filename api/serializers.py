@@ -446,6 +446,7 @@ class ReminderOutput(serializers.Serializer):
 
     id = serializers.UUIDField(source="uuid")
     item = serializers.SerializerMethodField()
+    guardian = serializers.SerializerMethodField(help_text="The parent or guardian it goes to; null: the patient.")
     kind = serializers.CharField()
     channel = serializers.CharField()
     status = serializers.CharField()
@@ -458,6 +459,10 @@ class ReminderOutput(serializers.Serializer):
     sent_at = serializers.DateTimeField(allow_null=True)
     delivered_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_guardian(self, reminder: Any) -> str | None:
+        return str(reminder.guardian.uuid) if reminder.guardian_id and reminder.guardian else None
 
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_item(self, reminder: Any) -> str | None:

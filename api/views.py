@@ -311,7 +311,7 @@ class SurgeryReminders(ApiView):
         from reminders.models import Reminder
 
         surgery = access.surgery_get_for_user(user=request.user, uuid=uuid)
-        qs = Reminder.objects.filter(surgery=surgery).select_related("item").order_by("due_at", "pk")
+        qs = Reminder.objects.filter(surgery=surgery).select_related("item", "guardian").order_by("due_at", "pk")
         return self.paged(qs, s.ReminderOutput)
 
 

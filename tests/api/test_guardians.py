@@ -57,6 +57,8 @@ def test_a_child_needs_a_guardian_to_be_booked_then_guardians_are_read_and_writt
     assert Guardian.objects.get(uuid=mother["id"]).history.first().history_change_reason == "Changed through the API"
     r = book(api, patient_id)
     assert r.status_code == 201, r.content
+    reminders = api.get(f"/api/v1/surgeries/{r.json()['id']}/reminders/").json()["results"]
+    assert reminders and {row["guardian"] for row in reminders} == {mother["id"]}
 
 
 def test_another_clinics_token_cannot_reach_the_guardians(api, other_api, catalogue):

@@ -104,6 +104,9 @@ def test_a_child_is_booked_with_her_mother_who_gets_the_reminders(client_for, ca
     assert "Parents and guardians" in page and "Carmen Ruiz" in page
     assert "Sign-in link to Carmen" in page
     assert "The patient's own email and mobile get no messages" in page
+    assert "Carmen Ruiz (mother)" in page  # the messages panel says whom each reminder goes to
+    api_rows = Reminder.objects.filter(surgery=surgery, guardian=mother)
+    assert api_rows.exists()
 
 
 def test_staff_add_and_edit_a_guardian_and_the_history_keeps_it(client_for, book, nurse):
