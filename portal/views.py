@@ -369,7 +369,10 @@ def item_confirm(request: PatientRequest, uuid: str) -> HttpResponse:
 @patient_required
 def calendar_ics(request: PatientRequest) -> HttpResponse:
     patient = request.portal_patient
-    events = portal_calendar_events(patient=patient, language=request.portal_language)
+    guardian = request.portal_guardian
+    events = portal_calendar_events(
+        patient=patient, language=request.portal_language, for_guardian=guardian is not None
+    )
     body = calendar_build(events=events, tz=patient.tz, name=_("My preparation"))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="my-preparation.ics"'

@@ -233,3 +233,13 @@ def test_the_parent_wording_is_grade_8_or_below_and_translated():
     with translation.override("es"):
         assert translation.ngettext(wrong[0], wrong[0].replace("try.", "tries."), 2).startswith("Estos datos")
     assert textstat.flesch_kincaid_grade(wrong[0] % {"n": 2}) <= 8
+
+
+def test_the_calendar_in_a_parents_calendar_names_the_child(client, maria, mother):
+    from icalendar import Calendar
+
+    guardian_sign_in(client, maria, mother)
+    response = client.get("/p/me/calendar.ics")
+    assert response.status_code == 200
+    summaries = [str(e["summary"]) for e in Calendar.from_ical(response.content).walk("VEVENT")]
+    assert summaries and all(s.startswith("Maria: ") for s in summaries), summaries
