@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from django.db.models import Q
@@ -108,9 +108,24 @@ def recipients_on(patient: Patient, day: dt.date, guardians: list[Guardian]) -> 
     (none of them: nobody, so the child's own contact gets nothing). From the 18th birthday, unless
     staff marked the patient as needing a guardian, the patient alone.
     """
-    if patient.guardian_required_on(day):
-        return [recipient_of(patient, g) for g in guardians if g.receives_messages]
-    return [recipient_of(patient, None)]
+    if not patient.guardian_required_on(day):
+        return [recipient_of(patient, None)]
+    out: list[Recipient] = []
+    emails: set[str] = set()
+    mobiles: set[str] = set()
+    for guardian in guardians:
+        if not guardian.receives_messages:
+            continue
+        recipient = recipient_of(patient, guardian)
+        # Two parents who gave the same address or number get one message there, not two.
+        use_email = recipient.use_email and recipient.email.lower() not in emails
+        use_sms = recipient.use_sms and recipient.mobile not in mobiles
+        if use_email:
+            emails.add(recipient.email.lower())
+        if use_sms:
+            mobiles.add(recipient.mobile)
+        out.append(replace(recipient, use_email=use_email, use_sms=use_sms))
+    return out
 
 
 def patient_guardians(patient: Patient, now: dt.datetime) -> list[Guardian]:

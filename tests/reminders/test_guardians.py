@@ -270,3 +270,13 @@ def test_a_child_booked_through_the_book_fixture_has_a_parent_who_gets_the_remin
     (guardian,) = surgery.patient.guardians.all()
     assert guardian.email == DEFAULT_GUARDIAN["email"]
     assert set(live(surgery).values_list("guardian_id", flat=True)) == {guardian.pk}
+
+
+def test_two_parents_with_one_number_and_address_get_one_message_there(book_child):
+    father = {**FATHER, "email": MOTHER["email"].upper(), "mobile": MOTHER["mobile"], "channel_sms": True}
+    father["sms_consent"] = True
+    with time_machine.travel(BOOKED, tick=False):
+        surgery = book_child(start_at=START, guardians=(MOTHER, father), anaesthesia="local")
+    mother = Guardian.objects.get(first_name="Ana")
+    rows = list(live(surgery))
+    assert rows and {r.guardian_id for r in rows} == {mother.pk}, "the main contact's rows only"
