@@ -32,7 +32,8 @@ DECIDE = "decide"  # the prescriber's decision (a hold approval, go / no-go)
 ATTACH = "attach"  # a document (ECG tracing, imaging report, signed consent) attached to an item
 SUBMIT = "submit"  # a patient sends their health questionnaire
 RECONCILE = "reconcile"  # staff accept or reject each line of a submitted questionnaire
-ACTIONS = (COMPLETE, NOT_APPLICABLE, UNDO, ACCEPT, CONFIRM, DECIDE, ATTACH, SUBMIT, RECONCILE)
+EDIT = "edit"  # staff add or change a patient's parent or guardian
+ACTIONS = (EDIT, COMPLETE, NOT_APPLICABLE, UNDO, ACCEPT, CONFIRM, DECIDE, ATTACH, SUBMIT, RECONCILE)
 
 # Kinds: an item's assignee, or the surgery itself.
 KIND_NURSE = "nurse"
@@ -40,7 +41,8 @@ KIND_PATIENT = "patient"
 KIND_SURGEON = "surgeon"
 KIND_SURGERY = "surgery"
 KIND_QUESTIONNAIRE = "questionnaire"  # a patient's health questionnaire (issue 20)
-KINDS = (KIND_NURSE, KIND_PATIENT, KIND_SURGEON, KIND_SURGERY, KIND_QUESTIONNAIRE)
+KIND_GUARDIAN = "guardian"  # a patient's parent or guardian (issue 22)
+KINDS = (KIND_NURSE, KIND_PATIENT, KIND_SURGEON, KIND_SURGERY, KIND_QUESTIONNAIRE, KIND_GUARDIAN)
 
 _CARE_TEAM = frozenset({NURSE, SURGEON, CLINIC_ADMIN, SYSTEM})
 _PRESCRIBER = frozenset({SURGEON})
@@ -72,6 +74,9 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     # says changes the plan without a nurse's eyes) decides what of them enters the record.
     (SUBMIT, KIND_QUESTIONNAIRE): frozenset({PATIENT}),
     (RECONCILE, KIND_QUESTIONNAIRE): _STAFF,
+    # Who receives a child's messages is the care team's to record (an API token books with one);
+    # the guardian changes only their own channels and language, through the portal.
+    (EDIT, KIND_GUARDIAN): _CARE_TEAM,
 }
 
 _WHO = {
@@ -90,6 +95,7 @@ _WHAT = {
     ATTACH: "attach a document to this item",
     SUBMIT: "send this questionnaire",
     RECONCILE: "reconcile this questionnaire",
+    EDIT: "change a parent or guardian",
 }
 
 

@@ -49,9 +49,10 @@ def item_mark_not_applicable(
 
 
 @transaction.atomic
-def item_patient_confirm(*, item: ChecklistItem, evidence: dict[str, Any]) -> ChecklistItem:
-    """The patient's own confirmation (portal, or staff recording what the patient said)."""
-    item = services.item_patient_confirm(item=item, evidence=evidence)
+def item_patient_confirm(*, item: ChecklistItem, evidence: dict[str, Any], confirmed_by: str = "") -> ChecklistItem:
+    """The patient's own confirmation (portal, or staff recording what the patient said); a parent or
+    guardian confirming for the patient is named in ``confirmed_by``."""
+    item = services.item_patient_confirm(item=item, evidence=evidence, confirmed_by=confirmed_by)
     planner.checklist_changed(checklist=item.checklist)
     return item
 

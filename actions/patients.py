@@ -8,7 +8,7 @@ from django.db import transaction
 
 from accounts.models import User
 from patients import services
-from patients.models import Clinic, Medication, Patient
+from patients.models import Clinic, Guardian, Medication, Patient
 from prep.models import Drug
 from reminders import planner
 
@@ -21,6 +21,24 @@ class MedicationValues(TypedDict):
     drug: Drug | None
     dose: str
     is_blood_thinner: bool
+
+
+class GuardianValues(TypedDict, total=False):
+    """A guardian as a form gives it: ``guardian_add``'s keyword arguments."""
+
+    first_name: str
+    last_name: str
+    relationship: str
+    birth_year: int
+    language: str
+    email: str
+    mobile: str
+    channel_email: bool
+    channel_sms: bool
+    sms_consent: bool
+    sms_detailed: bool
+    is_primary: bool
+    receives_messages: bool
 
 
 @transaction.atomic
@@ -73,3 +91,21 @@ def medication_stop(*, medication: Medication, by: User | None) -> Medication:
     medication = services.medication_stop(medication=medication, by=by)
     planner.patient_changed(patient=medication.patient)
     return medication
+
+
+@transaction.atomic
+def guardian_add(*, patient: Patient, by: User | None, **values: Any) -> Guardian:
+    """A parent or guardian for ``patient``: from now on the messages a child gets go to them."""
+    guardian = services.guardian_create(patient=patient, by=by, **values)
+    planner.patient_changed(patient=patient)
+    return guardian
+
+
+@transaction.atomic
+def guardian_update(*, guardian: Guardian, by: User | None, reason: str = "", **values: Any) -> Guardian:
+    """Change a guardian; the reminders follow when their contact, channels or consent changed."""
+    before = services.guardian_plan_inputs(guardian)
+    guardian = services.guardian_update(guardian=guardian, by=by, reason=reason, **values)
+    if services.guardian_plan_inputs(guardian) != before or "is_primary" in values:
+        planner.patient_changed(patient=guardian.patient)
+    return guardian

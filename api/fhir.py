@@ -25,7 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
-from patients.models import Clinic, Medication, Patient, Surgery, SurgeryStatus
+from patients.models import Clinic, Guardian, Medication, Patient, Surgery, SurgeryStatus
 from prep import conditions
 from prep.models import Checklist, ChecklistItem, ChecklistStatus, ChecklistTemplate, ItemStatus, TemplateItem
 
@@ -354,6 +354,67 @@ def patient_build(patient: Patient, organization: Json) -> Json:
     return out
 
 
+# A guardian's relationship in HL7 v3 RoleCode (the RelatedPerson.relationship value set).
+ROLE_CODES = {
+    "mother": ("MTH", "mother"),
+    "father": ("FTH", "father"),
+    "legal_guardian": ("GUARD", "guardian"),
+    "grandparent": ("GRPRN", "grandparent"),
+}
+ROLE_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+
+
+def _relationship(guardian: Guardian) -> Json:
+    concept: Json = {"text": guardian.get_relationship_display()}
+    code = ROLE_CODES.get(guardian.relationship)
+    if code:
+        concept["coding"] = [{"system": ROLE_CODE_SYSTEM, "code": code[0], "display": code[1]}]
+    return concept
+
+
+def _guardian_telecom(guardian: Guardian) -> list[Json]:
+    telecom: list[Json] = []
+    if guardian.mobile:
+        telecom.append({"system": "sms", "value": guardian.mobile, "use": "mobile"})
+    if guardian.email:
+        telecom.append({"system": "email", "value": guardian.email})
+    return telecom
+
+
+def related_person_build(guardian: Guardian, patient: Json) -> Json:
+    """A parent or guardian as a RelatedPerson of the patient (relationship in v3 RoleCode)."""
+    out: Json = {
+        "resourceType": "RelatedPerson",
+        "id": str(guardian.uuid),
+        "active": guardian.receives_messages,
+        "patient": ref(patient),
+        "relationship": [_relationship(guardian)],
+        "name": [{"use": "official", "family": guardian.last_name, "given": [guardian.first_name]}],
+        "communication": [
+            {
+                "language": {"coding": [{"system": "urn:ietf:bcp:47", "code": guardian.language}]},
+                "preferred": True,
+            }
+        ],
+    }
+    telecom = _guardian_telecom(guardian)
+    if telecom:
+        out["telecom"] = telecom
+    return out
+
+
+def patient_contact_build(guardian: Guardian) -> Json:
+    """The same person in Patient.contact, for readers that look only at the Patient."""
+    contact: Json = {
+        "relationship": [_relationship(guardian)],
+        "name": {"use": "official", "family": guardian.last_name, "given": [guardian.first_name]},
+    }
+    telecom = _guardian_telecom(guardian)
+    if telecom:
+        contact["telecom"] = telecom
+    return contact
+
+
 def medication_statement_build(medication: Medication, patient: Json) -> Json:
     concept: Json = {"text": medication.name}
     if medication.drug:
@@ -576,12 +637,17 @@ def preop_bundle_build(
     surgeries: Iterable[Surgery],
     template_items: Mapping[int, list[TemplateItem]],
     now: dt.datetime | None = None,
+    guardians: Iterable[Guardian] = (),
 ) -> Json:
-    """The patient, their blood thinners and, for each surgery given, its request, appointment,
-    care plan, tasks and observations. Surgeries must come with ``checklist`` and its items loaded."""
+    """The patient, their parents or guardians (Patient.contact and RelatedPerson entries), their blood
+    thinners and, for each surgery given, its request, appointment, care plan, tasks and observations.
+    Surgeries must come with ``checklist`` and its items loaded."""
     now = now or timezone.now()
     organization = organization_build(patient.clinic)
     patient_res = patient_build(patient, organization)
+    guardians = list(guardians)
+    if guardians:
+        patient_res["contact"] = [patient_contact_build(g) for g in guardians]
     resources: dict[str, Json] = {}
 
     def add(resource: Json) -> Json:
@@ -590,6 +656,8 @@ def preop_bundle_build(
 
     add(patient_res)
     add(organization)
+    for guardian in guardians:
+        add(related_person_build(guardian, patient_res))
     for medication in medications:
         if medication.is_blood_thinner:
             add(medication_statement_build(medication, patient_res))

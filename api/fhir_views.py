@@ -134,7 +134,11 @@ class PatientPreop(FhirView):
             template_items[ti.template_id].append(ti)
         medications = patient.medications.filter(is_blood_thinner=True).select_related("drug")
         bundle = preop_bundle_build(
-            patient=patient, medications=medications, surgeries=surgeries, template_items=template_items
+            patient=patient,
+            medications=medications,
+            surgeries=surgeries,
+            template_items=template_items,
+            guardians=patient.guardians.order_by("-is_primary", "created_at", "pk"),
         )
         # The health questionnaires sent for these bookings (issue 20), with the versions they answered.
         responses = QuestionnaireResponse.objects.filter(surgery__in=surgeries).select_related("definition")

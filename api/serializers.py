@@ -13,7 +13,19 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from patients.models import Anaesthesia, Indication, Language, Medication, Patient, Sex, Side, StentType, Surgery
+from patients.models import (
+    Anaesthesia,
+    Guardian,
+    Indication,
+    Language,
+    Medication,
+    Patient,
+    Relationship,
+    Sex,
+    Side,
+    StentType,
+    Surgery,
+)
 from patients.services import PATIENT_FIELDS
 from prep.models import Checklist, ChecklistItem, Drug, ProcedureVariant
 from prep.selectors import Readiness
@@ -77,6 +89,29 @@ class PatientInput(serializers.Serializer):
     crcl_ml_min = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=250, help_text="Creatinine clearance, mL/min."
     )
+    needs_guardian = serializers.BooleanField(
+        required=False, help_text="An adult whose parent or guardian receives the messages (automatic under 18)."
+    )
+
+
+class GuardianInput(serializers.Serializer):
+    """A parent or guardian: while the patient needs one, they get the reminders and sign-in links."""
+
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    relationship = serializers.ChoiceField(choices=Relationship.choices)
+    birth_year = serializers.IntegerField(
+        min_value=1800, max_value=2200, help_text="The guardian's own; asked at the portal sign-in."
+    )
+    language = serializers.ChoiceField(choices=Language.choices, required=False)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    mobile = serializers.CharField(max_length=20, required=False, allow_blank=True, help_text="E.164")
+    channel_email = serializers.BooleanField(required=False)
+    channel_sms = serializers.BooleanField(required=False)
+    sms_consent = serializers.BooleanField(required=False)
+    sms_detailed = serializers.BooleanField(required=False)
+    is_primary = serializers.BooleanField(required=False)
+    receives_messages = serializers.BooleanField(required=False)
 
 
 class MedicationInput(serializers.Serializer):
@@ -176,6 +211,34 @@ class PatientOutput(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = ["id", *PATIENT_FIELDS, "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class GuardianOutput(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+
+    class Meta:
+        model = Guardian
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "relationship",
+            "birth_year",
+            "language",
+            "email",
+            "mobile",
+            "channel_email",
+            "channel_sms",
+            "sms_consent",
+            "sms_consent_at",
+            "sms_opted_out_at",
+            "sms_detailed",
+            "is_primary",
+            "receives_messages",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -383,6 +446,7 @@ class ReminderOutput(serializers.Serializer):
 
     id = serializers.UUIDField(source="uuid")
     item = serializers.SerializerMethodField()
+    guardian = serializers.SerializerMethodField(help_text="The parent or guardian it goes to; null: the patient.")
     kind = serializers.CharField()
     channel = serializers.CharField()
     status = serializers.CharField()
@@ -395,6 +459,10 @@ class ReminderOutput(serializers.Serializer):
     sent_at = serializers.DateTimeField(allow_null=True)
     delivered_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_guardian(self, reminder: Any) -> str | None:
+        return str(reminder.guardian.uuid) if reminder.guardian_id and reminder.guardian else None
 
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_item(self, reminder: Any) -> str | None:

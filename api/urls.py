@@ -11,6 +11,12 @@ urlpatterns = [
     path("patients/search/", views.PatientSearch.as_view(), name="patient-search"),
     path("patients/<str:uuid>/", views.PatientDetail.as_view(), name="patient"),
     path("patients/<str:uuid>/medications/", views.MedicationListCreate.as_view(), name="medications"),
+    path("patients/<str:uuid>/guardians/", views.GuardianListCreate.as_view(), name="guardians"),
+    path(
+        "patients/<str:uuid>/guardians/<str:guardian_uuid>/",
+        views.GuardianDetail.as_view(),
+        name="guardian",
+    ),
     path(
         "patients/<str:uuid>/medications/<str:medication_uuid>/stop/",
         views.MedicationStop.as_view(),

@@ -36,7 +36,7 @@ from api.selectors import day_range_utc, surgeries_for_range
 from api.services import api_token_create, api_token_revoke
 from audit import context as audit
 from patients import access
-from patients.models import Medication, Patient, Surgery
+from patients.models import Guardian, Medication, Patient, Surgery
 from patients.staff import ClinicStaff
 from prep.models import ChecklistItem, ProcedureVariant
 from prep.selectors import readiness_compute
@@ -146,6 +146,47 @@ class MedicationListCreate(ApiView):
         values = self.valid(s.MedicationInput, request.data)
         medication = patient_actions.medication_add(patient=patient, by=request.user, **values)
         return Response(s.MedicationOutput(medication).data, status=status.HTTP_201_CREATED)
+
+
+class GuardianListCreate(ApiView):
+    @extend_schema(responses=s.GuardianOutput(many=True), summary="List a patient's parents and guardians")
+    def get(self, request: StaffApiRequest, uuid: str) -> Response:
+        patient = access.patient_get_for_user(user=request.user, uuid=uuid)
+        return self.paged(patient.guardians.order_by("-is_primary", "created_at", "pk"), s.GuardianOutput)
+
+    @extend_schema(request=s.GuardianInput, responses={201: s.GuardianOutput}, summary="Add a parent or guardian")
+    def post(self, request: StaffApiRequest, uuid: str) -> Response:
+        patient = access.patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
+        values = self.valid(s.GuardianInput, request.data)
+        guardian = patient_actions.guardian_add(patient=patient, by=request.user, **values)
+        return Response(s.GuardianOutput(guardian).data, status=status.HTTP_201_CREATED)
+
+
+class GuardianDetail(ApiView):
+    def _guardian(self, request: StaffApiRequest, uuid: str, guardian_uuid: str) -> Guardian:
+        patient = access.patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
+        try:
+            # Through the permission-checked patient: another clinic's guardian is a 404 like its patient.
+            guardian = patient.guardians.get(uuid=uuid_or_404(guardian_uuid))
+        except Guardian.DoesNotExist:
+            raise Http404("No such guardian.") from None
+        guardian.patient = patient
+        return guardian
+
+    @extend_schema(responses=s.GuardianOutput, summary="Read a parent or guardian")
+    def get(self, request: StaffApiRequest, uuid: str, guardian_uuid: str) -> Response:
+        return Response(s.GuardianOutput(self._guardian(request, uuid, guardian_uuid)).data)
+
+    @extend_schema(
+        request=s.GuardianInput(partial=True), responses=s.GuardianOutput, summary="Update a parent or guardian"
+    )
+    def patch(self, request: StaffApiRequest, uuid: str, guardian_uuid: str) -> Response:
+        guardian = self._guardian(request, uuid, guardian_uuid)
+        values = self.valid(s.GuardianInput, request.data, partial=True)
+        guardian = patient_actions.guardian_update(
+            guardian=guardian, by=request.user, reason="Changed through the API", **values
+        )
+        return Response(s.GuardianOutput(guardian).data)
 
 
 class MedicationStop(ApiView):
@@ -270,7 +311,7 @@ class SurgeryReminders(ApiView):
         from reminders.models import Reminder
 
         surgery = access.surgery_get_for_user(user=request.user, uuid=uuid)
-        qs = Reminder.objects.filter(surgery=surgery).select_related("item").order_by("due_at", "pk")
+        qs = Reminder.objects.filter(surgery=surgery).select_related("item", "guardian").order_by("due_at", "pk")
         return self.paged(qs, s.ReminderOutput)
 
 

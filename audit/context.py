@@ -18,6 +18,7 @@ class RequestAccess:
     denied: bool = False
     actor: object | None = None  # a portal patient, when the request is the patient's own
     actor_clinic_id: int | None = None  # that patient's clinic, noted by the caller (audit is below patients)
+    actor_guardian_id: int | None = None  # the parent or guardian signed in for that patient
 
 
 _current: ContextVar[RequestAccess | None] = ContextVar("audit_request_access", default=None)
@@ -63,11 +64,12 @@ def note_denied(*, kind: str) -> None:
     access.denied = True
 
 
-def note_portal_patient(*, patient_id: int, clinic_id: int | None) -> None:
-    """The request is made by a signed-in patient about himself."""
+def note_portal_patient(*, patient_id: int, clinic_id: int | None, guardian_id: int | None = None) -> None:
+    """The request is made by a signed-in patient about himself, or by their guardian for them."""
     access = _current.get()
     if access is None:
         return
     access.actor = patient_id
     access.actor_clinic_id = clinic_id
+    access.actor_guardian_id = guardian_id
     note(kind="portal", patient_id=patient_id)

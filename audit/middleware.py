@@ -39,8 +39,11 @@ class AccessLogMiddleware:
             user = getattr(request, "user", None)
             patient_id = access.patient_ids[0] if len(access.patient_ids) == 1 else None
             role = "patient" if access.actor is not None and not getattr(user, "is_authenticated", False) else ""
+            guardian_id = access.actor_guardian_id if role == "patient" else None
+            if guardian_id is not None:
+                role = "guardian"  # a parent or guardian signed in for the patient: the row names them
             clinic_id = None
-            if role == "patient" and patient_id is not None:
+            if role in ("patient", "guardian") and patient_id is not None:
                 # A portal request shows only the patient's own records: the clinic is the actor's.
                 clinic_id = access.actor_clinic_id
             access_log_record(
@@ -52,6 +55,7 @@ class AccessLogMiddleware:
                 role=role or ("anonymous" if not getattr(user, "is_authenticated", False) else ""),
                 clinic_id=clinic_id,
                 patient_id=patient_id,
+                guardian_id=guardian_id,
                 patients_count=len(access.patient_ids),
                 status_code=response.status_code,
             )

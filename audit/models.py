@@ -28,9 +28,13 @@ class AccessLog(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     user_email = models.CharField(max_length=254, blank=True)
-    role = models.CharField(max_length=20, blank=True, help_text="nurse, surgeon, clinic_admin, patient, system…")
+    role = models.CharField(
+        max_length=20, blank=True, help_text="nurse, surgeon, clinic_admin, patient, guardian, system…"
+    )
     clinic = models.ForeignKey("patients.Clinic", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # A portal request by a parent or guardian for the patient: who it was (role "guardian").
+    guardian = models.ForeignKey("patients.Guardian", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     patients_count = models.PositiveIntegerField(default=0)
     action = models.CharField(max_length=120, help_text="HTTP method and view, or an auth event.")
     path = models.CharField(max_length=300, blank=True)

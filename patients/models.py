@@ -139,6 +139,12 @@ class Patient(TrackedModel):
         validators=[MinValueValidator(1), MaxValueValidator(250)],
         help_text="Blank: not known. DOAC holds depend on it.",
     )
+    needs_guardian = models.BooleanField(
+        "needs a parent or guardian",
+        default=False,
+        help_text="An adult whose parent or guardian receives the messages and signs in for them "
+        "(under 18 this is automatic).",
+    )
 
     history = HistoricalRecords()
 
@@ -161,6 +167,30 @@ class Patient(TrackedModel):
     def age_on(self, day: dt.date) -> int:
         before_birthday = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
         return day.year - self.birth_date.year - before_birthday
+
+    def age_label_on(self, day: dt.date) -> str:
+        """The age as staff read it: "34 y"; under 2, years and months ("1 y 4 m", "9 m")."""
+        years = self.age_on(day)
+        if years >= 2:
+            return f"{years} y"
+        months = (day.year - self.birth_date.year) * 12 + day.month - self.birth_date.month
+        if day.day < self.birth_date.day:
+            months -= 1
+        months = max(months, 0)
+        return f"{months // 12} y {months % 12} m" if months >= 12 else f"{months} m"
+
+    @property
+    def adult_from(self) -> dt.date:
+        """The 18th birthday (a 29 February birthday counts from 1 March in a common year)."""
+        try:
+            return self.birth_date.replace(year=self.birth_date.year + ADULT_AGE)
+        except ValueError:
+            return dt.date(self.birth_date.year + ADULT_AGE, 3, 1)
+
+    def guardian_required_on(self, day: dt.date) -> bool:
+        """True when a parent or guardian, not the patient, is the contact on ``day`` (the
+        patient's local date): under 18, or an adult staff marked as needing one."""
+        return self.needs_guardian or day < self.adult_from
 
     @property
     def flags(self) -> frozenset[str]:
@@ -199,6 +229,75 @@ class Patient(TrackedModel):
     @property
     def can_receive_sms(self) -> bool:
         return bool(self.mobile and self.channel_sms and self.sms_consent and not self.sms_opted_out_at)
+
+
+# From this age a patient is their own contact (unless staff set ``needs_guardian``).
+ADULT_AGE = 18
+
+
+class Relationship(models.TextChoices):
+    MOTHER = "mother", "Mother"
+    FATHER = "father", "Father"
+    LEGAL_GUARDIAN = "legal_guardian", "Legal guardian"
+    GRANDPARENT = "grandparent", "Grandparent"
+    OTHER = "other", "Other relative or carer"
+
+
+class Guardian(TrackedModel):
+    """A parent or guardian who receives a patient's messages and signs in to the portal for them.
+
+    While the patient needs one (``Patient.guardian_required_on``) the guardians who receive
+    messages get the sign-in links and the reminders, each on their own channels and consent, and
+    the patient's own email and mobile get nothing.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="guardians")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    relationship = models.CharField(max_length=20, choices=Relationship.choices)
+    # Asked at the portal sign-in together with the patient's date of birth (portal.services).
+    birth_year = models.PositiveSmallIntegerField(
+        "year of birth", help_text="The guardian's own; asked when they sign in for the patient."
+    )
+    language = models.CharField(max_length=5, choices=Language.choices, default=Language.EN)
+    email = models.EmailField(blank=True)
+    mobile = models.CharField(
+        max_length=20, blank=True, validators=[validate_e164], help_text="E.164, e.g. +13105550100"
+    )
+    channel_email = models.BooleanField("reminders by email", default=True)
+    channel_sms = models.BooleanField("reminders by SMS", default=False)
+    sms_consent = models.BooleanField(default=False, help_text="The guardian agreed to receive texts.")
+    sms_consent_at = models.DateTimeField(null=True, blank=True)
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True, help_text="Set by a STOP reply.")
+    sms_detailed = models.BooleanField(
+        default=False, help_text="The guardian opted in to texts that name procedures and drugs."
+    )
+    is_primary = models.BooleanField("main contact", default=False)
+    receives_messages = models.BooleanField(
+        default=True, help_text="Gets the reminders and sign-in links. Untick to keep the record without messages."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-is_primary", "created_at", "id"]
+        indexes = [models.Index(fields=["mobile"]), models.Index(fields=["email"])]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.get_relationship_display().lower()})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def can_receive_sms(self) -> bool:
+        return bool(self.mobile and self.channel_sms and self.sms_consent and not self.sms_opted_out_at)
+
+    @property
+    def reachable(self) -> bool:
+        """Receives messages and has somewhere to receive them."""
+        return self.receives_messages and bool(self.email or self.mobile)
 
 
 class Indication(models.TextChoices):

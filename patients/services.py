@@ -22,6 +22,7 @@ from patients.models import (
     Anaesthesia,
     Clinic,
     GoDecision,
+    Guardian,
     Medication,
     Patient,
     Surgery,
@@ -66,6 +67,7 @@ PATIENT_FIELDS = (
     "stroke_date",
     "diabetes",
     "crcl_ml_min",
+    "needs_guardian",
 )
 # Facts the checklist is planned from: a change re-plans every active booking of the patient.
 CLINICAL_FIELDS = (
@@ -161,6 +163,7 @@ CONTACT_FIELDS = (
     "sms_consent",
     "sms_opted_out_at",
     "time_zone",
+    "needs_guardian",
 )
 
 
@@ -197,6 +200,140 @@ def patient_update(*, patient: Patient, by: User | None, reason: str = "", **val
                 reason=f"{reason}: patient details changed" if reason else "patient details changed",
             )
     return patient
+
+
+# --- Guardians ---------------------------------------------------------------------------------
+
+GUARDIAN_FIELDS = (
+    "first_name",
+    "last_name",
+    "relationship",
+    "birth_year",
+    "language",
+    "email",
+    "mobile",
+    "channel_email",
+    "channel_sms",
+    "sms_consent",
+    "sms_detailed",
+    "is_primary",
+    "receives_messages",
+)
+# What the reminder plan reads from a guardian: a change re-plans the patient's bookings.
+GUARDIAN_PLAN_FIELDS = (
+    "language",
+    "email",
+    "mobile",
+    "channel_email",
+    "channel_sms",
+    "sms_consent",
+    "sms_opted_out_at",
+    "sms_detailed",
+    "receives_messages",
+)
+
+
+def guardian_plan_inputs(guardian: Guardian) -> tuple[Any, ...]:
+    return tuple(getattr(guardian, name) for name in GUARDIAN_PLAN_FIELDS)
+
+
+def _guardian_values(values: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - set(GUARDIAN_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown guardian fields: {sorted(unknown)}")
+    values = dict(values)
+    for name in ("first_name", "last_name", "email"):
+        if name in values:
+            values[name] = (values[name] or "").strip()
+    if "mobile" in values:
+        try:
+            values["mobile"] = normalize_mobile(values["mobile"])
+        except ValidationError as exc:
+            raise ValidationError({"mobile": exc.messages}) from None
+    return values
+
+
+# Born before the patient, necessarily (an adult's legal guardian or carer may be younger).
+PARENTS = ("mother", "father", "grandparent")
+
+
+def _check_guardian(guardian: Guardian, patient: Patient) -> None:
+    """What a form cannot see alone: the year against the patient's birth, a way to reach them."""
+    errors: dict[str, str] = {}
+    year = guardian.birth_year
+    this_year = timezone.localdate().year
+    if year is not None and not (this_year - MAX_AGE_YEARS <= year <= this_year):
+        errors["birth_year"] = (
+            f"Give the guardian's year of birth as four digits, between {this_year - MAX_AGE_YEARS} and {this_year}."
+        )
+    elif year is not None and guardian.relationship in PARENTS and year >= patient.birth_date.year:
+        errors["birth_year"] = (
+            f"A {guardian.get_relationship_display().lower()}'s year of birth ({year}) must be before the patient's "
+            f"({patient.birth_date.year}): check the year."
+        )
+    if guardian.receives_messages and not (guardian.email or guardian.mobile):
+        errors["email"] = "Give the guardian's email address or mobile number: messages go to the guardian."
+    if guardian.channel_sms and not guardian.mobile:
+        errors["mobile"] = "Texts are ticked: give the guardian's mobile number."
+    if guardian.channel_sms and not guardian.sms_consent:
+        errors["sms_consent"] = "Texts are ticked: the guardian must agree to receive them."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def guardian_create(*, patient: Patient, by: User | None, **values: Any) -> Guardian:
+    """A parent or guardian for ``patient``. ``by`` is staff (or an API token) of the patient's clinic."""
+    perms.require(by, perms.EDIT, perms.KIND_GUARDIAN)
+    values = _guardian_values(values)
+    if not values.get("is_primary") and not patient.guardians.filter(is_primary=True).exists():
+        values["is_primary"] = True  # the first guardian is the main contact until staff say otherwise
+    guardian = Guardian(patient=patient, created_by=by, updated_by=by, **values)
+    if guardian.sms_consent:
+        guardian.sms_consent_at = timezone.now()
+    _clean(guardian, exclude=("patient",))
+    _check_guardian(guardian, patient)
+    guardian.save()
+    if guardian.is_primary:
+        patient.guardians.exclude(pk=guardian.pk).filter(is_primary=True).update(is_primary=False)
+    return guardian
+
+
+@transaction.atomic
+def guardian_update(*, guardian: Guardian, by: User | None, reason: str = "", **values: Any) -> Guardian:
+    """Change a guardian's details. ``by`` None: the guardian's own choice in the portal (channels,
+    language, STOP), which the caller names in ``reason``."""
+    if by is not None:
+        perms.require(by, perms.EDIT, perms.KIND_GUARDIAN)
+    values = _guardian_values(values)
+    for name, value in values.items():
+        setattr(guardian, name, value)
+    if values.get("sms_consent") and not guardian.sms_consent_at:
+        guardian.sms_consent_at = timezone.now()
+    guardian.updated_by = by
+    if reason:
+        guardian._change_reason, guardian._history_user = reason[:HISTORY_REASON_MAX], by
+    _clean(guardian, exclude=("patient",))
+    _check_guardian(guardian, guardian.patient)
+    guardian.save()
+    if values.get("is_primary"):
+        Guardian.objects.filter(patient_id=guardian.patient_id, is_primary=True).exclude(pk=guardian.pk).update(
+            is_primary=False
+        )
+    return guardian
+
+
+def guardian_missing_message(*, patient: Patient, day: dt.date) -> str | None:
+    """Why ``patient`` cannot be booked now without a guardian, or None when they can."""
+    if not patient.guardian_required_on(day):
+        return None
+    if any(g.reachable for g in patient.guardians.all()):
+        return None
+    why = "is under 18" if day < patient.adult_from else "is marked as needing a parent or guardian"
+    return (
+        f"{patient.first_name} {why}: add a parent or guardian with an email address or mobile number "
+        "(messages and the portal sign-in go to them, not to the patient). Nothing was saved."
+    )
 
 
 def _active_surgeries(patient: Patient) -> list[Surgery]:

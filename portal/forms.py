@@ -80,19 +80,46 @@ class BirthDateForm(PortalForm):
         return data
 
 
+class GuardianBirthDateForm(BirthDateForm):
+    """A guardian's link: the patient's date of birth, and the guardian's own year of birth."""
+
+    guardian_year = forms.IntegerField(
+        label=_("Your own year of birth"),
+        min_value=1900,
+        max_value=2100,
+        help_text=_("Yours, not your child's. For example: 1985"),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "size": 4}),
+    )
+
+
 class ConfirmForm(PortalForm):
-    """Base of the evidence forms; ``tz`` is the patient's zone, ``language`` theirs."""
+    """Base of the evidence forms; ``tz`` is the patient's zone, ``language`` theirs.
+
+    ``for_name``: a parent or guardian confirms for this person (the patient's first name); the
+    labels then speak of them rather than of "you".
+    """
 
     kind = "done"
+    # The label of the form's one field when a guardian confirms: a format with %(name)s.
+    for_label: Any = None
 
     def __init__(
-        self, *args: Any, tz: zoneinfo.ZoneInfo, language: str, planned_at: dt.datetime | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        tz: zoneinfo.ZoneInfo,
+        language: str,
+        planned_at: dt.datetime | None = None,
+        for_name: str = "",
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.tz = tz
         self.language = language
         # The planned last dose or fasting start: evidence later than it is flagged for the nurse.
         self.planned_at = planned_at
+        if for_name and self.for_label is not None:
+            only = next(iter(self.fields.values()))
+            only.label = self.for_label % {"name": for_name}
 
     def evidence(self) -> dict[str, Any]:
         return {"kind": self.kind}
@@ -108,6 +135,7 @@ class DoneConfirmForm(ConfirmForm):
 class RideConfirmForm(ConfirmForm):
     kind = "ride"
     ride_arranged = forms.BooleanField(label=_("I have arranged for an adult to take me home"), required=True)
+    for_label = _("An adult will take %(name)s home")
 
     def evidence(self) -> dict[str, Any]:
         return {"kind": "ride", "ride_arranged": True}
@@ -115,6 +143,7 @@ class RideConfirmForm(ConfirmForm):
 
 class LastDoseConfirmForm(ConfirmForm):
     kind = "last_dose"
+    for_label = _("Date of the last dose %(name)s took")
     last_dose_date = forms.DateField(
         label=_("Date of your last dose"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -151,6 +180,7 @@ class LastIntakeConfirmForm(ConfirmForm):
 
     kind = "last_meal"
     field_label = _("When did you last eat?")
+    for_label = _("When did %(name)s last eat?")
     at = forms.DateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
@@ -159,9 +189,9 @@ class LastIntakeConfirmForm(ConfirmForm):
     # A phone's clock may run a little ahead of the server's.
     SKEW = dt.timedelta(minutes=5)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, for_name: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["at"].label = self.field_label
+        self.fields["at"].label = self.for_label % {"name": for_name} if for_name else self.field_label
 
     def clean_at(self) -> dt.datetime:
         value = self.cleaned_data["at"]
@@ -191,6 +221,7 @@ class LastIntakeConfirmForm(ConfirmForm):
 class LastDrinkConfirmForm(LastIntakeConfirmForm):
     kind = "last_drink"
     field_label = _("When did you last drink?")
+    for_label = _("When did %(name)s last drink?")
 
 
 CONFIRM_FORMS: dict[str, type[ConfirmForm]] = {
@@ -214,4 +245,6 @@ class LanguageForm(forms.Form):
 
 class StaffSendForm(forms.Form):
     channel = forms.ChoiceField(choices=[("email", "Email"), ("sms", "SMS")])
+    # The guardian the link goes to (their public id); blank: the patient.
+    guardian = forms.UUIDField(required=False)
     next = forms.CharField(required=False, max_length=300)

@@ -19,6 +19,11 @@ class LinkChannel(models.TextChoices):
 
 class SignInLink(PublicIdModel):
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="signin_links")
+    # Set when the link went to a parent or guardian: they sign in for the patient with the patient's
+    # date of birth and their own year of birth.
+    guardian = models.ForeignKey(
+        "patients.Guardian", null=True, blank=True, on_delete=models.CASCADE, related_name="signin_links"
+    )
     token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token; the token is not kept.")
     channel = models.CharField(max_length=8, choices=LinkChannel.choices)
     created_at = models.DateTimeField()
@@ -32,7 +37,9 @@ class SignInLink(PublicIdModel):
     )
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
-    failed_attempts = models.PositiveSmallIntegerField(default=0, help_text="Wrong dates of birth given.")
+    failed_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Wrong dates of birth (or guardian's years of birth) given."
+    )
     locked_at = models.DateTimeField(null=True, blank=True, help_text="Locked after too many wrong dates of birth.")
 
     class Meta:

@@ -372,8 +372,14 @@ class CalendarEvent:
     minutes: int
 
 
-def portal_calendar_events(*, patient: Patient, language: str | None = None) -> list[CalendarEvent]:
-    """Timed events for the calendar file: approved holds' last doses, fasting, arrival, surgery, follow-up."""
+def portal_calendar_events(
+    *, patient: Patient, language: str | None = None, for_guardian: bool = False
+) -> list[CalendarEvent]:
+    """Timed events for the calendar file: approved holds' last doses, fasting, arrival, surgery, follow-up.
+
+    ``for_guardian``: the file goes in a parent's calendar, where it sits beside their own events;
+    each title then starts with the patient's first name ("Sofia: Stop eating ...").
+    """
     lang = _language(patient, language)
     surgery = portal_surgery_current(patient=patient)
     if surgery is None:
@@ -413,5 +419,8 @@ def portal_calendar_events(*, patient: Patient, language: str | None = None) -> 
             60,
         )
     )
+    if for_guardian:
+        for event in events:
+            event.summary = f"{patient.first_name}: {event.summary}"
     events.sort(key=lambda e: e.start)
     return events

@@ -404,8 +404,9 @@ def item_mark_not_applicable(
 
 
 @transaction.atomic
-def item_patient_confirm(*, item: ChecklistItem, evidence: dict[str, Any]) -> ChecklistItem:
-    """A patient's own confirmation: evidence for a nurse to accept, not a tick."""
+def item_patient_confirm(*, item: ChecklistItem, evidence: dict[str, Any], confirmed_by: str = "") -> ChecklistItem:
+    """A patient's own confirmation: evidence for a nurse to accept, not a tick. ``confirmed_by``
+    names a parent or guardian who confirmed for the patient (the history row says so)."""
     item = _locked_item(item, None)
     perms.require(None, perms.CONFIRM, item.assignee)
     if item.locked:
@@ -413,7 +414,8 @@ def item_patient_confirm(*, item: ChecklistItem, evidence: dict[str, Any]) -> Ch
     if item.is_closed:
         raise ItemConflict("This item is already done.", item=item)
     item.status, item.evidence, item.confirmed_at = ItemStatus.PATIENT_CONFIRMED, evidence, timezone.now()
-    _save(item, by=None, reason="Confirmed by the patient", fields=["status", "evidence", "confirmed_at"])
+    reason = f"Confirmed by {confirmed_by} for the patient" if confirmed_by else "Confirmed by the patient"
+    _save(item, by=None, reason=reason[:HISTORY_REASON_MAX], fields=["status", "evidence", "confirmed_at"])
     checklist_summary_refresh(checklist=item.checklist)
     return item
 

@@ -5,6 +5,11 @@ instructions", the portal link, a phone number). No diagnosis, procedure or drug
 unless the patient opted in to detailed texts (``Patient.sms_detailed``), at most 160 characters,
 the clinic named, and every reminder text ends with how to stop. Texts are kept in the GSM-7
 alphabet (accents that it lacks are dropped) so that 160 characters is one SMS segment.
+
+A message to a parent or guardian (``guardian``) is written for them, in their language, from the
+``parent`` templates: it speaks of "your child" (or "the person you care for", for an adult who
+needs a guardian); a text names the child only when that guardian opted in to detailed texts, an
+email greets the guardian and names the child by first name, as a patient's email names them.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from core.text import render_text
-from patients.models import Clinic, Patient
+from patients.models import Clinic, Guardian, Patient
 from prep.models import ChecklistItem
 
 SMS_MAX = 160
@@ -50,8 +55,23 @@ def gsm7(text: str) -> str:
     return "".join(out)
 
 
-def language_of(patient: Patient) -> str:
-    return patient.language if patient.language in LANGUAGES else "en"
+def language_of(patient: Patient, guardian: Guardian | None = None) -> str:
+    person = guardian if guardian is not None else patient
+    return person.language if person.language in LANGUAGES else "en"
+
+
+# How a message to a guardian names the person it is about, when it does not use their name.
+WARD_WORDS = {
+    ("en", True): "your child",
+    ("es", True): "su hijo/hija",
+    ("en", False): "the person you care for",
+    ("es", False): "la persona a su cargo",
+}
+
+
+def ward_words(patient: Patient, language: str, on: dt.date) -> str:
+    """'your child' for a minor (on the patient's local date ``on``), else words for an adult."""
+    return WARD_WORDS[(language, on < patient.adult_from)]
 
 
 def when_text(value: dt.datetime, tz: zoneinfo.ZoneInfo, language: str, *, twelve_hour: bool = True) -> str:
@@ -75,12 +95,19 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def sms_render(*, kind: str, clinic: Clinic, patient: Patient, items: Sequence[ChecklistItem]) -> str:
-    """The text of a reminder SMS, at most 160 GSM-7 characters."""
-    language = language_of(patient)
+def sms_render(
+    *,
+    kind: str,
+    clinic: Clinic,
+    patient: Patient,
+    items: Sequence[ChecklistItem],
+    guardian: Guardian | None = None,
+) -> str:
+    """The text of a reminder SMS, at most 160 GSM-7 characters (to ``guardian`` when given)."""
+    language = language_of(patient, guardian)
     tz = patient.tz
     first = min(items, key=lambda i: i.due_at) if items else None
-    detailed = patient.sms_detailed
+    detailed = guardian.sms_detailed if guardian is not None else patient.sms_detailed
     context = {
         "clinic": clinic.name[:CLINIC_NAME_MAX].strip(),
         "when": when_text(first.due_at, tz, language, twelve_hour=clinic.clock_12h) if first else "",
@@ -91,8 +118,12 @@ def sms_render(*, kind: str, clinic: Clinic, patient: Patient, items: Sequence[C
         "link": portal_link(),
     }
     name = f"reminders/sms/{kind}.{language}.txt"
+    if guardian is not None:
+        on = (first.due_at if first else dt.datetime.now(tz=dt.UTC)).astimezone(tz).date()
+        context.update(kind=kind, ward=ward_words(patient, language, on), child=patient.first_name if detailed else "")
+        name = f"reminders/sms/parent.{language}.txt"
     # Shorten in steps that keep what matters: drop details, then the link, then shorten the name.
-    attempts = [context, {**context, "detailed": False, "drug": "", "titles": ""}]
+    attempts = [context, {**context, "detailed": False, "drug": "", "titles": "", "child": ""}]
     attempts.append({**attempts[-1], "link": ""})
     attempts.append({**attempts[-1], "clinic": clinic.name[:20].strip()})
     for ctx in attempts:
@@ -150,12 +181,16 @@ def email_render(
     patient: Patient,
     items: Sequence[ChecklistItem],
     reference: str,
+    guardian: Guardian | None = None,
 ) -> PreparedEmail:
-    """Subject, text and HTML from ``templates/emails/<kind>/``, with the ``Reminder-Id`` header."""
-    language = language_of(patient)
+    """Subject, text and HTML from ``templates/emails/<kind>/``, with the ``Reminder-Id`` header.
+
+    To a guardian: ``templates/emails/parent/``, the kind's sentence written for a parent.
+    """
+    language = language_of(patient, guardian)
     tz = patient.tz
     first = min(items, key=lambda i: i.due_at) if items else None
-    context = {
+    context: dict[str, Any] = {
         "clinic": clinic,
         "patient_first_name": patient.first_name,
         "when": when_text(first.due_at, tz, language, twelve_hour=clinic.clock_12h) if first else "",
@@ -165,6 +200,17 @@ def email_render(
         "language": language,
     }
     base = f"emails/{kind}"
+    if guardian is not None:
+        on = (first.due_at if first else dt.datetime.now(tz=dt.UTC)).astimezone(tz).date()
+        context.update(
+            kind=kind,
+            guardian_first_name=guardian.first_name,
+            child=patient.first_name,
+            minor=on < patient.adult_from,
+            ward=ward_words(patient, language, on),
+            detailed=guardian.sms_detailed,
+        )
+        base = "emails/parent"
     subject = _squash(render_text(f"{base}/subject.{language}.txt", context))
     text = render_text(f"{base}/body.{language}.txt", context)
     html = render_to_string(f"{base}/body.{language}.html", context)
@@ -173,7 +219,7 @@ def email_render(
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[patient.email],
+        to=[guardian.email if guardian is not None else patient.email],
         headers={
             "Reminder-Id": reference,
             # The same Message-ID on a resend lets receiving systems drop a duplicate.

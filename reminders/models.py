@@ -89,6 +89,11 @@ class Reminder(PublicIdModel):
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="reminders", db_index=False)
     surgery = models.ForeignKey("patients.Surgery", on_delete=models.PROTECT, related_name="reminders", db_index=False)
     surgery_version = models.PositiveIntegerField()
+    # Who receives it: blank for the patient, else the parent or guardian it is addressed to (the
+    # patient needed one on the day it was planned for). Part of the key: one row per recipient.
+    guardian = models.ForeignKey(
+        "patients.Guardian", null=True, blank=True, on_delete=models.PROTECT, related_name="reminders", db_index=False
+    )
     # The first item covered (null for none); ``covers`` lists every item id a merged text speaks for.
     item = models.ForeignKey("prep.ChecklistItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     covers = models.JSONField(default=list, blank=True, help_text="Checklist item ids this message reminds of.")
@@ -137,6 +142,8 @@ class Reminder(PublicIdModel):
             models.Index(fields=["surgery", "status"], name="reminder_surgery_status"),
             models.Index(fields=["clinic", "status"], name="reminder_clinic_status"),
             models.Index(fields=["patient", "channel", "sent_at"], name="reminder_patient_sent"),
+            # Partial: a patient's own rows (most) pay nothing for it when the dispatcher claims them.
+            models.Index(fields=["guardian"], condition=Q(guardian__isnull=False), name="reminder_guardian"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -165,6 +172,9 @@ class SmsEvent(models.Model):
     clinic = models.ForeignKey("patients.Clinic", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(
         "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="sms_events"
+    )
+    guardian = models.ForeignKey(
+        "patients.Guardian", null=True, blank=True, on_delete=models.PROTECT, related_name="sms_events"
     )
     from_number = models.CharField(max_length=20)
     provider_id = models.CharField(max_length=64, unique=True, help_text="Twilio's MessageSid: one row per message.")

@@ -17,13 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from django.db.models import Q
 from django.utils import timezone
 
-from patients.models import Clinic, Patient, Surgery, SurgeryStatus
+from patients.models import Clinic, Guardian, Patient, Surgery, SurgeryStatus
 from prep.models import (
     Category,
     Checklist,
@@ -53,6 +53,87 @@ class Planned:
     due_at: dt.datetime
     not_after: dt.datetime
     covers: list[int] = field(default_factory=list)
+    guardian: Guardian | None = None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a reminder goes to: the patient (``guardian`` None) or one of their guardians."""
+
+    guardian: Guardian | None
+    email: str
+    mobile: str
+    language: str
+    use_email: bool
+    use_sms: bool
+    sms_detailed: bool
+
+    @property
+    def key_part(self) -> str:
+        # The patient's own rows keep the key they always had; a guardian's carry the guardian.
+        return f"g{self.guardian.pk}:" if self.guardian is not None else ""
+
+
+def recipient_of(patient: Patient, guardian: Guardian | None) -> Recipient:
+    if guardian is None:
+        return Recipient(
+            guardian=None,
+            email=patient.email,
+            mobile=patient.mobile,
+            language=patient.language,
+            use_email=patient.channel_email and bool(patient.email),
+            use_sms=patient.can_receive_sms,
+            sms_detailed=patient.sms_detailed,
+        )
+    live = guardian.receives_messages
+    return Recipient(
+        guardian=guardian,
+        email=guardian.email,
+        mobile=guardian.mobile,
+        language=guardian.language,
+        use_email=live and guardian.channel_email and bool(guardian.email),
+        use_sms=live and guardian.can_receive_sms,
+        sms_detailed=guardian.sms_detailed,
+    )
+
+
+def local_today(patient: Patient, now: dt.datetime) -> dt.date:
+    return now.astimezone(patient.tz).date()
+
+
+def recipients_on(patient: Patient, day: dt.date, guardians: list[Guardian]) -> list[Recipient]:
+    """Who receives the patient's messages on ``day`` (the patient's local date).
+
+    While the patient needs a guardian, the guardians who receive messages, and never the patient
+    (none of them: nobody, so the child's own contact gets nothing). From the 18th birthday, unless
+    staff marked the patient as needing a guardian, the patient alone.
+    """
+    if not patient.guardian_required_on(day):
+        return [recipient_of(patient, None)]
+    out: list[Recipient] = []
+    emails: set[str] = set()
+    mobiles: set[str] = set()
+    for guardian in guardians:
+        if not guardian.receives_messages:
+            continue
+        recipient = recipient_of(patient, guardian)
+        # Two parents who gave the same address or number get one message there, not two.
+        use_email = recipient.use_email and recipient.email.lower() not in emails
+        use_sms = recipient.use_sms and recipient.mobile not in mobiles
+        if use_email:
+            emails.add(recipient.email.lower())
+        if use_sms:
+            mobiles.add(recipient.mobile)
+        out.append(replace(recipient, use_email=use_email, use_sms=use_sms))
+    return out
+
+
+def patient_guardians(patient: Patient, now: dt.datetime) -> list[Guardian]:
+    """The guardians the plan may use: read only when the patient needs one today (an adult's
+    plan costs no query more; a patient who needs none today needs none later either)."""
+    if not patient.guardian_required_on(local_today(patient, now)):
+        return []
+    return list(Guardian.objects.filter(patient_id=patient.pk))
 
 
 def item_kind(item: ChecklistItem) -> str:
@@ -176,34 +257,44 @@ def sms_groups(
     return groups
 
 
-def reminders_wanted(*, surgery: Surgery, items: list[ChecklistItem], now: dt.datetime) -> list[Planned]:
-    """The reminders this booking should have (nothing is saved). ``surgery`` has patient and clinic."""
+def reminders_wanted(
+    *, surgery: Surgery, items: list[ChecklistItem], now: dt.datetime, guardians: list[Guardian] | None = None
+) -> list[Planned]:
+    """The reminders this booking should have (nothing is saved). ``surgery`` has patient and clinic.
+
+    One plan per recipient: the patient, or each guardian while the patient needs one on the day a
+    reminder goes (a patient who turns 18 before the surgery gets the reminders from that day on).
+    """
     patient, clinic = surgery.patient, surgery.patient.clinic
-    use_email = patient.channel_email and bool(patient.email)
-    use_sms = patient.can_receive_sms
-    if not (use_email or use_sms):
-        return []
+    if guardians is None:
+        guardians = patient_guardians(patient, now)
     tz = patient.tz
-    wanted: list[Planned] = []
     Entry = tuple[dt.datetime, dt.datetime, dt.datetime, ChecklistItem]
-    email_by_day: dict[tuple[dt.date, str], list[Entry]] = defaultdict(list)
-    sms_by_day: dict[dt.date, list[Entry]] = defaultdict(list)
+    email_by_day: dict[tuple[Recipient, dt.date, str], list[Entry]] = defaultdict(list)
+    sms_by_day: dict[tuple[Recipient, dt.date], list[Entry]] = defaultdict(list)
+    # Recipients by local date, computed once a day rather than once an entry.
+    by_day: dict[dt.date, list[Recipient]] = {}
     for item in items:
         if not item_wants_patient_reminder(item):
             continue
         create, _ = _candidates(item, patient=patient, clinic=clinic, now=now)
         for _hours, planned_at, due_at in create:
             entry = (due_at, planned_at, item.due_at, item)
-            if use_email:
-                email_by_day[(due_at.astimezone(tz).date(), item_kind(item))].append(entry)
-            if use_sms:
-                sms_by_day[due_at.astimezone(tz).date()].append(entry)
-    # Email: one message per day and kind (five blood tests due together make one email).
-    for (day, kind), entries in sorted(email_by_day.items()):
+            day = due_at.astimezone(tz).date()
+            if day not in by_day:
+                by_day[day] = recipients_on(patient, day, guardians)
+            for recipient in by_day[day]:
+                if recipient.use_email:
+                    email_by_day[(recipient, day, item_kind(item))].append(entry)
+                if recipient.use_sms:
+                    sms_by_day[(recipient, day)].append(entry)
+    wanted: list[Planned] = []
+    # Email: one message per recipient, day and kind (five blood tests due together make one email).
+    for (recipient, day, kind), entries in sorted(email_by_day.items(), key=lambda kv: (kv[0][0].key_part, *kv[0][1:])):
         group_items = list({e[3].pk: e[3] for e in entries}.values())
         wanted.append(
             Planned(
-                key=f"s{surgery.pk}:v{surgery.version}:email:d{day.isoformat()}:{kind}",
+                key=f"s{surgery.pk}:v{surgery.version}:{recipient.key_part}email:d{day.isoformat()}:{kind}",
                 channel=Channel.EMAIL,
                 kind=kind,
                 items=group_items,
@@ -211,16 +302,18 @@ def reminders_wanted(*, surgery: Surgery, items: list[ChecklistItem], now: dt.da
                 due_at=min(e[0] for e in entries),
                 not_after=max(e[2] for e in entries),
                 covers=sorted(i.pk for i in group_items),
+                guardian=recipient.guardian,
             )
         )
+    # The daily text limit is per recipient: each guardian's phone gets at most N texts a day.
     limit = max(clinic.sms_daily_limit, 1)
-    for day, entries in sorted(sms_by_day.items()):
+    for (recipient, day), entries in sorted(sms_by_day.items(), key=lambda kv: (kv[0][0].key_part, kv[0][1])):
         for slot, group in enumerate(sms_groups(entries, limit=limit)):
             group_items = list({e[3].pk: e[3] for e in group}.values())
             kinds = {item_kind(i) for i in group_items}
             wanted.append(
                 Planned(
-                    key=f"s{surgery.pk}:v{surgery.version}:sms:d{day.isoformat()}:{slot}",
+                    key=f"s{surgery.pk}:v{surgery.version}:{recipient.key_part}sms:d{day.isoformat()}:{slot}",
                     channel=Channel.SMS,
                     kind=kinds.pop() if len(kinds) == 1 else Kind.SEVERAL,
                     items=group_items,
@@ -228,6 +321,7 @@ def reminders_wanted(*, surgery: Surgery, items: list[ChecklistItem], now: dt.da
                     due_at=min(e[0] for e in group),
                     not_after=max(e[2] for e in group),
                     covers=sorted(i.pk for i in group_items),
+                    guardian=recipient.guardian,
                 )
             )
     return wanted
@@ -301,6 +395,7 @@ def reminders_replan(*, checklist: Checklist, now: dt.datetime | None = None) ->
                     patient_id=surgery.patient_id,
                     surgery_id=surgery.pk,
                     surgery_version=surgery.version,
+                    guardian_id=plan.guardian.pk if plan.guardian is not None else None,
                     key=key,
                     channel=plan.channel,
                     status=Status.PENDING,

@@ -18,7 +18,9 @@ def reminders_for_surgery(*, surgery: Surgery) -> list[Reminder]:
 
     Each row gets ``due_local``: its due time in the clinic's zone, for display.
     """
-    rows = list(Reminder.objects.filter(surgery_id=surgery.pk).select_related("clinic").order_by("due_at", "id"))
+    rows = list(
+        Reminder.objects.filter(surgery_id=surgery.pk).select_related("clinic", "guardian").order_by("due_at", "id")
+    )
     for row in rows:
         row.due_local = row.due_at.astimezone(row.clinic.tz)
     return rows

@@ -43,8 +43,8 @@ from django.db.models.query import get_related_populators  # type: ignore[attr-d
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
-from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Patient, Surgery
-from patients.services import patient_update
+from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Guardian, Patient, Surgery
+from patients.services import guardian_update, patient_update
 from prep.models import Checklist, ChecklistItem, ChecklistStatus
 from reminders import messages
 from reminders.models import (
@@ -58,11 +58,13 @@ from reminders.models import (
     transition_allowed,
 )
 from reminders.planner import (
+    Recipient,
     in_quiet_hours,
     item_kind,
     item_wants_patient_reminder,
     patient_changed,
     quiet_end_after,
+    recipient_of,
     reminders_replan,
 )
 from reminders.transports import (
@@ -248,6 +250,19 @@ LOAD_FIELDS = (
     "patient__sms_consent",
     "patient__sms_opted_out_at",
     "patient__sms_detailed",
+    "patient__birth_date",
+    "patient__needs_guardian",
+    "guardian__id",
+    "guardian__first_name",
+    "guardian__language",
+    "guardian__email",
+    "guardian__mobile",
+    "guardian__channel_email",
+    "guardian__channel_sms",
+    "guardian__sms_consent",
+    "guardian__sms_opted_out_at",
+    "guardian__sms_detailed",
+    "guardian__receives_messages",
     "patient__clinic__id",
     "patient__clinic__name",
     "patient__clinic__phone",
@@ -287,6 +302,7 @@ class _Context:
     surgery: Surgery
     patient: Patient
     clinic: Clinic
+    recipient: Recipient
     items: list[ChecklistItem] = field(default_factory=list)
 
 
@@ -303,7 +319,7 @@ def _lock_and_load(reminder_id: int) -> Reminder | None:
     def build() -> QuerySet[Reminder]:
         return (
             Reminder.objects.select_for_update(of=("self",))
-            .select_related("surgery__checklist", "patient__clinic")
+            .select_related("surgery__checklist", "patient__clinic", "guardian")
             .only(*LOAD_FIELDS)
             .filter(pk=reminder_id)
             .order_by()
@@ -395,11 +411,22 @@ def _not_wanted(reminder: Reminder, ctx: _Context, now: dt.datetime) -> tuple[st
         return Status.EXPIRED, "Past its deadline"
     if not ctx.items:
         return Status.CANCELLED, "No longer needed (item done, changed or on hold)"
-    patient = ctx.patient
-    if reminder.channel == Channel.SMS and not patient.can_receive_sms:
-        return Status.SUPPRESSED, "Patient opted out of texts or has no consent"
-    if reminder.channel == Channel.EMAIL and not (patient.channel_email and patient.email):
-        return Status.SUPPRESSED, "Patient does not receive email reminders"
+    patient, recipient = ctx.patient, ctx.recipient
+    # Who receives the patient's messages today: a guardian while one is needed (the child's own
+    # contact gets nothing), the patient from their 18th birthday. A row for the other is cancelled:
+    # the plan made on that change has the right one.
+    needs_guardian = patient.guardian_required_on(now.astimezone(patient.tz).date())
+    if recipient.guardian is None and needs_guardian:
+        return Status.CANCELLED, "A parent or guardian receives this patient's messages"
+    if recipient.guardian is not None and not needs_guardian:
+        return Status.CANCELLED, "The patient is now their own contact"
+    if recipient.guardian is not None and not recipient.guardian.receives_messages:
+        return Status.CANCELLED, "This guardian no longer receives messages"
+    who = "Guardian" if recipient.guardian is not None else "Patient"
+    if reminder.channel == Channel.SMS and not recipient.use_sms:
+        return Status.SUPPRESSED, f"{who} opted out of texts or has no consent"
+    if reminder.channel == Channel.EMAIL and not recipient.use_email:
+        return Status.SUPPRESSED, f"{who} does not receive email reminders"
     return None
 
 
@@ -449,16 +476,19 @@ def _postpone(reminder: Reminder, until: dt.datetime, reason: str, now: dt.datet
 
 
 def _sms_sent_today(reminder: Reminder, ctx: _Context, now: dt.datetime) -> list[tuple[str, str]]:
-    """(number, words) of the texts this patient was sent today (their local day), counting those
-    handed to the provider whose record is not in yet: they may have gone."""
+    """(number, words) of the texts this reminder's recipient (the patient, or that one guardian) was
+    sent today (the patient's local day), counting those handed to the provider whose record is not
+    in yet: they may have gone. The daily limit is per person who receives them."""
     tz = ctx.patient.tz
     local = now.astimezone(tz)
     day_start = dt.datetime.combine(local.date(), dt.time(0, 0), tzinfo=tz)
     sent = Q(sent_at__gte=day_start, status__in=(Status.SENT, Status.DELIVERED))
     in_flight = Q(needs_reconcile=True, handed_over_at__gte=day_start)
-    rows = Reminder.objects.filter(sent | in_flight, patient_id=reminder.patient_id, channel=Channel.SMS)
+    gid = reminder.guardian_id
+    whom = Q(guardian__isnull=True) if gid is None else Q(guardian_id=gid)
+    rows = Reminder.objects.filter(sent | in_flight, whom, patient_id=reminder.patient_id, channel=Channel.SMS)
     return [
-        (recipient or ctx.patient.mobile, body)
+        (recipient or ctx.recipient.mobile, body)
         for recipient, body in rows.exclude(pk=reminder.pk).values_list("recipient", "body")
     ]
 
@@ -590,7 +620,8 @@ def _send_one(
             return Outcome("stale", "not claimed by this task (already handled, or claimed again)")
         now = now or timezone.now()
         patient = reminder.patient
-        ctx = _Context(surgery=reminder.surgery, patient=patient, clinic=patient.clinic)
+        recipient = recipient_of(patient, reminder.guardian)
+        ctx = _Context(surgery=reminder.surgery, patient=patient, clinic=patient.clinic, recipient=recipient)
         if reminder.channel == Channel.SMS:
             _one_text_at_a_time(patient.pk)
         if reminder.needs_reconcile and reminder.channel == Channel.SMS:
@@ -608,7 +639,7 @@ def _send_one(
                     "Found at the provider after an interrupted send",
                     now,
                     provider_id=found,
-                    recipient=patient.mobile,
+                    recipient=recipient.mobile,
                     sent_at=now,
                     needs_reconcile=False,
                     last_error="",
@@ -630,7 +661,7 @@ def _send_one(
         prepared = _prepare(reminder, ctx)
         if reminder.channel == Channel.SMS:
             today = _sms_sent_today(reminder, ctx, now)
-            if (patient.mobile, prepared.body) in today:
+            if (recipient.mobile, prepared.body) in today:
                 # The same words already reached this number today: a second copy tells the patient
                 # nothing and the provider could not tell the two apart.
                 return _finish(reminder, Status.CANCELLED, "The same text went to this number today", now)
@@ -676,7 +707,8 @@ def _one_text_at_a_time(patient_id: int) -> None:
 def _sms_lookup(reminder: Reminder, sms: SmsTransport) -> str | None:
     """The provider id of this reminder's text if the provider has it and no other row claims it."""
     since = (reminder.handed_over_at or reminder.first_claimed_at or timezone.now()) - RECONCILE_MARGIN
-    candidates = sms.find(to=reminder.patient.mobile, body=reminder.body, since=since)
+    mobile = reminder.guardian.mobile if reminder.guardian is not None else reminder.patient.mobile
+    candidates = sms.find(to=mobile, body=reminder.body, since=since)
     if not candidates:
         return None
     # A message already credited to another reminder is that reminder's, never this one's.
@@ -686,24 +718,27 @@ def _sms_lookup(reminder: Reminder, sms: SmsTransport) -> str | None:
 
 
 def _prepare(reminder: Reminder, ctx: _Context) -> _Prepared:
-    clinic, patient = ctx.clinic, ctx.patient
+    clinic, patient, recipient = ctx.clinic, ctx.patient, ctx.recipient
     kind = reminder.kind
     if kind == Kind.SEVERAL and len(ctx.items) == 1:
         kind = item_kind(ctx.items[0])
     if reminder.channel == Channel.SMS:
-        body = messages.sms_render(kind=kind, clinic=clinic, patient=patient, items=ctx.items)
-        return _Prepared(body=body, recipient=patient.mobile)
+        body = messages.sms_render(
+            kind=kind, clinic=clinic, patient=patient, items=ctx.items, guardian=recipient.guardian
+        )
+        return _Prepared(body=body, recipient=recipient.mobile)
     message = messages.email_render(
         kind=kind if kind in messages.EMAIL_KINDS else Kind.TASK,
         clinic=clinic,
         patient=patient,
         items=ctx.items,
         reference=reminder.reference,
+        guardian=recipient.guardian,
     )
     # Built and serialised now, once: the SMTP conversation after the hand-over has nothing left
     # to build (the backend's own message() and as_bytes() return what this made).
     message.freeze()
-    return _Prepared(body=str(message.subject), recipient=patient.email, message=message)
+    return _Prepared(body=str(message.subject), recipient=recipient.email, message=message)
 
 
 def _deliver(
@@ -747,7 +782,7 @@ def _failed(reminder: Reminder, ctx: _Context, exc: TransportError, now: dt.date
     error = str(exc)[:300]
     if exc.code == TWILIO_UNSUBSCRIBED and reminder.channel == Channel.SMS:
         # The carrier holds a STOP for this number: record it so that no other text is tried.
-        Patient.objects.filter(mobile=ctx.patient.mobile, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
+        _number_opted_out(ctx.recipient.mobile, now)
         error = f"{error} (the number replied STOP)"
     # A definite refusal means the provider does not hold it: the mark goes.
     settled: dict[str, object] = {"needs_reconcile": exc.maybe_sent}
@@ -855,10 +890,18 @@ def reminder_status_record(*, reference: str, provider_id: str, provider_status:
         logger.warning("status callback for a message credited to another reminder sid=%s", provider_id[:40])
         return False
     if changed and new == Status.FAILED and error_code == str(TWILIO_UNSUBSCRIBED):
-        mobile = Reminder.objects.filter(uuid=ref).values_list("patient__mobile", flat=True).first()
-        if mobile:
-            Patient.objects.filter(mobile=mobile, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
+        row = Reminder.objects.filter(uuid=ref).values("recipient", "patient__mobile", "guardian__mobile").first()
+        if row:
+            _number_opted_out(row["recipient"] or row["guardian__mobile"] or row["patient__mobile"], now)
     return bool(changed)
+
+
+def _number_opted_out(mobile: str, now: dt.datetime) -> None:
+    """The carrier says this number refuses texts: every patient and guardian with it is opted out."""
+    if not mobile:
+        return
+    Patient.objects.filter(mobile=mobile, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
+    Guardian.objects.filter(mobile=mobile, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
 
 
 OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
@@ -885,16 +928,21 @@ class InboundResult:
     reply: str  # empty: send nothing (a duplicate delivery, or a reply we do not answer)
 
 
-def reminders_stop_texts(*, patient_ids: Sequence[int], reason: str, now: dt.datetime) -> int:
-    """Suppress every text of these patients not yet handed to the provider, claimed ones included.
+def reminders_stop_texts(
+    *, patient_ids: Sequence[int], reason: str, now: dt.datetime, guardian_ids: Sequence[int] = ()
+) -> int:
+    """Suppress every text to these patients, and to these guardians, not yet handed to the
+    provider, claimed ones included. A patient's texts are those addressed to the patient: a
+    guardian's STOP stops that guardian's texts, not the other guardian's, nor the patient's.
 
     It updates the rows a send locks, so it waits for a send between its lock and its hand-over
     (milliseconds, never a network call) and then leaves a handed-over text alone: that one left
     before the STOP. A claimed row's task finds its token gone and sends nothing. The filter is on
     the row's own columns so that PostgreSQL re-checks it on the row a waiting send committed.
     """
+    whose = Q(patient_id__in=list(patient_ids), guardian__isnull=True) | Q(guardian_id__in=list(guardian_ids))
     rows = Reminder.objects.filter(
-        patient_id__in=list(patient_ids),
+        whose,
         channel=Channel.SMS,
         status__in=status_sources(Status.SUPPRESSED),
         needs_reconcile=False,
@@ -909,12 +957,19 @@ def sms_inbound_record(*, from_number: str, body: str, message_sid: str) -> Inbo
     """An inbound text: opt out or in at once, one reply per inbound message (duplicates get none)."""
     action = inbound_action(body)
     patients = list(Patient.objects.select_related("clinic").filter(mobile=from_number).order_by("-updated_at"))
+    # A parent's number: the guardian rows with it (one parent of two children has two).
+    guardians = list(
+        Guardian.objects.select_related("patient__clinic").filter(mobile=from_number).order_by("-updated_at")
+    )
     patient = patients[0] if patients else None
+    guardian = guardians[0] if guardians and patient is None else None
+    clinic = patient.clinic if patient else (guardian.patient.clinic if guardian else None)
     try:
         with transaction.atomic():
             SmsEvent.objects.create(
-                clinic=patient.clinic if patient else None,
-                patient=patient,
+                clinic=clinic,
+                patient=patient or (guardian.patient if guardian else None),
+                guardian=guardian,
                 from_number=from_number[:20],
                 provider_id=message_sid[:64],
                 action=action,
@@ -924,22 +979,31 @@ def sms_inbound_record(*, from_number: str, body: str, message_sid: str) -> Inbo
     now = timezone.now()
     if action == SmsEvent.Action.STOP:
         # Every patient with this number: the opt-out is the number's, whatever the clinic.
+        # And every guardian with it: that guardian's texts stop, not the child's other guardian's.
         Patient.objects.filter(mobile=from_number, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
-        reminders_stop_texts(patient_ids=[p.pk for p in patients], reason="Patient replied STOP", now=now)
+        Guardian.objects.filter(mobile=from_number, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
+        reminders_stop_texts(
+            patient_ids=[p.pk for p in patients],
+            guardian_ids=[g.pk for g in guardians],
+            reason="Guardian replied STOP" if guardian else "Patient replied STOP",
+            now=now,
+        )
     elif action == SmsEvent.Action.START:
         Patient.objects.filter(mobile=from_number).update(sms_opted_out_at=None)
+        Guardian.objects.filter(mobile=from_number).update(sms_opted_out_at=None)
         # Texts planned before the STOP (and still ahead) come back.
         checklists = Checklist.objects.filter(
-            surgery__patient__mobile=from_number,
+            Q(surgery__patient__mobile=from_number) | Q(surgery__patient__guardians__mobile=from_number),
             surgery__status__in=ACTIVE_SURGERY_STATUSES,
             status=ChecklistStatus.ACTIVE,
-        )
-        for checklist in checklists.select_for_update(of=("self",)):
+        ).distinct()
+        ids = list(checklists.values_list("pk", flat=True))
+        for checklist in Checklist.objects.filter(pk__in=ids).order_by("pk").select_for_update(of=("self",)):
             reminders_replan(checklist=checklist, now=now)
     if action == SmsEvent.Action.OTHER:
         return InboundResult(action, "")
-    language = patient.language if patient else "en"
-    reply = messages.sms_reply_render(kind=action, clinic=patient.clinic if patient else None, language=language)
+    language = patient.language if patient else (guardian.language if guardian else "en")
+    reply = messages.sms_reply_render(kind=action, clinic=clinic, language=language)
     return InboundResult(action, reply)
 
 
@@ -961,9 +1025,23 @@ def email_unsubscribe(*, token: str) -> bool:
         ref = uuid.UUID(reference)
     except ValueError:
         return False
-    patient_id = Reminder.objects.filter(uuid=ref, channel=Channel.EMAIL).values_list("patient_id", flat=True).first()
-    if patient_id is None:
+    row = Reminder.objects.filter(uuid=ref, channel=Channel.EMAIL).values("patient_id", "guardian_id").first()
+    if row is None:
         return False
+    patient_id, guardian_id = row["patient_id"], row["guardian_id"]
+    if guardian_id is not None:
+        # A guardian's email: that guardian's email reminders stop, nobody else's.
+        with transaction.atomic():
+            guardian = Guardian.objects.select_for_update().select_related("patient").get(pk=guardian_id)
+            if guardian.channel_email:
+                guardian_update(
+                    guardian=guardian,
+                    by=None,
+                    reason="Email reminders turned off by the one-click unsubscribe link",
+                    channel_email=False,
+                )
+                patient_changed(patient=guardian.patient)
+        return True
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient_id)
         if patient.channel_email:

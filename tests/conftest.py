@@ -201,8 +201,10 @@ def outsider_nurse(other_clinic):
 @pytest.fixture
 def book(catalogue, clinic, nurse):
     """book(procedure_slug, start_at, **patient/surgery options) -> Surgery, through the real actions."""
+    from django.utils import timezone
+
     from actions.booking import surgery_book
-    from actions.patients import medication_add, patient_create
+    from actions.patients import guardian_add, medication_add, patient_create
     from prep.models import ProcedureVariant
     from tests.factories import PatientFactory
 
@@ -225,6 +227,10 @@ def book(catalogue, clinic, nurse):
             }
             fields.update({k: v for k, v in patient_fields.items() if k not in fields})
             patient = patient_create(clinic=clinic, by=nurse, **fields)
+            if patient.guardian_required_on(timezone.localdate(timezone=patient.tz)):
+                # A child cannot be booked without a guardian to reach (issue 22): a test that books
+                # one through this fixture gets a parent, as the booking form would have asked.
+                guardian_add(patient=patient, by=nurse, **DEFAULT_GUARDIAN)
         for med in medications:
             name, _, indication = med.partition(":")
             medication_add(patient=patient, by=nurse, name=name, indication=indication, is_blood_thinner=True)
@@ -257,3 +263,72 @@ def login():
         return client
 
     return _login
+
+
+# The parent the ``book`` fixture gives a child booked without one.
+DEFAULT_GUARDIAN = {
+    "first_name": "Pat",
+    "last_name": "Parent",
+    "relationship": "legal_guardian",
+    "birth_year": 1980,
+    "email": "pat.parent@example.org",
+}
+MOTHER = {
+    "first_name": "Ana",
+    "last_name": "Garcia",
+    "relationship": "mother",
+    "birth_year": 1988,
+    "language": "es",
+    "email": "ana.garcia@example.org",
+    "mobile": "+13105550177",
+    "channel_email": True,
+    "channel_sms": True,
+    "sms_consent": True,
+}
+FATHER = {
+    "first_name": "Luis",
+    "last_name": "Garcia",
+    "relationship": "father",
+    "birth_year": 1985,
+    "language": "en",
+    "email": "luis.garcia@example.org",
+    "channel_email": True,
+}
+# The child's own contact: while a guardian is needed, nothing may ever reach these.
+CHILD_EMAIL = "maria.kid@example.org"
+CHILD_MOBILE = "+13105550199"
+
+
+@pytest.fixture
+def book_child(book, clinic, nurse):
+    """book_child(procedure, start_at, guardians=[MOTHER], **patient fields) -> Surgery: a patient
+    under 18 (Maria, born 2019 unless told) with her own email and mobile, her guardians, through
+    the actions (the booking refuses a child without a guardian)."""
+    from actions.patients import guardian_add, patient_create
+
+    def _book(
+        procedure: str = "lumbar-facet-rf",
+        start_at=None,
+        *,
+        guardians=(MOTHER,),
+        anaesthesia: str = "",
+        **patient_fields,
+    ):
+        fields = {
+            "mrn": "MRN-KID-1",
+            "first_name": "Maria",
+            "last_name": "Garcia",
+            "birth_date": __import__("datetime").date(2019, 3, 4),
+            "email": CHILD_EMAIL,
+            "mobile": CHILD_MOBILE,
+            "channel_sms": True,
+            "sms_consent": True,
+            "language": "en",
+            **patient_fields,
+        }
+        patient = patient_create(clinic=clinic, by=nurse, **fields)
+        for guardian in guardians:
+            guardian_add(patient=patient, by=nurse, **guardian)
+        return book(procedure, start_at, patient=patient, anaesthesia=anaesthesia)
+
+    return _book

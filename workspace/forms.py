@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import User
-from actions.patients import MedicationValues
-from patients.models import Anaesthesia, Clinic, Indication, Patient, Side, Surgery
+from actions.patients import GuardianValues, MedicationValues
+from patients.models import Anaesthesia, Clinic, Guardian, Indication, Patient, Side, Surgery
 from patients.services import MAX_AGE_YEARS, oldest_birth_date
 from prep import planning
 from prep.models import ChecklistItem, Drug, ProcedureVariant, ResultKind
@@ -51,6 +51,7 @@ PATIENT_LABELS = {
     "impaired_renal_function": "Impaired renal function",
     "latex_allergy": "Latex allergy",
     "allergies": "Other allergies",
+    "needs_guardian": "Needs a parent or guardian (an adult whose guardian receives the messages)",
 }
 
 PATIENT_FORM_FIELDS = (
@@ -79,6 +80,7 @@ PATIENT_FORM_FIELDS = (
     "stroke_date",
     "diabetes",
     "crcl_ml_min",
+    "needs_guardian",
 )
 
 
@@ -198,6 +200,90 @@ class PatientForm(forms.Form):
                 "check the year."
             )
         return value
+
+
+GUARDIAN_FORM_FIELDS = (
+    "first_name",
+    "last_name",
+    "relationship",
+    "birth_year",
+    "language",
+    "email",
+    "mobile",
+    "channel_email",
+    "channel_sms",
+    "sms_consent",
+    "sms_detailed",
+    "is_primary",
+    "receives_messages",
+)
+GUARDIAN_LABELS = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "relationship": "Relationship to the patient",
+    "birth_year": "Their own year of birth",
+    "language": "Language",
+    "email": "Email address",
+    "mobile": "Mobile number",
+    "channel_email": "Reminders by email",
+    "channel_sms": "Reminders by text message (SMS)",
+    "sms_consent": "Agrees to receive text messages",
+    "sms_detailed": "Texts may name the procedure and medicines",
+    "is_primary": "Main contact",
+    "receives_messages": "Receives the reminders and sign-in links",
+}
+
+
+class GuardianForm(forms.Form):
+    """A parent or guardian. Which combinations are allowed is the service's to say (one message each)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.update(forms.fields_for_model(Guardian, fields=GUARDIAN_FORM_FIELDS))
+        for name, label in GUARDIAN_LABELS.items():
+            self.fields[name].label = label
+        self.fields[
+            "birth_year"
+        ].help_text = "Asked, with the patient's date of birth, when they sign in to the portal."
+        self.fields["birth_year"].widget.attrs.update({"inputmode": "numeric", "placeholder": "e.g. 1985"})
+        self.fields["mobile"].help_text = "Any usual form, e.g. (310) 555-0100 or +13105550100."
+        limit_fields(self)
+
+    def service_kwargs(self) -> GuardianValues:
+        data = self.cleaned_data
+        return cast(GuardianValues, {name: data[name] for name in GUARDIAN_FORM_FIELDS if name in data})
+
+
+class BookingGuardianForm(GuardianForm):
+    """The booking form's guardian: every field optional, so an adult is booked without one; a
+    child booked without a guardian to reach is refused by the booking action (nothing saved)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+        self.fields["receives_messages"].initial = True
+        self.fields["channel_email"].initial = True
+
+    @property
+    def is_filled(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return any((data.get(n) or "") for n in ("first_name", "last_name", "email", "mobile")) or bool(
+            data.get("birth_year")
+        )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if self.is_filled:
+            for name in ("first_name", "last_name", "relationship", "birth_year"):
+                if not data.get(name):
+                    self.add_error(name, f"Give the guardian's {GUARDIAN_LABELS[name].lower()}.")
+        return data
+
+
+def guardian_initial(guardian: Guardian) -> dict[str, Any]:
+    return {name: getattr(guardian, name) for name in GUARDIAN_FORM_FIELDS}
 
 
 class PatientEditForm(PatientForm):

@@ -140,7 +140,7 @@ def board_row_html(row: BoardRow, now: dt.datetime, questionnaires: Mapping[int,
         f'        <a class="patient-link fw-semibold" href="{_e(url)}">{_e(patient.last_name)}, '
         f"{_e(patient.first_name)}</a><br>\n"
         f'        <span class="text-body-secondary small text-nowrap">MRN {_e(patient.mrn)}</span> '
-        f'<span class="text-body-secondary small text-nowrap">· {_e(row.age)} y</span>\n'
+        f'<span class="text-body-secondary small text-nowrap">· {_e(row.age_label or f"{row.age} y")}</span>\n'
         f"      </th>\n"
         f'      <td data-label="Procedure">{_e(surgery.procedure.name)}{side}</td>\n'
         f'      <td data-label="Surgeon">{_e(surgeon_name)}</td>\n'

@@ -17,7 +17,7 @@ from audit import context as audit
 from documents.models import Document
 from documents.selectors import documents_by_item
 from patients.access import surgeries_for_user, surgery_get_for_user
-from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, GoDecision, Medication, Patient, Surgery
+from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, GoDecision, Guardian, Medication, Patient, Surgery
 from patients.staff import ClinicStaff
 from prep import planning
 from prep.models import CLOSED_STATUSES, Assignee, ChecklistItem, ChecklistStatus, ItemStatus
@@ -54,12 +54,48 @@ class BoardFilters:
 
 
 @dataclass
+class GuardianPanel:
+    """The patient's parents or guardians as the staff pages show them, with what staff must know."""
+
+    guardians: list[Guardian]
+    required: bool  # a guardian, not the patient, is the contact today
+    notices: list[str]
+
+
+def guardian_panel(*, patient: Patient, surgery: Surgery | None, now: dt.datetime | None = None) -> GuardianPanel:
+    """The notices: nobody to reach; the patient turns 18 before the surgery. One query (the guardians)
+    while the patient needs one; none for an adult who is their own contact (most patients): their
+    guardians, if any were recorded before the 18th birthday, receive nothing and are not listed."""
+    now = now or timezone.now()
+    today = now.astimezone(patient.tz).date()
+    required = patient.guardian_required_on(today)
+    guardians = list(patient.guardians.all()) if required else []
+    notices: list[str] = []
+    if required and not any(g.reachable for g in guardians):
+        notices.append(
+            "This patient needs a parent or guardian and none can be reached: no reminder or sign-in link is "
+            "sent (not to the patient either). Add a guardian with an email address or mobile number."
+        )
+    if surgery is not None and surgery.is_active and not patient.needs_guardian:
+        surgery_day = surgery.start_at.astimezone(patient.tz).date()
+        if today < patient.adult_from <= surgery_day:
+            notices.append(
+                f"{patient.first_name} turns 18 on {patient.adult_from:%-d %b %Y}, before the surgery on "
+                f"{surgery_day:%-d %b %Y}. From that day the patient is their own contact: reminders and sign-in "
+                "links go to the patient's own email and mobile, no longer to the guardians. Tick \"Needs a parent "
+                "or guardian\" in the patient's details to keep the guardians as contacts."
+            )
+    return GuardianPanel(guardians=guardians, required=required, notices=notices)
+
+
+@dataclass
 class BoardRow:
     surgery: Surgery
     report: ReadinessReport
     age: int
     last_contact: PatientNote | None = None
     next_required: ChecklistItem | None = None
+    age_label: str = ""  # "34 y"; under 2, years and months ("1 y 4 m", "9 m")
 
 
 @dataclass
@@ -239,6 +275,7 @@ def board_page(
                 surgery=surgery,
                 report=report,
                 age=surgery.patient.age_on(today),
+                age_label=surgery.patient.age_label_on(today),
                 last_contact=last_calls.get(surgery.patient_id),
                 next_required=next_required(items),
             )
@@ -330,6 +367,8 @@ class SurgeryPage:
     other_surgeries: list[Surgery]
     age: int
     editable: bool
+    guardians: GuardianPanel | None = None
+    age_label: str = ""
 
     @property
     def items(self) -> list[ItemView]:
@@ -385,6 +424,8 @@ def surgery_page(*, user: User, uuid: object, now: dt.datetime | None = None) ->
             patient.surgeries.exclude(pk=surgery.pk).select_related("procedure").order_by("-start_at")
         ),
         age=patient.age_on(timezone.localdate(now, clinic.tz)),
+        age_label=patient.age_label_on(timezone.localdate(now, clinic.tz)),
+        guardians=guardian_panel(patient=patient, surgery=surgery, now=now),
         editable=surgery.is_active and checklist is not None and checklist.status == ChecklistStatus.ACTIVE,
     )
 

@@ -10,6 +10,12 @@ urlpatterns = [
     path("patients/<uuid:uuid>/", views.patient_detail, name="patient"),
     path("patients/<uuid:uuid>/edit/", views.patient_edit, name="patient_edit"),
     path("patients/<uuid:uuid>/medications/add/", views.medication_add, name="medication_add"),
+    path("patients/<uuid:uuid>/guardians/add/", views.guardian_add, name="guardian_add"),
+    path(
+        "patients/<uuid:uuid>/guardians/<uuid:guardian_uuid>/edit/",
+        views.guardian_edit,
+        name="guardian_edit",
+    ),
     path(
         "patients/<uuid:uuid>/medications/<uuid:medication_uuid>/stop/",
         views.medication_stop,

@@ -32,7 +32,7 @@ from core import clock
 from core.search_keys import search_key_store, search_key_terms
 from documents.selectors import document_open
 from patients.access import document_get_for_user, item_get_for_user, patient_get_for_user, surgery_get_for_user
-from patients.models import Medication, Patient, Surgery
+from patients.models import Guardian, Medication, Patient, Surgery
 from patients.staff import StaffRequest, has_clinic
 from prep.models import ChecklistItem
 from prep.selectors import PHASES, item_phase
@@ -210,7 +210,64 @@ def patient_detail(request: StaffRequest, uuid: str) -> HttpResponse:
     if surgery is not None:
         return redirect("workspace:surgery", uuid=surgery.uuid)
     medications = list(patient.medications.select_related("drug"))
-    return render(request, "workspace/patient.html", {"patient": patient, "medications": medications})
+    guardians = selectors.guardian_panel(patient=patient, surgery=None)
+    context = {"patient": patient, "medications": medications, "guardians": guardians}
+    return render(request, "workspace/patient.html", context)
+
+
+def _guardian_back(patient: Patient) -> HttpResponse:
+    surgery = selectors.patient_main_surgery(patient=patient)
+    if surgery is not None:
+        return redirect(reverse("workspace:surgery", args=[surgery.uuid]) + "#guardians-heading")
+    return redirect("workspace:patient", uuid=patient.uuid)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_view
+def guardian_add(request: StaffRequest, uuid: str) -> HttpResponse:
+    """A parent or guardian for the patient: from now on they, not a child, get the messages."""
+    patient = patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
+    form = wf.GuardianForm(request.POST or None, initial={"language": patient.language, "receives_messages": True})
+    if request.method == "POST" and form.is_valid():
+        try:
+            guardian = patient_actions.guardian_add(patient=patient, by=request.user, **form.service_kwargs())
+        except ValidationError as exc:
+            wf.add_service_errors(form, exc)
+        else:
+            messages.success(request, f"{guardian.full_name} was added; the reminders follow.")
+            return _guardian_back(patient)
+    context = {"patient": patient, "form": form, "guardian": None}
+    return render(request, "workspace/guardian_form.html", context, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_view
+def guardian_edit(request: StaffRequest, uuid: str, guardian_uuid: str) -> HttpResponse:
+    patient = patient_get_for_user(user=request.user, uuid=uuid, qs=Patient.objects.select_related("clinic"))
+    try:
+        # Through the permission-checked patient: another clinic's guardian is a 404 like its patient.
+        guardian = patient.guardians.get(uuid=guardian_uuid)
+    except (Guardian.DoesNotExist, ValidationError):
+        raise Http404("No such guardian.") from None
+    guardian.patient = patient
+    initial = wf.guardian_initial(guardian)
+    form = wf.GuardianForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        changes = {k: v for k, v in form.service_kwargs().items() if v != initial.get(k)}
+        if not changes:
+            messages.info(request, "Nothing was changed.")
+            return _guardian_back(patient)
+        try:
+            patient_actions.guardian_update(
+                guardian=guardian, by=request.user, reason="Details changed by staff", **changes
+            )
+        except ValidationError as exc:
+            wf.add_service_errors(form, exc)
+        else:
+            messages.success(request, f"{guardian.full_name}'s details were saved; the reminders follow.")
+            return _guardian_back(patient)
+    context = {"patient": patient, "form": form, "guardian": guardian}
+    return render(request, "workspace/guardian_form.html", context, status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -542,33 +599,41 @@ def booking_new(request: StaffRequest) -> HttpResponse:
     matches = selectors.patients_search(user=user, q=search.cleaned_data["q"]) if search.is_valid() else []
     data = request.POST if request.method == "POST" else None
     patient_form = None if patient else wf.PatientForm(data, prefix="patient")
+    guardian_form = wf.BookingGuardianForm(data, prefix="guardian", initial={"receives_messages": True})
     med_formset = wf.MedicationFormSet(data, prefix="med")
     surgery_form = wf.SurgeryFieldsForm(data, clinic=clinic, surgeons=surgeons, prefix="surgery")
     preview: list[tuple[str, list[ChecklistItem]]] | None = None
     if request.method == "POST":
         forms_ok = all(
-            [patient_form is None or patient_form.is_valid(), med_formset.is_valid(), surgery_form.is_valid()]
+            [
+                patient_form is None or patient_form.is_valid(),
+                guardian_form.is_valid(),
+                med_formset.is_valid(),
+                surgery_form.is_valid(),
+            ]
         )
         if forms_ok:
-            action = _booking_action(user, clinic, patient, patient_form, med_formset, surgery_form)
+            action = _booking_action(user, clinic, patient, patient_form, guardian_form, med_formset, surgery_form)
             if request.POST.get("action") == "save":
                 try:
                     surgery = action()
                 except ValidationError as exc:
-                    _booking_errors(exc, patient_form, surgery_form)
+                    _booking_errors(exc, patient_form, surgery_form, guardian_form)
                 else:
                     messages.success(request, f"Surgery booked for {surgery.patient.full_name}.")
                     return redirect("workspace:surgery", uuid=surgery.uuid)
             else:
                 planned, items, error = preview_actions.booking_dry_run(action=action)
                 if error is not None:
-                    _booking_errors(error, patient_form, surgery_form)
+                    _booking_errors(error, patient_form, surgery_form, guardian_form)
                 else:
                     preview = _preview_rows(planned, items)
     status = 400 if request.method == "POST" and preview is None else 200
     context = {
         "patient": patient,
         "patient_form": patient_form,
+        "guardian_form": guardian_form,
+        "guardians": list(patient.guardians.all()) if patient else [],
         "med_formset": med_formset,
         "surgery_form": surgery_form,
         "search": search,
@@ -581,7 +646,13 @@ def booking_new(request: StaffRequest) -> HttpResponse:
 
 
 def _booking_action(
-    user: User, clinic: Any, patient: Patient | None, patient_form: Any, med_formset: Any, surgery_form: Any
+    user: User,
+    clinic: Any,
+    patient: Patient | None,
+    patient_form: Any,
+    guardian_form: Any,
+    med_formset: Any,
+    surgery_form: Any,
 ) -> Callable[[], Surgery]:
     def action() -> Surgery:
         return booking_actions.booking_create(
@@ -590,15 +661,21 @@ def _booking_action(
             patient=patient,
             patient_values=None if patient else patient_form.cleaned_data,
             medications=[med.service_kwargs() for med in med_formset.forms if med.is_filled],
+            guardians=[guardian_form.service_kwargs()] if guardian_form.is_filled else [],
             surgery_values=surgery_form.service_kwargs(),
         )
 
     return action
 
 
-def _booking_errors(exc: ValidationError, patient_form: Any, surgery_form: Any) -> None:
+def _booking_errors(exc: ValidationError, patient_form: Any, surgery_form: Any, guardian_form: Any = None) -> None:
     patient_fields = set(wf.PATIENT_FORM_FIELDS) - {"birth_date"}
     for name, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+        if guardian_form is not None and (name == "guardian" or name.startswith("guardian.")):
+            # The booking action names a guardian's problems "guardian.<field>", and a missing one "guardian".
+            field = name.partition(".")[2]
+            guardian_form.add_error(field if field in guardian_form.fields else None, errors)
+            continue
         if patient_form is not None and name in patient_fields:
             patient_form.add_error(name, errors)
         else:

@@ -29,15 +29,26 @@ CHECKS = [
 
 @pytest.fixture
 def records(book):
+    from actions.patients import guardian_add
     from api.models import ApiToken
 
     surgery = book(medications=["clopidogrel"])
     item = surgery.checklist.items.get(code="hemoglobin")
+    guardian = guardian_add(
+        patient=surgery.patient,
+        by=surgery.created_by,
+        first_name="Gail",
+        last_name="Guardian",
+        relationship="legal_guardian",
+        birth_year=1950,
+        email="gail@example.org",
+    )
     return {
         "patients": surgery.patient,
         "surgeries": surgery,
         "items": item,
         "medications": surgery.patient.medications.get(),
+        "guardians": guardian,
         "tokens": ApiToken.objects.first(),
     }
 
@@ -63,6 +74,8 @@ def real_ids(case, records) -> None:
     for name in list(case.path_parameters or {}):
         if name == "medication_uuid":
             case.path_parameters[name] = str(records["medications"].uuid)
+        elif name == "guardian_uuid":
+            case.path_parameters[name] = str(records["guardians"].uuid)
         else:
             collection = segments[segments.index("{" + name + "}") - 1]
             case.path_parameters[name] = str(records[collection].uuid)

@@ -30,6 +30,8 @@ STAFF_PAGES = {
     "workspace:patient_edit",
     "workspace:medication_add",
     "workspace:medication_stop",
+    "workspace:guardian_add",
+    "workspace:guardian_edit",
     "workspace:surgery",
     "workspace:surgery_print",
     "workspace:surgery_edit",
@@ -106,6 +108,27 @@ def world(book, nurse, surgeon, clinic_admin):
     book("lumbar-facet-rf", in_days(2), first_name="Kenji", last_name="Watanabe")
     items = surgery.checklist.items
     item_actions.item_complete(item=items.get(code="blood_group"), by=nurse, result="A+")
+    # A child with her mother, for the guardian pages (issue 22).
+    from actions.patients import guardian_add
+
+    child = patient_create(
+        clinic=surgery.clinic,
+        by=nurse,
+        mrn="MRN-CHILD",
+        first_name="Maria",
+        last_name="Lopez",
+        birth_date=dt.date(2019, 6, 2),
+    )
+    mother = guardian_add(
+        patient=child,
+        by=nurse,
+        first_name="Ana",
+        last_name="Lopez",
+        relationship="mother",
+        birth_year=1990,
+        language="es",
+        email="ana.lopez@example.org",
+    )
     lone = patient_create(
         clinic=surgery.clinic,
         by=nurse,
@@ -122,7 +145,14 @@ def world(book, nurse, surgeon, clinic_admin):
         clinic=surgery.clinic, raw=hemoglobin(control="AXE-1", mrn="MRN-TYPO"), enqueue=lambda _id: None
     )
     message = inbox_services.message_process(message_id=receipt.message.pk)
-    return {"surgery": surgery, "patient": surgery.patient, "lone": lone, "inbox_message": message}
+    return {
+        "surgery": surgery,
+        "patient": surgery.patient,
+        "lone": lone,
+        "inbox_message": message,
+        "child": child,
+        "mother": mother,
+    }
 
 
 def _sign_in(page, base: str, email: str) -> None:
@@ -164,6 +194,19 @@ def test_staff_pages_meet_wcag_22_aa(live_server, page, world, nurse, surgeon):
     check("workspace:patient_edit", f"/patients/{patient.uuid}/edit/")
     check("workspace:medication_add", f"/patients/{patient.uuid}/medications/add/")
     check("workspace:medication_stop", f"/patients/{patient.uuid}/medications/{medication.uuid}/stop/")
+    child = world["child"]
+    check("workspace:patient", f"/patients/{child.uuid}/")
+    check("workspace:guardian_add", f"/patients/{child.uuid}/guardians/add/")
+    # A guardian refused (a year of birth after the child's): the error summary on the guardian form.
+    page.get_by_label("First name").fill("Luis")
+    page.get_by_label("Last name").fill("Lopez")
+    page.get_by_label("Relationship to the patient").select_option("father")
+    page.get_by_label("Their own year of birth").fill("2020")
+    page.get_by_label("Email address").fill("luis@example.org")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    check("workspace:guardian_add")
+    check("workspace:guardian_edit", f"/patients/{child.uuid}/guardians/{world['mother'].uuid}/edit/")
     check("workspace:surgery", f"/surgeries/{surgery.uuid}/")
     check("workspace:surgery_print", f"/surgeries/{surgery.uuid}/print/")
     check("workspace:surgery_edit", f"/surgeries/{surgery.uuid}/edit/")

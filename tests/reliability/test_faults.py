@@ -13,7 +13,11 @@ reproduced:
 3. SIGKILL in the send window: a pool process killed after the SMS server recorded a text and
    before it answered, then the whole worker killed after the SMTP server took an email and before
    it answered;
-4. a cancel, a reschedule and a STOP while reminders are claimed.
+4. a cancel, a reschedule and a STOP while reminders are claimed;
+5. children whose reminders go to a parent (issue 22), in each run: one delivered to the mother,
+   one whose mother replies STOP while claimed, one whose mother's number the carrier refuses
+   (21610) and one whose mother's address the SMTP server refuses (550). A child's own contact
+   receives nothing, a failure opts out or fails the parent's row only, and the counts stay exact.
 
 It then checks the outbox against what the providers hold, row by row: 0 lost, 0 credited twice,
 0 stale, no two texts with the same words to one number, every resent email counted.
@@ -63,11 +67,56 @@ def pool_children(worker: subprocess.Popen) -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
-def book_late(book, n: int, *, prefix: int) -> list:
+def book_late(book, n: int, *, prefix: int, children: tuple[int, ...] = (), nurse=None) -> list:
     """Patients booked 7.5 days ahead: the five tests are due in 12 h, so their reminders (72 h and
-    24 h before) are due now, all five at once, by email and by text."""
+    24 h before) are due now, all five at once, by email and by text. Those at ``children`` are
+    8-year-olds (with their own email and mobile) whose mother receives the same reminders."""
     start = timezone.now() + dt.timedelta(days=7, hours=12)
-    return [book(start_at=start, anaesthesia="local", **sms_fields(prefix + i)) for i in range(n)]
+    booked = []
+    for i in range(n):
+        if i in children:
+            child = child_with_mother(prefix + i, clinic=nurse.clinic, nurse=nurse)
+            booked.append(book(start_at=start, anaesthesia="local", patient=child))
+        else:
+            booked.append(book(start_at=start, anaesthesia="local", **sms_fields(prefix + i)))
+    return booked
+
+
+def child_with_mother(n: int, *, clinic, nurse):
+    from actions.patients import guardian_add, patient_create
+
+    child = patient_create(
+        clinic=clinic,
+        by=nurse,
+        mrn=f"KID-{n}",
+        first_name="Maria",
+        last_name=f"Child{n}",
+        birth_date=timezone.localdate().replace(year=timezone.localdate().year - 8, day=1),
+        email=f"kid{n}@example.org",
+        **sms_fields(n),
+    )
+    guardian_add(
+        patient=child,
+        by=nurse,
+        first_name="Ana",
+        last_name=f"Mother{n}",
+        relationship="mother",
+        birth_year=1985,
+        language="es",
+        email=mother_email(n),
+        mobile=mother_mobile(n),
+        channel_sms=True,
+        sms_consent=True,
+    )
+    return child
+
+
+def mother_email(n: int) -> str:
+    return f"mother{n}@example.org"
+
+
+def mother_mobile(n: int) -> str:
+    return f"+1310555{8000 + n:04d}"
 
 
 def due_now(surgeries) -> list[Reminder]:
@@ -90,7 +139,7 @@ def test_faults_leave_the_outbox_and_the_providers_in_agreement(
     env = {**provider_env(smtp_server, sms_server), **ENV}
 
     # --- 1 and 2: several items due together; claimed, then the broker restarted empty ---------------
-    first = book_late(book, 10, prefix=0)
+    first = book_late(book, 10, prefix=0, children=(3, 4), nurse=nurse)
     rows_1 = due_now(first)
     texts = [r for r in rows_1 if r.channel == Channel.SMS]
     # Per patient: one email for the five tests, one for the health questions (a task, issue 20), and
@@ -104,6 +153,9 @@ def test_faults_leave_the_outbox_and_the_providers_in_agreement(
     surgery_cancel(surgery=cancelled, by=nurse, reason="unwell")
     surgery_update(surgery=moved, by=nurse, start_at=moved.start_at + dt.timedelta(days=3), reason="moved")
     sms_inbound_record(from_number=stopped.patient.mobile, body="STOP", message_sid="SMstop1")
+    # A mother replies STOP: her texts stop, her emails go; her child's own contact gets nothing either way.
+    stopped_mother = first[4].patient.guardians.get()
+    sms_inbound_record(from_number=stopped_mother.mobile, body="STOP", message_sid="SMstop2")
     own_redis.stop()
     back = OwnRedis(port=own_redis.port).start()  # the same broker address, empty
     returned_at = time.monotonic()
@@ -139,7 +191,11 @@ def test_faults_leave_the_outbox_and_the_providers_in_agreement(
 
             sms_server.after_record = kill_pool_after_a_text
             smtp_server.handler.after_accept = kill_worker_after_an_email
-            second = book_late(book, 10, prefix=100)
+            # Two more children: the carrier refuses the first mother's number (21610, she replied
+            # STOP to the carrier), the SMTP server refuses the second mother's address (550).
+            sms_server.opted_out.add(mother_mobile(100))
+            smtp_server.handler.reject_rcpt[mother_email(101)] = "550 5.1.1 No such user"
+            second = book_late(book, 10, prefix=100, children=(0, 1), nurse=nurse)
             rows_2 = due_now(second)
             assert len(rows_2) == 30
             wait_for(lambda: killed["worker"], timeout=60, what="both kills")
@@ -156,10 +212,38 @@ def test_faults_leave_the_outbox_and_the_providers_in_agreement(
     rows = {r.pk: r for r in Reminder.objects.filter(pk__in=[r.pk for r in rows_1 + rows_2])}
     unwanted = {r.pk for r in rows.values() if r.surgery_id in (cancelled.pk, moved.pk)}
     unwanted |= {r.pk for r in rows.values() if r.patient_id == stopped.patient_id and r.channel == Channel.SMS}
-    wanted = set(rows) - unwanted
+    unwanted |= {r.pk for r in rows.values() if r.guardian_id == stopped_mother.pk and r.channel == Channel.SMS}
+    refused_sms = {r.pk for r in rows.values() if r.surgery_id == second[0].pk and r.channel == Channel.SMS}
+    refused_email = {r.pk for r in rows.values() if r.surgery_id == second[1].pk and r.channel == Channel.EMAIL}
+    # Exact: one text for the six items of the first refused child, two emails (tests, health
+    # questions) for the second.
+    assert (len(refused_sms), len(refused_email)) == (1, 2)
+    wanted = set(rows) - unwanted - refused_sms - refused_email
     sent = {pk for pk, r in rows.items() if r.status == Status.SENT}
     assert sent == wanted, "0 lost: every wanted reminder sent, nothing else"
     assert {rows[pk].status for pk in unwanted} <= {Status.CANCELLED, Status.SUPPRESSED}
+    assert {rows[pk].status for pk in refused_sms | refused_email} == {Status.FAILED}
+    assert all(rows[pk].status_reason.startswith("Permanent") for pk in refused_sms | refused_email)
+    assert len(unwanted) == 3 + 3 + 1 + 1, "cancelled 3, moved 3, the patient's and the mother's STOP 1 each"
+
+    # --- Children: every row of theirs went to their mother, none to the child --------------------------
+    children = [first[3], first[4], second[0], second[1]]
+    child_rows = [r for r in rows.values() if r.surgery_id in {c.pk for c in children}]
+    assert len(child_rows) == 12 and all(r.guardian_id is not None for r in child_rows)
+    child_contacts = {c.patient.email for c in children} | {c.patient.mobile for c in children}
+    assert not child_contacts & {m["to"] for m in sms_server.messages}
+    assert not child_contacts & {m["To"] for m in smtp_server.messages}
+    delivered = [r for r in child_rows if r.status == Status.SENT]
+    assert len(delivered) == 3 + 2 + 2 + 1, "mother 3: all; STOP: 2 emails; 21610: 2 emails; 550: the text"
+    mothers = {c.pk: c.patient.guardians.get() for c in children}
+    for row in delivered:
+        mother = mothers[row.surgery_id]
+        assert row.recipient == (mother.mobile if row.channel == Channel.SMS else mother.email)
+    refused_mother = mothers[second[0].pk]
+    refused_mother.refresh_from_db()
+    second[0].patient.refresh_from_db()
+    assert refused_mother.sms_opted_out_at is not None, "the carrier's STOP is recorded on the mother"
+    assert second[0].patient.sms_opted_out_at is None, "...not on her child"
 
     texts = sms_server.messages
     outbox_texts = {

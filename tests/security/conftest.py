@@ -70,6 +70,7 @@ class Side:
             "surgeon_email": self.surgeon.email,
             "document": str(self.document.uuid),
             "inbox_msg": str(self.inbox_message.uuid),
+            "guardian": str(self.patient.guardians.get().uuid),
         }
 
 
@@ -93,6 +94,19 @@ def _side(clinic, nurse, surgeon, admin, *, first: str, last: str, mrn: str, bir
         claustrophobic=True,
     )
     medication_add(patient=patient, by=nurse, name="clopidogrel", is_blood_thinner=True)
+    # A legal guardian on record (an adult who is their own contact: the guardian receives nothing,
+    # but staff and the API read and edit the record, and another clinic must not reach it).
+    from actions.patients import guardian_add
+
+    guardian_add(
+        patient=patient,
+        by=nurse,
+        first_name="Guinevere",
+        last_name=f"{last}ward",
+        relationship="legal_guardian",
+        birth_year=1950,
+        email=f"{last.lower()}.guardian@example.org",
+    )
     surgery = surgery_book(
         patient=patient,
         procedure=ProcedureVariant.objects.get(slug="lumbar-facet-rf"),

@@ -71,6 +71,12 @@ workspace:medication_add         GET      /patients/{patient}/medications/add/  
 workspace:medication_add         POST     /patients/{patient}/medications/add/            login  login  login  redir  404    redir  redir  404    login  login  med_add
 workspace:medication_stop        GET      /patients/{patient}/medications/{medication}/stop/ login login login data  404    data   data   404    login  login
 workspace:medication_stop        POST     /patients/{patient}/medications/{medication}/stop/ login login login redir 404    redir  redir  404    login  login
+# parents and guardians (issue 22): through the permission-checked patient; another clinic's is a 404
+workspace:guardian_add           GET      /patients/{patient}/guardians/add/              login  login  login  data   404    data   data   404    login  login
+workspace:guardian_add           POST     /patients/{patient}/guardians/add/              login  login  login  redir  404    redir  redir  404    login  login  guardian
+workspace:guardian_add           PUT      /patients/{patient}/guardians/add/              405    405    405    405    405    405    405    405    405    405
+workspace:guardian_edit          GET      /patients/{patient}/guardians/{guardian}/edit/  login  login  login  data   404    data   data   404    login  login
+workspace:guardian_edit          POST     /patients/{patient}/guardians/{guardian}/edit/  login  login  login  redir  404    redir  redir  404    login  login  guardian
 workspace:surgery                GET      /surgeries/{surgery}/                           login  login  login  data   404    data   data   404    login  login
 workspace:surgery                POST     /surgeries/{surgery}/                           405    405    405    405    405    405    405    405    405    405
 workspace:surgery_print          GET      /surgeries/{surgery}/print/                     login  login  login  data   404    data   data   404    login  login
@@ -193,6 +199,11 @@ api:patient                      PATCH    /api/v1/patients/{patient}/           
 api:patient                      POST     /api/v1/patients/{patient}/                     401    401    401    405    405    405    405    405    405    405
 api:medications                  GET      /api/v1/patients/{patient}/medications/         401    401    401    200    404    200    200    404    200    404
 api:medications                  POST     /api/v1/patients/{patient}/medications/         401    401    401    201    404    201    201    404    201    404    api_medication
+api:guardians                    GET      /api/v1/patients/{patient}/guardians/           401    401    401    200    404    200    200    404    200    404
+api:guardians                    POST     /api/v1/patients/{patient}/guardians/           401    401    401    201    404    201    201    404    201    404    api_guardian
+api:guardian                     GET      /api/v1/patients/{patient}/guardians/{guardian}/ 401   401    401    200    404    200    200    404    200    404
+api:guardian                     PATCH    /api/v1/patients/{patient}/guardians/{guardian}/ 401   401    401    200    404    200    200    404    200    404    api_guardian_patch
+api:guardian                     POST     /api/v1/patients/{patient}/guardians/{guardian}/ 401   401    401    405    405    405    405    405    405    405
 api:medication-stop              GET      /api/v1/patients/{patient}/medications/{medication}/stop/ 401 401 401 405  405    405    405    405    405    405
 api:medication-stop              POST     /api/v1/patients/{patient}/medications/{medication}/stop/ 401 401 401 200  404    200    200    404    200    404
 api:surgeries                    GET      /api/v1/surgeries/                              401    401    401    data   empty  data   data   empty  data   empty
@@ -348,6 +359,17 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
         "then": "next",
     },
     "staff_send": lambda v: {"channel": "email"},
+    "guardian": lambda v: {
+        "first_name": "Matrix",
+        "last_name": "Keeper",
+        "relationship": "legal_guardian",
+        "birth_year": "1970",
+        "language": "en",
+        "email": "keeper@example.org",
+        "mobile": "",
+        "channel_email": "on",
+        "receives_messages": "on",
+    },
     "api_patient": lambda v: {
         "mrn": "API-NEW-1",
         "first_name": "Ada",
@@ -356,6 +378,14 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     },
     "api_patient_patch": lambda v: {"allergies": "latex"},
     "api_medication": lambda v: {"name": "ibuprofen"},
+    "api_guardian": lambda v: {
+        "first_name": "Matrix",
+        "last_name": "Keeper",
+        "relationship": "legal_guardian",
+        "birth_year": 1970,
+        "email": "keeper@example.org",
+    },
+    "api_guardian_patch": lambda v: {"language": "es"},
     "api_booking": lambda v: {
         "patient": v["patient"],
         "procedure": "lumbar-facet-rf",
@@ -405,6 +435,7 @@ OBJECTS = (
     "spare_token",
     "document",
     "inbox_msg",
+    "guardian",
 )
 FILTERS = ("mrn", "mrn_lower", "last_name_part", "surgeon_email")
 SUCCESS = {"data", "empty", "redir", "me", "200", "201"}

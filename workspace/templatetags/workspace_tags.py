@@ -12,6 +12,7 @@ from django.utils.html import format_html, strip_tags
 from django.utils.safestring import SafeString, mark_safe
 
 from core.clock import when_text
+from patients.models import Relationship
 from prep import planning
 from prep.selectors import Readiness
 
@@ -129,6 +130,12 @@ KNOWN_EVIDENCE = frozenset(
 
 def _day(value: dt.date) -> str:
     return f"{value:%a} {value.day} {value:%b %Y}"
+
+
+@register.filter
+def guardian_relationship(value: str) -> str:
+    """A guardian's relationship as a confirmation records it ("legal_guardian"), in words."""
+    return dict(Relationship.choices).get(value, value).lower()
 
 
 @register.simple_tag
