@@ -286,6 +286,21 @@ def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
                 language="es" if index % 7 == 0 else "en",
                 **dict.fromkeys(spec.flags, True),
             )
+            if patient.guardian_required_on(today):
+                # A child's messages and sign-in link go to a parent, never to the child's own contact.
+                patient_actions.guardian_add(
+                    patient=patient,
+                    by=nurse,
+                    first_name="Lucia",
+                    last_name=spec.last,
+                    relationship="mother",
+                    birth_year=spec.born.year - 31,
+                    language="es",
+                    email=f"lucia.{spec.last.lower()}@example.org",
+                    mobile=f"+1310556{index:04d}",
+                    channel_sms=True,
+                    sms_consent=True,
+                )
             for med in spec.medications:
                 name, _, indication = med.partition(":")
                 patient_actions.medication_add(patient=patient, by=nurse, name=name.capitalize(), indication=indication)
