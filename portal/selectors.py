@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from patients.models import ACTIVE_SURGERY_STATUSES, Clinic, Patient, Surgery
 from portal.formatting import local_when
+from prep import selectors as prep_selectors
 from prep.models import CalendarEntry, ChecklistItem, ConfirmAs, ItemStatus, ShowTime
 from prep.planning import APPROVAL_PREFIX, HOLD_PREFIX
 
@@ -100,7 +101,7 @@ def portal_surgery_current(*, patient: Patient, now: dt.datetime | None = None) 
     now = now or timezone.now()
     surgeries = list(
         Surgery.objects.filter(patient=patient, status__in=ACTIVE_SURGERY_STATUSES, checklist__isnull=False)
-        .select_related("procedure", "surgeon")
+        .select_related("procedure", "surgeon", "patient__clinic", "checklist__template")
         .order_by("start_at")
     )
     upcoming = [s for s in surgeries if s.start_at >= now - dt.timedelta(hours=12)]
@@ -114,11 +115,23 @@ def _language(patient: Patient, language: str | None) -> str:
     return lang if lang in ("en", "es") else "en"
 
 
-def _text(item: ChecklistItem, name: str, language: str) -> str:
-    ti = item.template_item
-    if ti is None:
-        return item.title if name == "patient_title" else ""
-    return getattr(ti, f"{name}_{language}", "") or getattr(ti, f"{name}_en", "")
+def _child_name(surgery: Surgery) -> str | None:
+    """The child's first name when the texts of ``surgery`` are addressed to a parent (the patient
+    is a child on the surgery day), else None: the patient reads their own wording."""
+    return surgery.patient.first_name if prep_selectors.surgery_texts_for_parent(surgery=surgery) else None
+
+
+def _text(item: ChecklistItem, name: str, language: str, *, child: str | None, tz: zoneinfo.ZoneInfo) -> str:
+    """One text of ``item``: the catalogue's parent wording ("Stop giving Maria food at 02:00")
+    when ``child`` names the child a parent reads for, the patient's own otherwise."""
+    return prep_selectors.item_text(
+        item,
+        field=name,
+        language=language,
+        for_parent=child is not None,
+        first_name=child or "",
+        time_text=local_when(item.due_at, tz=tz, language=language, style="time") if item.due_at else "",
+    )
 
 
 def _drug_name(item: ChecklistItem, language: str) -> str:
@@ -220,8 +233,9 @@ def portal_preparation(*, patient: Patient, language: str | None = None, now: dt
     holds = {_drug_key(i.code): i for i in items if i.code.startswith(HOLD_PREFIX)}
     approvals = {_drug_key(i.code): i for i in items if i.code.startswith(APPROVAL_PREFIX)}
     today = now.astimezone(tz).date()
+    child = _child_name(surgery)
     for item in items:
-        entry = _entry(item, holds=holds, approvals=approvals, tz=tz, lang=lang)
+        entry = _entry(item, holds=holds, approvals=approvals, tz=tz, lang=lang, child=child)
         if entry is None:
             continue
         section = _section(entry, item, now=now, today=today, tz=tz)
@@ -246,6 +260,7 @@ def _entry(
     approvals: dict[str, ChecklistItem],
     tz: zoneinfo.ZoneInfo,
     lang: str,
+    child: str | None,
 ) -> PortalItem | None:
     """What the patient sees of one item, or None when it is not theirs to see."""
     drug = _drug_name(item, lang)
@@ -286,12 +301,12 @@ def _entry(
         return None
     state, label = _state(item)
     if state in ("done", "confirmed"):
-        return _done_entry(item, state=state, label=label, tz=tz, lang=lang)
+        return _done_entry(item, state=state, label=label, tz=tz, lang=lang, child=child)
     return PortalItem(
         key=str(item.uuid),
-        title=_fill(_text(item, "patient_title", lang), item, tz=tz, language=lang),
-        instructions=_fill(_text(item, "instructions", lang), item, tz=tz, language=lang),
-        why=_fill(_text(item, "why", lang), item, tz=tz, language=lang),
+        title=_fill(_text(item, "patient_title", lang, child=child, tz=tz), item, tz=tz, language=lang),
+        instructions=_fill(_text(item, "instructions", lang, child=child, tz=tz), item, tz=tz, language=lang),
+        why=_fill(_text(item, "why", lang, child=child, tz=tz), item, tz=tz, language=lang),
         times=_times(item, tz=tz, language=lang),
         state=state,
         state_label=label,
@@ -301,7 +316,9 @@ def _entry(
     )
 
 
-def _done_entry(item: ChecklistItem, *, state: str, label: str, tz: zoneinfo.ZoneInfo, lang: str) -> PortalItem:
+def _done_entry(
+    item: ChecklistItem, *, state: str, label: str, tz: zoneinfo.ZoneInfo, lang: str, child: str | None
+) -> PortalItem:
     """A done item in the past tense, with the day it was done: its instructions ("the clinic will
     tell you where to go") were about doing it and would now read as still to come."""
     if state == "confirmed":
@@ -311,8 +328,8 @@ def _done_entry(item: ChecklistItem, *, state: str, label: str, tz: zoneinfo.Zon
     times = [PortalTime(time_label, local_when(at, tz=tz, language=lang, style="date"))] if at else []
     return PortalItem(
         key=str(item.uuid),
-        title=_fill(_text(item, "patient_title", lang), item, tz=tz, language=lang),
-        why=_fill(_text(item, "why", lang), item, tz=tz, language=lang),
+        title=_fill(_text(item, "patient_title", lang, child=child, tz=tz), item, tz=tz, language=lang),
+        why=_fill(_text(item, "why", lang, child=child, tz=tz), item, tz=tz, language=lang),
         times=times,
         state=state,
         state_label=label,
@@ -339,7 +356,9 @@ def portal_item_get(*, patient: Patient, uuid: object) -> ChecklistItem:
     except (TypeError, ValueError):
         raise Http404("No such item.") from None
     item = (
-        ChecklistItem.objects.select_related("template_item", "drug", "checklist__surgery__patient__clinic")
+        ChecklistItem.objects.select_related(
+            "template_item", "drug", "checklist__template", "checklist__surgery__patient__clinic"
+        )
         .filter(checklist__surgery__patient=patient, checklist__surgery__status__in=ACTIVE_SURGERY_STATUSES, uuid=value)
         .first()
     )
@@ -352,11 +371,12 @@ def portal_item_view(*, item: ChecklistItem, patient: Patient, language: str) ->
     """The patient-facing texts of one confirmable item (for its confirmation page)."""
     lang = _language(patient, language)
     tz = patient.tz
+    child = _child_name(item.checklist.surgery)
     return PortalItem(
         key=str(item.uuid),
-        title=_fill(_text(item, "patient_title", lang), item, tz=tz, language=lang),
-        instructions=_fill(_text(item, "instructions", lang), item, tz=tz, language=lang),
-        why=_fill(_text(item, "why", lang), item, tz=tz, language=lang),
+        title=_fill(_text(item, "patient_title", lang, child=child, tz=tz), item, tz=tz, language=lang),
+        instructions=_fill(_text(item, "instructions", lang, child=child, tz=tz), item, tz=tz, language=lang),
+        why=_fill(_text(item, "why", lang, child=child, tz=tz), item, tz=tz, language=lang),
         times=_times(item, tz=tz, language=lang),
         uuid=str(item.uuid),
         sort_at=item.due_at,

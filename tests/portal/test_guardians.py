@@ -17,6 +17,7 @@ from audit.models import AccessLog
 from patients.models import Guardian
 from portal import services
 from portal.models import SignInLink
+from portal.selectors import portal_item_view
 from prep.models import ChecklistItem, ItemStatus
 from tests.conftest import CHILD_EMAIL, CHILD_MOBILE, FATHER, MOTHER
 from tests.portal.conftest import dob_data
@@ -243,3 +244,23 @@ def test_the_calendar_in_a_parents_calendar_names_the_child(client, maria, mothe
     assert response.status_code == 200
     summaries = [str(e["summary"]) for e in Calendar.from_ical(response.content).walk("VEVENT")]
     assert summaries and all(s.startswith("Maria: ") for s in summaries), summaries
+
+
+def test_the_mother_reads_the_catalogues_parent_wording_with_the_childs_name_and_time(client, book_child):
+    """SDR for a 7-year-old at 08:00: the fasting item speaks to the parent about the child, with the
+    time filled in (clinic time), in the mother's language, on the page and on the item's own page."""
+    start = dt.datetime(2027, 3, 2, 8, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
+    with time_machine.travel(start - dt.timedelta(days=3), tick=False):
+        surgery = book_child(procedure="sdr", start_at=start, anaesthesia="general", guardians=(MOTHER,))
+        maria = surgery.patient
+        mother = Guardian.objects.get(patient=maria)
+        html = guardian_sign_in(client, maria, mother).content.decode()
+        solids = ChecklistItem.objects.get(checklist__surgery=surgery, code="fasting_solids")
+        local = solids.due_at.astimezone(ZoneInfo("America/Los_Angeles")).strftime("%H:%M")
+        assert f"No le dé comida a Maria después de {local}" in html
+        assert "{first_name}" not in html and "{time}" not in html
+        liquids = ChecklistItem.objects.get(checklist__surgery=surgery, code="fasting_clear_liquids")
+        view = portal_item_view(item=liquids, patient=maria, language="es")
+    local = liquids.due_at.astimezone(ZoneInfo("America/Los_Angeles")).strftime("%H:%M")
+    assert view.instructions.startswith(f"Hasta {local}, Maria puede tomar líquidos claros")
+    assert "Maria" in view.instructions and "{first_name}" not in view.instructions
