@@ -13,7 +13,18 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from patients.models import Anaesthesia, Indication, Language, Medication, Patient, Sex, Side, StentType, Surgery
+from patients.models import (
+    Anaesthesia,
+    CancelReason,
+    Indication,
+    Language,
+    Medication,
+    Patient,
+    Sex,
+    Side,
+    StentType,
+    Surgery,
+)
 from patients.services import PATIENT_FIELDS
 from prep.models import Checklist, ChecklistItem, Drug, ProcedureVariant
 from prep.selectors import Readiness
@@ -121,8 +132,16 @@ class SurgeryUpdateInput(SurgeryFieldsMixin):
             field.required = False
 
 
-class ReasonInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=300)
+class CancelInput(serializers.Serializer):
+    reason_code = serializers.ChoiceField(
+        choices=CancelReason.choices,
+        required=False,
+        default=CancelReason.OTHER,
+        help_text="Why, from the list; the prep_ codes are preparation problems. Default: other.",
+    )
+    reason = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, default="", help_text="The words; required for other."
+    )
 
 
 class ItemCompleteInput(serializers.Serializer):
