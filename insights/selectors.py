@@ -356,11 +356,10 @@ def portal_use(*, clinic: Clinic, period: Period, filters: Filters) -> dict[str,
     return (
         Surgery.objects.filter(_surgeries(clinic=clinic, period=period, filters=filters))
         .exclude(status=SurgeryStatus.CANCELLED)
-        .annotate(opened=Exists(opened), confirmed=Exists(confirmed))
         .aggregate(
             surgeries=Count("pk"),
-            opened=Count("pk", filter=Q(opened=True)),
-            confirmed=Count("pk", filter=Q(confirmed=True)),
+            opened=Count("pk", filter=Exists(opened)),
+            confirmed=Count("pk", filter=Exists(confirmed)),
         )
     )
 
