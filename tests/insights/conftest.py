@@ -36,6 +36,7 @@ from insights.services import readiness_snapshots_record
 from prep.models import ItemStatus, ProcedureVariant
 from tests.factories import ClinicFactory, PatientFactory, UserFactory, aware
 from tests.reminders.conftest import providers, sms_server, smtp_server  # noqa: F401  # fixtures
+from tests.workspace.conftest import client_for  # noqa: F401  # fixture
 
 RESULTS = {"blood_group": "A+", "hemoglobin": "13.1"}
 OPEN = (ItemStatus.OPEN, ItemStatus.PATIENT_CONFIRMED)

@@ -116,7 +116,7 @@ def test_reminders_by_channel_match_the_outbox(history):
         assert rows[channel][status] == n
     assert sum(r.planned for r in rows.values()) == outbox.count()
     # Nothing was dispatched in this history: every reminder is waiting or was cancelled by the changes.
-    assert set(status for _c, status in expected) <= {Status.PENDING, Status.CANCELLED}
+    assert {status for _c, status in expected} <= {Status.PENDING, Status.CANCELLED}
     assert rows["email"].due == 0 and rows["sms"].planned == 0
 
 
