@@ -14,6 +14,7 @@ and the page puts the same numbers in a table under the chart.
 from __future__ import annotations
 
 import functools
+import html
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -147,7 +148,8 @@ def chart_stylesheet() -> str:
         for n in range(len(STYLE.colors)):
             chart.add(str(n), [1])
         svg = chart.render(is_unicode=True)
-        css = "\n".join(re.findall(r"<style[^>]*>(.*?)</style>", svg, flags=re.S))
+        # The text of the <style> elements, as XML escaped it (a child combinator is written "&gt;").
+        css = html.unescape("\n".join(re.findall(r"<style[^>]*>(.*?)</style>", svg, flags=re.S)))
         sheets.append(css.replace(f"#chart-{chart.uuid}", f".{CHART_CLASS}"))
     unique = list(dict.fromkeys("\n".join(sheets).split("}")))
     return "}".join(unique)

@@ -153,6 +153,7 @@ def _outcomes_block(d: figures.Dashboard) -> Block:
         svg=chart_svg(
             kind="hstacked",
             dom_id="chart-cancellations",
+            truncate_label=34,
             title="Surgeries not going ahead, by reason",
             description="Cancelled, No go and postponed surgeries by reason; preparation reasons are labelled so.",
             labels=labels,
@@ -188,6 +189,7 @@ def _items_block(d: figures.Dashboard) -> Block:
         svg=chart_svg(
             kind="hbar",
             dom_id="chart-items",
+            truncate_label=34,
             title="Items overdue or reopened",
             description="The required items most often overdue or reopened, with how many times.",
             labels=labels,
@@ -337,12 +339,13 @@ def _allowed(request: StaffRequest) -> None:
 
 
 def _filters(request: StaffRequest, clinic: Clinic) -> tuple[wf.DashboardFilterForm, figures.Period, figures.Filters]:
+    default = figures.Period.last_weeks(clinic=clinic)
     form = wf.DashboardFilterForm(
         request.GET or None,
+        initial={"start": default.start, "end": default.end},
         procedures=list(ProcedureVariant.objects.filter(active=True).order_by("name")),
         surgeons=list(figures.clinic_surgeons(clinic=clinic)),
     )
-    default = figures.Period.last_weeks(clinic=clinic)
     if not form.is_bound or not form.is_valid():
         return form, default, figures.Filters()
     data = form.cleaned_data

@@ -180,3 +180,11 @@ def _csp() -> str:
 def test_role_values(clinic):
     admin = UserFactory(clinic=clinic, role=Role.CLINIC_ADMIN, email="a2@westside.test")
     assert admin.can_view_clinic_dashboard
+
+
+def test_the_stylesheet_is_css_not_escaped_xml():
+    from workspace.charts import chart_stylesheet
+
+    css = chart_stylesheet()
+    assert ".dashboard-chart .plot > .background{fill:#ffffff" in css
+    assert "&gt;" not in css and "&amp;" not in css
