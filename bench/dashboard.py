@@ -122,7 +122,9 @@ def measure(client, *, requests: int) -> dict[str, float]:
         if response.status_code != 200:
             raise RuntimeError(f"/dashboard/ answered {response.status_code}")
         queries.append(timer.queries)
-    if len(set(queries)) != 1:
+    # The session's idle timeout (core.middleware.SessionTimeoutMiddleware) saves the session now and then:
+    # one query more in some requests. The dashboard's own count is the smallest (tests pin it exactly).
+    if max(queries) - min(queries) > 1:
         raise RuntimeError(f"the dashboard's query count varied between requests: {sorted(set(queries))}")
 
     def p95(values: list[float]) -> float:
@@ -133,7 +135,7 @@ def measure(client, *, requests: int) -> dict[str, float]:
         "median": statistics.median(dashboard),
         "p95": p95(dashboard),
         "health": statistics.median(health),
-        "queries": queries[0],
+        "queries": min(queries),
     }
 
 

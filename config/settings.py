@@ -496,5 +496,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"ReadinessEnum": ["ready", "on_track", "at_risk", "not_ready"]},
+    "ENUM_NAME_OVERRIDES": {
+        "ReadinessEnum": ["ready", "on_track", "at_risk", "not_ready"],
+        "CancelReasonEnum": "patients.models.CancelReason",
+    },
 }

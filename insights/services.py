@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -30,10 +31,6 @@ class SnapshotRun:
     recorded: int = 0
     late: int = 0
     superseded: int = 0
-
-
-def _week_of(day: dt.date) -> dt.date:
-    return day - dt.timedelta(days=day.weekday())
 
 
 def readiness_snapshots_record(*, now: dt.datetime | None = None) -> SnapshotRun:
@@ -96,7 +93,7 @@ def readiness_snapshots_record(*, now: dt.datetime | None = None) -> SnapshotRun
             start: dt.datetime = row["start_at"]
             due = start - offset
             state = _STATE_OF_RANK[row["readiness_rank"]]
-            local_day = start.astimezone(Clinic(time_zone=row["clinic__time_zone"]).tz).date()
+            local_day = start.astimezone(zoneinfo.ZoneInfo(row["clinic__time_zone"])).date()
             snapshots.append(
                 ReadinessSnapshot(
                     clinic_id=row["clinic_id"],
@@ -105,7 +102,7 @@ def readiness_snapshots_record(*, now: dt.datetime | None = None) -> SnapshotRun
                     surgeon_id=row["surgeon_id"],
                     offset_hours=hours,
                     surgery_start_at=start,
-                    week=_week_of(local_day),
+                    week=selectors.week_of(local_day),
                     due_at=due,
                     taken_at=now,
                     late=now - due > late_after,
@@ -141,7 +138,7 @@ def weekly_summaries_send(*, now: dt.datetime | None = None) -> int:
         local = now.astimezone(clinic.tz)
         if local.weekday() == 0 and local.hour < clinic.digest_hour:
             continue
-        this_week = _week_of(local.date())
+        this_week = selectors.week_of(local.date())
         week = this_week - dt.timedelta(days=7)
         admins = list(
             User.objects.filter(clinic=clinic, role=Role.CLINIC_ADMIN, is_active=True)

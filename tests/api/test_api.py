@@ -123,6 +123,7 @@ def test_surgery_book_reschedule_cancel(api, catalogue, surgeon):
         format="json",
     )
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert r.json()["cancel_reason"] == "patient_request" and r.json()["cancelled_at"]
     cancelled = Surgery.objects.get(uuid=surgery_id)
     assert (cancelled.cancel_reason, cancelled.cancel_note) == ("patient_request", "Patient declined")
     r = api.post(f"/api/v1/surgeries/{surgery_id}/cancel/", {"reason": "again"}, format="json")
