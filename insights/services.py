@@ -54,6 +54,10 @@ def readiness_snapshots_record(*, now: dt.datetime | None = None) -> SnapshotRun
         .exclude(surgery_start_at=F("surgery__start_at"))
         .update(current=False)
     )
+    # ...and a surgery moved back to a date it had has those snapshots again (one per start: the constraint).
+    ReadinessSnapshot.objects.filter(
+        current=False, surgery_start_at__gte=now - window, surgery_start_at=F("surgery__start_at")
+    ).update(current=True)
     for hours in SNAPSHOT_OFFSETS_HOURS:
         offset = dt.timedelta(hours=hours)
         candidates = (

@@ -74,3 +74,19 @@ def test_week_of_and_the_period_default(clinic):
     assert week_of(dt.date(2026, 3, 15)) == dt.date(2026, 3, 9)
     period = Period.last_weeks(clinic=clinic, weeks=2, now=aware("2026-03-16T00:30"))
     assert (period.start, period.end) == (dt.date(2026, 3, 9), dt.date(2026, 3, 22))
+
+
+def test_a_surgery_moved_and_moved_back_counts_its_first_snapshot_again(book, nurse):
+    from actions.booking import surgery_update
+
+    with time_machine.travel(aware("2026-03-02T09:00"), tick=False):
+        surgery = book(start_at=aware("2026-03-12T09:00"))
+    with time_machine.travel(aware("2026-03-09T09:05"), tick=False):
+        assert readiness_snapshots_record().recorded == 1
+        surgery_update(surgery=surgery, by=nurse, reason="theatre", start_at=aware("2026-03-19T09:00"))
+        assert readiness_snapshots_record().superseded == 1
+        assert not ReadinessSnapshot.objects.filter(current=True).exists()
+        surgery.refresh_from_db()
+        surgery_update(surgery=surgery, by=nurse, reason="back again", start_at=aware("2026-03-12T09:00"))
+        readiness_snapshots_record()
+        assert list(ReadinessSnapshot.objects.values_list("offset_hours", "current")) == [(72, True)]
