@@ -24,18 +24,32 @@ from pathlib import Path
 FILL_SQL = """
 INSERT INTO insights_readinesssnapshot
     (clinic_id, surgery_id, procedure_id, surgeon_id, offset_hours, surgery_start_at, week, due_at, taken_at,
-     late, current, state, ready, required, done, overdue)
+     late, current, state, ready, required, done, overdue,
+     final, booked_at, ready_at, portal_opened, confirmed, results_interface, results_hand)
 SELECT s.clinic_id, s.id, s.procedure_id, s.surgeon_id, o.h, s.start_at,
        date_trunc('week', s.start_at AT TIME ZONE c.time_zone)::date,
        s.start_at - make_interval(hours => o.h), s.start_at - make_interval(hours => o.h) + interval '2 minutes',
        false, true,
        CASE WHEN (s.id * 7 + o.h) % (o.h / 12) = 0 THEN 'at_risk' ELSE 'ready' END,
-       (s.id * 7 + o.h) % (o.h / 12) <> 0, 8, 8, 0
+       (s.id * 7 + o.h) % (o.h / 12) <> 0, 8, 8, 0,
+       -- the latest moment passed is the surgery's final snapshot
+       o.h = 24 OR s.start_at - make_interval(hours => o.h - 24) > now(),
+       s.created_at,
+       CASE WHEN (s.id * 7 + o.h) % (o.h / 12) <> 0 THEN s.start_at - make_interval(hours => o.h + 10) END,
+       s.id % 3 <> 0, s.id % 5 <> 0, s.id % 3, 5
 FROM patients_surgery s
 JOIN patients_clinic c ON c.id = s.clinic_id
 CROSS JOIN (VALUES (72), (48), (24)) AS o(h)
 WHERE s.start_at - make_interval(hours => o.h) <= now()
 ON CONFLICT DO NOTHING
+"""
+# The final snapshots not ready: two of the tests overdue each (a few rows per surgery, as the recorder writes).
+ITEMS_SQL = """
+INSERT INTO insights_snapshotitem (snapshot_id, clinic_id, week, code, title, overdue, reopened)
+SELECT r.id, r.clinic_id, r.week, t.code, t.title, true, (r.id % 7 = 0)::int
+FROM insights_readinesssnapshot r
+CROSS JOIN (VALUES ('hemoglobin', 'Hemoglobin'), ('ecg', 'ECG, 12-lead')) AS t(code, title)
+WHERE r.final AND NOT r.ready
 """
 
 
@@ -46,7 +60,7 @@ def snapshots_fill() -> int:
     from django.db import connection
     from django.utils import timezone
 
-    from insights.models import SNAPSHOT_OFFSETS_HOURS, ReadinessSnapshot
+    from insights.models import SNAPSHOT_OFFSETS_HOURS, ReadinessSnapshot, SnapshotItem
     from insights.selectors import week_of
     from patients.models import Surgery
 
@@ -54,33 +68,51 @@ def snapshots_fill() -> int:
         with connection.cursor() as cursor:
             cursor.execute(FILL_SQL)
             written = cursor.rowcount
+            cursor.execute(ITEMS_SQL)
             cursor.execute("ANALYZE insights_readinesssnapshot")
+            cursor.execute("ANALYZE insights_snapshotitem")
         return written
     now = timezone.now()
-    rows = []
-    surgeries = Surgery.objects.filter(start_at__lte=now + dt.timedelta(hours=72)).select_related("clinic")
+    rows, items = [], []
+    surgeries = (
+        Surgery.objects.filter(start_at__lte=now + dt.timedelta(hours=72), readiness_snapshots__isnull=True)
+        .distinct()
+        .select_related("clinic")
+    )
     for s in surgeries.iterator(chunk_size=2000):
-        for h in SNAPSHOT_OFFSETS_HOURS:
+        passed = [h for h in SNAPSHOT_OFFSETS_HOURS if s.start_at - dt.timedelta(hours=h) <= now]
+        for h in passed:
             due = s.start_at - dt.timedelta(hours=h)
-            if due > now:
-                continue
             ready = (s.pk * 7 + h) % (h // 12) != 0
-            rows.append(
-                ReadinessSnapshot(
-                    clinic_id=s.clinic_id,
-                    surgery_id=s.pk,
-                    procedure_id=s.procedure_id,
-                    surgeon_id=s.surgeon_id,
-                    offset_hours=h,
-                    surgery_start_at=s.start_at,
-                    week=week_of(s.start_at.astimezone(s.clinic.tz).date()),
-                    due_at=due,
-                    taken_at=due,
-                    state="ready" if ready else "at_risk",
-                    ready=ready,
-                )
+            snapshot = ReadinessSnapshot(
+                clinic_id=s.clinic_id,
+                surgery_id=s.pk,
+                procedure_id=s.procedure_id,
+                surgeon_id=s.surgeon_id,
+                offset_hours=h,
+                surgery_start_at=s.start_at,
+                week=week_of(s.start_at.astimezone(s.clinic.tz).date()),
+                due_at=due,
+                taken_at=due,
+                state="ready" if ready else "at_risk",
+                ready=ready,
+                final=h == min(passed),
+                booked_at=s.created_at,
+                ready_at=due - dt.timedelta(hours=10) if ready else None,
+                portal_opened=s.pk % 3 != 0,
+                confirmed=s.pk % 5 != 0,
+                results_interface=s.pk % 3,
+                results_hand=5,
             )
-    ReadinessSnapshot.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
+            rows.append(snapshot)
+            if snapshot.final and not ready:
+                items.append(snapshot)
+    ReadinessSnapshot.objects.bulk_create(rows, batch_size=5000)
+    SnapshotItem.objects.bulk_create(
+        SnapshotItem(snapshot=r, clinic_id=r.clinic_id, week=r.week, code=code, title=code, overdue=True)
+        for r in items
+        for code in ("hemoglobin", "ecg")
+    )
     return len(rows)
 
 

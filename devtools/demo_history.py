@@ -18,7 +18,7 @@ from django.db import transaction
 
 from accounts import permissions as perms
 from accounts.models import Role, User
-from insights.models import SNAPSHOT_OFFSETS_HOURS, ReadinessSnapshot
+from insights.models import SNAPSHOT_OFFSETS_HOURS, ReadinessSnapshot, SnapshotItem
 from insights.selectors import week_of
 from patients.models import Clinic, GoDecision, Patient, Surgery, SurgeryStatus
 from prep.models import ChecklistItem, ChecklistStatus, ItemStatus, ProcedureVariant, Readiness, ResultKind
@@ -124,12 +124,15 @@ def demo_history(*, clinic: Clinic, users: dict[str, User], now: dt.datetime) ->
                 items, ["status", "completed_at", "completed_by", "result_value", "result_at"]
             )
             snapshots = []
+            opened = rng.random() < 0.3 + 0.5 * skill
             for hours in SNAPSHOT_OFFSETS_HOURS:
                 due = start - dt.timedelta(hours=hours)
                 if cancel_at is not None and cancel_at < due:
                     continue
                 ready = ready_hours is not None and ready_hours >= hours
                 state = Readiness.READY if ready else (Readiness.NOT_READY if hours <= 24 else Readiness.AT_RISK)
+                closed = [i for i in items if i.completed_at is not None and i.completed_at <= due]
+                results = [i for i in closed if i.result_value]
                 snapshots.append(
                     ReadinessSnapshot(
                         clinic=clinic,
@@ -144,10 +147,32 @@ def demo_history(*, clinic: Clinic, users: dict[str, User], now: dt.datetime) ->
                         state=state,
                         ready=ready,
                         required=len(items),
-                        done=len(items) if ready else rng.randint(0, len(items) - 1),
+                        done=len(closed),
+                        booked_at=booked,
+                        ready_at=start - dt.timedelta(hours=ready_hours) if ready and ready_hours is not None else None,
+                        portal_opened=opened,
+                        confirmed=opened and rng.random() < 0.6,
+                        results_interface=sum(1 for i in results if i.completed_by_id == lab.pk),
+                        results_hand=sum(1 for i in results if i.completed_by_id != lab.pk),
                     )
                 )
+            for snapshot in snapshots[:-1]:
+                snapshot.final = False
             ReadinessSnapshot.objects.bulk_create(snapshots)
+            if snapshots:
+                last = snapshots[-1]
+                late = [
+                    i
+                    for i in items
+                    if (i.completed_at is not None and i.completed_at > i.due_at)
+                    or (i.completed_at is None and i.due_at < last.due_at)
+                ]
+                SnapshotItem.objects.bulk_create(
+                    SnapshotItem(
+                        snapshot=last, clinic=clinic, week=monday, code=i.code, title=i.title[:200], overdue=True
+                    )
+                    for i in late
+                )
             if cancel_at is not None:
                 reason = rng.choice(CANCEL_REASONS)
                 Surgery.objects.filter(pk=surgery.pk).update(

@@ -48,6 +48,18 @@ class ReadinessSnapshot(models.Model):
     required = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     overdue = models.PositiveIntegerField(default=0)
+    # The surgery's last snapshot so far (the 24 h one once taken): the dashboard's per-surgery figures
+    # (items, booking to ready, portal, results) read these, so that they too are "as it stood then"
+    # and cost one indexed read of this table, not a walk through every item of the period.
+    final = models.BooleanField(default=True, help_text="The latest snapshot of the surgery's current start.")
+    booked_at = models.DateTimeField(null=True, blank=True, help_text="When the surgery was booked.")
+    ready_at = models.DateTimeField(
+        null=True, blank=True, help_text="Every required item closed: the last closing time (else blank)."
+    )
+    portal_opened = models.BooleanField(default=False, help_text="The patient had opened the portal.")
+    confirmed = models.BooleanField(default=False, help_text="The patient had confirmed at least one item.")
+    results_interface = models.PositiveIntegerField(default=0, help_text="Results recorded by a system user.")
+    results_hand = models.PositiveIntegerField(default=0, help_text="Results typed by a person.")
 
     class Meta:
         ordering = ["surgery_start_at", "offset_hours"]
@@ -63,12 +75,38 @@ class ReadinessSnapshot(models.Model):
                 name="snapshot_clinic_week",
                 condition=Q(current=True),
             ),
+            # The per-surgery figures: each surgery's latest snapshot, by clinic and week.
+            models.Index(
+                fields=["clinic", "week"], name="snapshot_clinic_week_final", condition=Q(current=True, final=True)
+            ),
             # The recording task marks snapshots of moved surgeries: only recent and coming starts.
             models.Index(fields=["surgery_start_at"], name="snapshot_start", condition=Q(current=True)),
         ]
 
     def __str__(self) -> str:
         return f"surgery {self.surgery_id} {self.offset_hours} h before: {self.state}"
+
+
+class SnapshotItem(models.Model):
+    """A required item that was overdue, or had been reopened, when its surgery's snapshot was taken.
+
+    Only such items get a row (a few per surgery), with the snapshot's clinic and week copied so that
+    "the items most often overdue or reopened" is one grouped read through the (clinic, week) index.
+    """
+
+    snapshot = models.ForeignKey(ReadinessSnapshot, on_delete=models.CASCADE, related_name="items")
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False)
+    week = models.DateField()
+    code = models.CharField(max_length=80)
+    title = models.CharField(max_length=200)
+    overdue = models.BooleanField(help_text="Done after its due time, or still open past it.")
+    reopened = models.PositiveIntegerField(default=0, help_text="Times reopened so far.")
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "week"], name="snapshot_item_clinic_week")]
+
+    def __str__(self) -> str:
+        return f"{self.code} of snapshot {self.snapshot_id}"
 
 
 class WeeklySummary(models.Model):

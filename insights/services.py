@@ -6,17 +6,20 @@ import datetime as dt
 import logging
 import zoneinfo
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
+from accounts import permissions as perms
 from accounts.models import Role, User
+from audit.models import AccessLog
 from insights import selectors
-from insights.models import SNAPSHOT_OFFSETS_HOURS, ReadinessSnapshot, WeeklySummary
+from insights.models import SNAPSHOT_OFFSETS_HOURS, ReadinessSnapshot, SnapshotItem, WeeklySummary
 from patients.models import Clinic, Surgery, SurgeryStatus
-from prep.models import Readiness
+from prep.models import CLOSED_STATUSES, ChecklistItem, ItemStatus, Readiness
 from prep.selectors import surgeries_with_summary
 from prep.services import readiness_refresh_due
 from reminders.transports import TransportError, email_transport
@@ -80,6 +83,14 @@ def readiness_snapshots_record(*, now: dt.datetime | None = None) -> SnapshotRun
             continue
         scope = Surgery.objects.filter(pk__in=ids)
         readiness_refresh_due(surgeries=scope, now=now)
+        facts = _surgery_facts(ids=ids, now=now)
+        troubled = _troubled_items(ids=ids, now=now)
+        # A surgery already recorded nearer its start (a catch-up that went in batches) keeps that one final.
+        nearer = set(
+            ReadinessSnapshot.objects.filter(surgery_id__in=ids, current=True, offset_hours__lt=hours).values_list(
+                "surgery_id", flat=True
+            )
+        )
         rows = surgeries_with_summary(qs=scope).values(
             "pk",
             "clinic_id",
@@ -98,6 +109,7 @@ def readiness_snapshots_record(*, now: dt.datetime | None = None) -> SnapshotRun
             due = start - offset
             state = _STATE_OF_RANK[row["readiness_rank"]]
             local_day = start.astimezone(zoneinfo.ZoneInfo(row["clinic__time_zone"])).date()
+            fact = facts[row["pk"]]
             snapshots.append(
                 ReadinessSnapshot(
                     clinic_id=row["clinic_id"],
@@ -115,15 +127,107 @@ def readiness_snapshots_record(*, now: dt.datetime | None = None) -> SnapshotRun
                     required=row["required_count"],
                     done=row["done_count"],
                     overdue=row["overdue_count"],
+                    final=row["pk"] not in nearer,
+                    **fact,
                 )
             )
-        # Another run may insert the same rows at the same moment: the constraint keeps one.
-        ReadinessSnapshot.objects.bulk_create(snapshots, ignore_conflicts=True)
+        try:
+            with transaction.atomic():
+                ReadinessSnapshot.objects.filter(
+                    surgery_id__in=ids, current=True, final=True, offset_hours__gt=hours
+                ).update(final=False)
+                ReadinessSnapshot.objects.bulk_create(snapshots)
+                SnapshotItem.objects.bulk_create(
+                    SnapshotItem(snapshot=snapshot, clinic_id=snapshot.clinic_id, week=snapshot.week, **item)
+                    for snapshot in snapshots
+                    for item in troubled.get(snapshot.surgery_id, ())
+                )
+        except IntegrityError:
+            # Another run recorded some of them at the same moment (the constraint): the next run
+            # records what is still missing.
+            logger.info("readiness snapshots: another run got there first (offset %s h)", hours)
+            continue
         run.recorded += len(snapshots)
         run.late += sum(s.late for s in snapshots)
     if run.recorded or run.superseded:
         logger.info("readiness snapshots recorded=%s late=%s superseded=%s", run.recorded, run.late, run.superseded)
     return run
+
+
+def _surgery_facts(*, ids: list[int], now: dt.datetime) -> dict[int, dict[str, Any]]:
+    """Per surgery, at ``now``: when it was booked and got ready, portal use, results by how they came (one query)."""
+    items = "checklist__items__"
+    result = Q(**{f"{items}status__in": (ItemStatus.DONE, ItemStatus.ACCEPTED)}) & ~Q(**{f"{items}result_value": ""})
+    system = Q(**{f"{items}completed_by__role": perms.SYSTEM})
+    required = Q(**{f"{items}required": True})
+    rows = (
+        Surgery.objects.filter(pk__in=ids)
+        .annotate(
+            required_n=Count(f"{items}pk", filter=required),
+            open_required=Count(f"{items}pk", filter=required & ~Q(**{f"{items}status__in": CLOSED_STATUSES})),
+            last_closed=Max(f"{items}completed_at", filter=required),
+            results_interface=Count(f"{items}pk", filter=result & system),
+            results_hand=Count(f"{items}pk", filter=result & ~system),
+            portal_opened=Exists(
+                AccessLog.objects.filter(patient_id=OuterRef("patient_id"), role=perms.PATIENT, at__lte=now)
+            ),
+            confirmed=Exists(
+                ChecklistItem.objects.filter(checklist__surgery_id=OuterRef("pk"), confirmed_at__isnull=False)
+            ),
+        )
+        .values(
+            "pk",
+            "created_at",
+            "required_n",
+            "open_required",
+            "last_closed",
+            "results_interface",
+            "results_hand",
+            "portal_opened",
+            "confirmed",
+        )
+    )
+    return {
+        row["pk"]: {
+            "booked_at": row["created_at"],
+            "ready_at": row["last_closed"] if row["required_n"] and not row["open_required"] else None,
+            "portal_opened": row["portal_opened"],
+            "confirmed": row["confirmed"],
+            "results_interface": row["results_interface"],
+            "results_hand": row["results_hand"],
+        }
+        for row in rows
+    }
+
+
+def _troubled_items(*, ids: list[int], now: dt.datetime) -> dict[int, list[dict[str, Any]]]:
+    """Per surgery, its required items overdue at ``now`` (done after their due time, or open past it)
+    or reopened so far (undone by staff, or a result that expired when the surgery moved): two queries."""
+    late_done = Q(status__in=(ItemStatus.DONE, ItemStatus.ACCEPTED), completed_at__gt=F("due_at"))
+    still_open = Q(status__in=(ItemStatus.OPEN, ItemStatus.PATIENT_CONFIRMED), due_at__lt=now)
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    overdue = (
+        ChecklistItem.objects.filter(checklist__surgery_id__in=ids, required=True)
+        .filter(late_done | still_open)
+        .values_list("checklist__surgery_id", "code", "title")
+    )
+    for surgery_id, code, title in overdue:
+        found[(surgery_id, code)] = {"code": code, "title": title[:200], "overdue": True, "reopened": 0}
+    history = ChecklistItem.history.model.objects
+    reopened = (
+        history.filter(checklist__surgery_id__in=ids, required=True, history_change_reason__startswith="Reopened")
+        .values("checklist__surgery_id", "code")
+        .annotate(n=Count("history_id"), title=Max("title"))
+        .order_by()
+    )
+    for row in reopened:
+        key = (row["checklist__surgery_id"], row["code"])
+        item = found.setdefault(key, {"code": row["code"], "title": row["title"][:200], "overdue": False})
+        item["reopened"] = row["n"]
+    by_surgery: dict[int, list[dict[str, Any]]] = {}
+    for (surgery_id, _code), item in sorted(found.items()):
+        by_surgery.setdefault(surgery_id, []).append(item)
+    return by_surgery
 
 
 # --- The weekly summary ------------------------------------------------------------------------

@@ -152,8 +152,8 @@ def test_a_fixed_number_of_queries_whatever_the_data(history, client_for, clinic
     assert counts[0] == counts[1]
     with time_machine.travel(aware("2026-03-25T05:00"), tick=False), django_assert_num_queries(counts[0]):
         client.get(f"/dashboard/{PERIOD}&surgeon=surgeon@westside.test&procedure=lumbar-facet-rf")
-    # Session, user, OTP device, the filter's choices (2), the ten figures, the access-log row (and its savepoint).
-    assert counts[0] == 17, counts
+    # The sign-in checks (session, user, device), the filter's two lists, the eight figure queries, the access log.
+    assert counts[0] == 15, counts
 
 
 def test_the_charts_stylesheet(client_for):

@@ -80,11 +80,11 @@ def test_cancellations_and_no_gos_by_reason(history):
 
 
 def test_items_most_often_overdue_or_reopened(history):
-    with time_machine.travel(history.now, tick=False):
-        rows = selectors.items_in_trouble(clinic=history.clinic, period=PERIOD, filters=Filters(), now=history.now)
+    rows = selectors.items_in_trouble(clinic=history.clinic, period=PERIOD, filters=Filters())
     got = [(r.code, r.overdue, r.reopened) for r in rows]
-    # hemoglobin: A (closed again after its due time), B (late), C (open at the cancel), D (open); reopened once (A).
-    # The other tests: B, C, D. consent and arrival: D only (C was cancelled before they were due).
+    # As each surgery's latest snapshot saw them. hemoglobin: A (closed again after its due time, and
+    # reopened once), B (done late), C (open at its 72 h snapshot), D (open at its 24 h one); the other
+    # tests: B, C, D. Consent and arrival were not yet due at C's and D's last snapshots.
     assert got == [
         ("hemoglobin", 4, 1),
         ("blood_group", 3, 0),
@@ -92,9 +92,8 @@ def test_items_most_often_overdue_or_reopened(history):
         ("contrast_allergy", 3, 0),
         ("ecg", 3, 0),
         ("urinalysis", 3, 0),
-        ("arrival", 1, 0),
-        ("consent", 1, 0),
     ]
+    assert rows[0].title == "Hemoglobin"
 
 
 def test_median_time_from_booking_to_ready(history):
@@ -171,22 +170,24 @@ def test_reminder_outcomes_and_the_reasons_held(clinic, book):
     assert all(r.planned == 0 for r in selectors.reminders_by_channel(clinic=clinic, period=outside, filters=Filters()))
 
 
-def test_portal_use(history):
-    # A and B opened the portal before their surgery; D only after it; B confirmed an item. C is cancelled.
-    assert selectors.portal_use(clinic=history.clinic, period=PERIOD, filters=Filters()) == {
-        "surgeries": 3,
+def test_portal_use_and_results_by_how_they_came(history):
+    # At each surgery's latest snapshot: A and B had opened the portal (D only after its surgery), B had
+    # confirmed an item; six results each for A and B, B's hemoglobin from the lab's system user.
+    assert selectors.surgery_totals(clinic=history.clinic, period=PERIOD, filters=Filters()) == {
+        "surgeries": 4,
         "opened": 2,
         "confirmed": 1,
+        "by_interface": 1,
+        "by_hand": 11,
     }
 
 
-def test_results_by_interface_and_the_review_queue(history):
-    results = selectors.results_arrival(clinic=history.clinic, period=PERIOD, filters=Filters(), now=history.now)
-    # Six results each for A and B; B's hemoglobin came from the lab's system user.
-    assert (results.by_interface, results.by_hand) == (1, 11)
-    assert results.received == {"processed": 1, "review": 1}, "Sydney's message is Sydney's"
-    assert results.waiting == 1
-    assert results.oldest_wait == results.median_wait == history.now - history.review.received_at
+def test_the_inbox_and_the_review_queue(history):
+    received, waits = selectors.inbox_now(clinic=history.clinic, period=PERIOD, now=history.now)
+    assert received == {"processed": 1, "review": 1}, "Sydney's message is Sydney's"
+    assert waits == [history.now - history.review.received_at]
+    results = selectors.results_from({"by_interface": 1, "by_hand": 11}, received, waits)
+    assert (results.waiting, results.oldest_wait, results.median_wait) == (1, waits[0], waits[0])
 
 
 def test_a_period_with_no_surgery_and_the_headline(history):
@@ -198,6 +199,7 @@ def test_a_period_with_no_surgery_and_the_headline(history):
     assert figures.items == [] and figures.booking_to_ready is None and figures.booking_to_ready_count == 0
     assert all(r.planned == 0 for r in figures.reminders)
     assert figures.portal == {"surgeries": 0, "opened": 0, "confirmed": 0}
+    assert (figures.results.by_interface, figures.results.by_hand) == (0, 0)
     headline = figures.headline
     assert headline.ready_72h.percent is None and headline.preparation_cancellations == 0 and headline.surgeries == 0
 
