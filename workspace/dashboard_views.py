@@ -274,8 +274,8 @@ def _portal_block(d: figures.Dashboard) -> Block:
     return Block(
         slug="portal",
         title="Patients in the portal",
-        description=f"Of the {total} patients with a surgery in the period (not cancelled): who opened the portal "
-        "before it, and who confirmed at least one item.",
+        description=f"Of the {total} surgeries of the period, at their latest readiness snapshot: whose patient had "
+        "opened the portal, and had confirmed at least one item.",
         svg=chart_svg(
             kind="bar",
             dom_id="chart-portal",
@@ -288,7 +288,7 @@ def _portal_block(d: figures.Dashboard) -> Block:
         ),
         columns=["", "Patients", "Share"],
         rows=rows,
-        notes=[f"{total} patients with a surgery in the period."],
+        notes=[f"{total} surgeries in the period with a readiness snapshot."],
     )
 
 
@@ -306,7 +306,8 @@ def _results_block(d: figures.Dashboard) -> Block:
     return Block(
         slug="results",
         title="Results: by interface or by hand",
-        description="Results recorded on the period's checklists, by how they arrived.",
+        description="Results recorded on the period's checklists (by each surgery's latest snapshot), by how "
+        "they arrived.",
         svg=chart_svg(
             kind="bar",
             dom_id="chart-results",

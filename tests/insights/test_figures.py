@@ -6,7 +6,6 @@ import datetime as dt
 from collections import Counter
 
 import pytest
-import time_machine
 
 from insights import selectors
 from insights.models import ReadinessSnapshot
