@@ -227,6 +227,9 @@ class SurgeryOutput(serializers.ModelSerializer):
     )
     surgeon = serializers.SerializerMethodField()
     checklist = serializers.SerializerMethodField()
+    # Codes of patients.models.CancelReason, blank when none (plain strings: the blank is not a reason).
+    cancel_reason = serializers.CharField(read_only=True, help_text="Why it was cancelled (a code); blank if not.")
+    no_go_reason = serializers.CharField(read_only=True, help_text="Why No go (a code); blank otherwise.")
 
     class Meta:
         model = Surgery
