@@ -306,7 +306,11 @@ def booking_to_ready(*, clinic: Clinic, period: Period, filters: Filters) -> tup
         if not found["n"]:
             return None, 0
         return dt.timedelta(seconds=round(found["median"], 6)), found["n"]
-    durations = [max(ready - booked, dt.timedelta(0)) for booked, ready in qs.values_list("booked_at", "ready_at")]
+    durations = [
+        max(ready - booked, dt.timedelta(0))
+        for booked, ready in qs.values_list("booked_at", "ready_at")
+        if booked is not None and ready is not None  # filtered above; said for the type checker
+    ]
     if not durations:
         return None, 0
     return dt.timedelta(seconds=statistics.median(d.total_seconds() for d in durations)), len(durations)

@@ -188,3 +188,18 @@ def test_the_stylesheet_is_css_not_escaped_xml():
     css = chart_stylesheet()
     assert ".dashboard-chart .plot > .background{fill:#ffffff" in css
     assert "&gt;" not in css and "&amp;" not in css
+
+
+def test_chart_labels_and_texts_are_escaped():
+    from workspace.charts import Series, chart_svg
+
+    svg = chart_svg(
+        kind="hbar",
+        dom_id="chart-x",
+        title='Items <script>alert("t")</script>',
+        description="d & <b>",
+        labels=['Hold <img src=x onerror="alert(1)">'],
+        series=[Series("Overdue", [2])],
+    )
+    assert "<script" not in svg and "<img" not in svg and "<b>" not in svg
+    assert "&lt;img src=x onerror=" in svg and "d &amp; &lt;b&gt;" in svg
