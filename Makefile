@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock | cksum | cut -d' 
 DEPLOY_ENV := env -u DATABASE_URL DEBUG=0 ALLOWED_HOSTS=preop.example.org VAR_DIR=$(CURDIR)/var/deploy-check \
 	SECRET_KEY=deploy-check-$(shell cksum Makefile | cut -d' ' -f1)-0123456789abcdefghijklmnopqrstuvwxyz0123456789
 # The project's own code, for bandit (tests use assert and fixed test passwords by design).
-SOURCES := config core audit accounts patients prep questionnaires documents reminders inbox workspace portal api devtools
+SOURCES := config core audit accounts patients prep questionnaires documents reminders inbox insights workspace portal api devtools
 
 # Test processes (pytest-xdist): two keep both cores of the CI machine busy while the tests that
 # wait on real processes (workers, browsers, a Redis outage) wait. Each takes its own test

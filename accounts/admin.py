@@ -30,7 +30,17 @@ class StaffUserAdmin(ClinicScopedAdmin, UserAdmin):
     clinic_admin_perms = frozenset({"view", "add", "change"})
     form = StaffChangeForm
     add_form = StaffCreationForm
-    list_display = ("email", "first_name", "last_name", "clinic", "role", "is_active", "is_staff", "last_login")
+    list_display = (
+        "email",
+        "first_name",
+        "last_name",
+        "clinic",
+        "role",
+        "is_lead_nurse",
+        "is_active",
+        "is_staff",
+        "last_login",
+    )
     list_filter = ("clinic", "role", "is_active", "is_staff")
     search_fields = ("email", "first_name", "last_name")
     ordering = ("clinic__name", "last_name", "email")
@@ -38,7 +48,7 @@ class StaffUserAdmin(ClinicScopedAdmin, UserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Person", {"fields": ("first_name", "last_name")}),
-        ("Clinic and role", {"fields": ("clinic", "role")}),
+        ("Clinic and role", {"fields": ("clinic", "role", "is_lead_nurse")}),
         ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )

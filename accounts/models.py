@@ -8,6 +8,8 @@ from typing import ClassVar
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
+from accounts import permissions
+
 
 class Role(models.TextChoices):
     NURSE = "nurse", "Nurse"
@@ -42,6 +44,11 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
     clinic = models.ForeignKey("patients.Clinic", null=True, blank=True, on_delete=models.PROTECT, related_name="staff")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.NURSE)
+    # A flag beside the role, not a fourth role: a lead nurse works the board and the checklists as
+    # every nurse does (the permission table reads the role), and also sees the clinic dashboard.
+    is_lead_nurse = models.BooleanField(
+        "lead nurse", default=False, help_text="A nurse who also sees the clinic dashboard (clinic admins always do)."
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -70,6 +77,10 @@ class User(AbstractUser):
     @property
     def is_clinic_admin(self) -> bool:
         return self.role == Role.CLINIC_ADMIN
+
+    @property
+    def can_view_clinic_dashboard(self) -> bool:
+        return permissions.allowed_to_view(self, permissions.VIEW_CLINIC_DASHBOARD)
 
     def __str__(self) -> str:
         return self.display_name

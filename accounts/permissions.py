@@ -127,3 +127,31 @@ def require(actor: object | None, action: str, kind: str) -> None:
     """Raise :class:`ActionForbidden` unless the table lets ``actor`` take ``action`` on ``kind``."""
     if not allowed(actor, action, kind):
         raise ActionForbidden(role=role_of(actor), action=action, kind=kind)
+
+
+# --- Reading what is not one patient's record -----------------------------------------------------
+
+# The clinic dashboard: figures over all of a clinic's surgeries, reminders and results (issue 21).
+VIEW_CLINIC_DASHBOARD = "view_clinic_dashboard"
+# Who may see each: a role, or a nurse flagged as lead nurse (``User.is_lead_nurse``).
+VIEWS: dict[str, frozenset[str]] = {VIEW_CLINIC_DASHBOARD: frozenset({CLINIC_ADMIN})}
+VIEWS_LEAD_NURSE: frozenset[str] = frozenset({VIEW_CLINIC_DASHBOARD})
+
+
+def allowed_to_view(actor: object | None, what: str) -> bool:
+    """True when ``actor`` (active staff of a clinic) may see ``what``; patients and API tokens never do."""
+    role = role_of(actor) if actor is not None else ""
+    if not role or getattr(actor, "clinic_id", None) is None:
+        return False
+    if role in VIEWS.get(what, frozenset()):
+        return True
+    return role == NURSE and bool(getattr(actor, "is_lead_nurse", False)) and what in VIEWS_LEAD_NURSE
+
+
+class ViewForbidden(PermissionDenied):
+    """The actor may not see this page (a 403)."""
+
+
+def require_view(actor: object | None, what: str) -> None:
+    if not allowed_to_view(actor, what):
+        raise ViewForbidden("Only clinic admins and lead nurses can see the clinic dashboard.")

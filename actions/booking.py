@@ -109,8 +109,9 @@ def surgery_update(*, surgery: Surgery, by: User | None, reason: str = "booking 
 
 
 @transaction.atomic
-def surgery_cancel(*, surgery: Surgery, by: User | None, reason: str) -> Surgery:
-    """Cancel: the checklist closes and every reminder still to send is cancelled."""
-    surgery = services.surgery_cancel(surgery=surgery, by=by, reason=reason)
+def surgery_cancel(*, surgery: Surgery, by: User | None, reason: str = "", reason_code: str = "") -> Surgery:
+    """Cancel (a reason from ``patients.models.CancelReason`` and a note): the checklist closes and
+    every reminder still to send is cancelled."""
+    surgery = services.surgery_cancel(surgery=surgery, by=by, reason=reason, reason_code=reason_code)
     planner.surgery_changed(surgery=surgery)
     return surgery

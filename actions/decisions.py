@@ -40,10 +40,10 @@ def hold_decide(
 
 @transaction.atomic
 def surgery_record_go_decision(
-    *, surgery: Surgery, by: User, decision: str, note: str = "", override: str = ""
+    *, surgery: Surgery, by: User, decision: str, note: str = "", override: str = "", no_go_reason: str = ""
 ) -> Surgery:
     """Go / no go. No re-planning: the reminder plan does not read the decision, and a No go
     leaves the booking (and its reminders) as it is until the surgery is moved or cancelled."""
     return patient_services.surgery_record_go_decision(
-        surgery=surgery, by=by, decision=decision, note=note, override=override
+        surgery=surgery, by=by, decision=decision, note=note, override=override, no_go_reason=no_go_reason
     )

@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from patients.models import (
     Anaesthesia,
+    CancelReason,
     Guardian,
     Indication,
     Language,
@@ -156,8 +157,16 @@ class SurgeryUpdateInput(SurgeryFieldsMixin):
             field.required = False
 
 
-class ReasonInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=300)
+class CancelInput(serializers.Serializer):
+    reason_code = serializers.ChoiceField(
+        choices=CancelReason.choices,
+        required=False,
+        default=CancelReason.OTHER,
+        help_text="Why, from the list; the prep_ codes are preparation problems. Default: other.",
+    )
+    reason = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, default="", help_text="The words; required for other."
+    )
 
 
 class ItemCompleteInput(serializers.Serializer):
@@ -271,6 +280,9 @@ class SurgeryOutput(serializers.ModelSerializer):
     )
     surgeon = serializers.SerializerMethodField()
     checklist = serializers.SerializerMethodField()
+    # Codes of patients.models.CancelReason, blank when none (plain strings: the blank is not a reason).
+    cancel_reason = serializers.CharField(read_only=True, help_text="Why it was cancelled (a code); blank if not.")
+    no_go_reason = serializers.CharField(read_only=True, help_text="Why No go (a code); blank otherwise.")
 
     class Meta:
         model = Surgery
@@ -287,6 +299,9 @@ class SurgeryOutput(serializers.ModelSerializer):
             "status",
             "version",
             "go_decision",
+            "no_go_reason",
+            "cancel_reason",
+            "cancelled_at",
             "checklist",
             "created_at",
             "updated_at",

@@ -275,11 +275,13 @@ class SurgeryDetail(ApiView):
 
 
 class SurgeryCancel(ApiView):
-    @extend_schema(request=s.ReasonInput, responses=s.SurgeryOutput, summary="Cancel a surgery")
+    @extend_schema(request=s.CancelInput, responses=s.SurgeryOutput, summary="Cancel a surgery")
     def post(self, request: StaffApiRequest, uuid: str) -> Response:
         surgery = access.surgery_get_for_user(user=request.user, uuid=uuid)
-        values = self.valid(s.ReasonInput, request.data)
-        surgery = booking_actions.surgery_cancel(surgery=surgery, by=request.user, reason=values["reason"])
+        values = self.valid(s.CancelInput, request.data)
+        surgery = booking_actions.surgery_cancel(
+            surgery=surgery, by=request.user, reason=values["reason"], reason_code=values["reason_code"]
+        )
         surgery = Surgery.objects.select_related(*SURGERY_RELATED).get(pk=surgery.pk)
         return Response(s.SurgeryOutput(surgery).data)
 

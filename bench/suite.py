@@ -230,6 +230,24 @@ def step_pages(suite: Suite, *, label: str, requests: int) -> tuple[float, float
     return board_median, page_median
 
 
+def step_dashboard(suite: Suite, *, label: str, requests: int) -> None:
+    """The clinic dashboard of the first clinic (default period) after every passed moment has its snapshots."""
+    from bench.dashboard import lead_nurse_client, measure, snapshots_fill
+
+    written = snapshots_fill()
+    suite.check(written > 0, "dashboard: no readiness snapshot written (no surgery in the past?)")
+    result = measure(lead_nurse_client(), requests=requests)
+    suite.add(
+        Row(
+            f"clinic dashboard (12 weeks, {result['queries']} queries), {label}",
+            f"{result['median']:.1f} ms",
+            f"{result['p95']:.1f} ms",
+            target="median < 300 ms",
+            met=result["median"] < 300,
+        )
+    )
+
+
 def _expect_page(response, marker: str) -> None:
     """A measured page must be the real page (a 200 with its content), not an error or a sign-in page."""
     text = response.content.decode(errors="replace")
@@ -835,7 +853,9 @@ def main(argv: list[str] | None = None) -> int:
         help="Every step at small sizes, checked, in under 2 minutes (for CI); prints the table, writes "
         "only --output if given, never bench/results.md.",
     )
-    parser.add_argument("--skip", default="", help="Comma-separated steps to skip: load,generation,big,modules,compare")
+    parser.add_argument(
+        "--skip", default="", help="Comma-separated steps to skip: load,generation,big,dashboard,modules,compare"
+    )
     parser.add_argument(
         "--output",
         default=None,
@@ -912,6 +932,13 @@ def main(argv: list[str] | None = None) -> int:
                     suite, label=f"{big:,} patients ({size.clinics_big} clinics)", requests=size.requests
                 ),
             )
+            if "dashboard" not in skip:
+                suite.step(
+                    "dashboard",
+                    lambda: step_dashboard(
+                        suite, label=f"{big:,} patients ({size.clinics_big} clinics)", requests=size.requests
+                    ),
+                )
             if base and grown:
                 # The issue's bound for the board is 1.2x; the patient page keeps the earlier 1.5x.
                 for name, before, after, limit in (

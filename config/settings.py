@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "documents",
     "reminders",
     "inbox",
+    # The clinic dashboard's history and figures (issue 21): reads every layer below it.
+    "insights",
     "workspace",
     "portal",
     "api",
@@ -447,6 +449,29 @@ CELERY_BEAT_SCHEDULE["inbox-sweep"] = {
     "options": {"expires": INBOX_SWEEP_INTERVAL},
 }
 
+# --- Clinic dashboard (issue 21) -----------------------------------------------------------------
+# Readiness snapshots 72/48/24 h before each surgery: every few minutes, idempotent; a moment missed
+# by up to INSIGHTS_SNAPSHOT_CATCH_UP_HOURS (downtime) is recorded late, and marked so past
+# INSIGHTS_SNAPSHOT_LATE_MINUTES (two runs).
+try:
+    INSIGHTS_SNAPSHOT_INTERVAL = env.integer("INSIGHTS_SNAPSHOT_INTERVAL", 300, minimum=30)
+    INSIGHTS_SNAPSHOT_CATCH_UP_HOURS = env.integer("INSIGHTS_SNAPSHOT_CATCH_UP_HOURS", 7 * 24, minimum=1)
+    INSIGHTS_SNAPSHOT_LATE_MINUTES = env.integer("INSIGHTS_SNAPSHOT_LATE_MINUTES", 15, minimum=1)
+    INSIGHTS_SNAPSHOT_BATCH = env.integer("INSIGHTS_SNAPSHOT_BATCH", 5000, minimum=1)
+except ConfigError as exc:
+    sys.exit(f"Configuration error: {exc}")
+CELERY_BEAT_SCHEDULE["readiness-snapshots"] = {
+    "task": "insights.tasks.record_readiness_snapshots",
+    "schedule": float(INSIGHTS_SNAPSHOT_INTERVAL),
+    "options": {"expires": float(INSIGHTS_SNAPSHOT_INTERVAL)},
+}
+# The weekly summary to clinic admins: from Monday at the clinic's digest_hour, once per admin and week.
+CELERY_BEAT_SCHEDULE["weekly-summary"] = {
+    "task": "insights.tasks.send_weekly_summaries",
+    "schedule": float(REMINDERS_DIGEST_INTERVAL),
+    "options": {"expires": 300.0},
+}
+
 # --- API (REST framework, OpenAPI schema) ----------------------------------------------------
 REST_FRAMEWORK = {
     # Systems send "Authorization: Bearer <token>"; the pages' own scripts use the session (CSRF enforced).
@@ -471,5 +496,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"ReadinessEnum": ["ready", "on_track", "at_risk", "not_ready"]},
+    "ENUM_NAME_OVERRIDES": {
+        "ReadinessEnum": ["ready", "on_track", "at_risk", "not_ready"],
+        "CancelReasonEnum": "patients.models.CancelReason",
+    },
 }

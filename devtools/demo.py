@@ -18,6 +18,7 @@ from actions import decisions as decision_actions
 from actions import items as item_actions
 from actions import patients as patient_actions
 from actions import questionnaires as questionnaire_actions
+from devtools.demo_history import demo_history
 from patients.models import Clinic, Patient, Surgery
 from prep.models import ChecklistItem, ConfirmAs, ItemStatus, ProcedureVariant, ResultKind
 from workspace.models import CallOutcome, NoteKind
@@ -157,6 +158,10 @@ def demo_staff(clinic: Clinic) -> dict[str, User]:
             # older demo database that made him one is corrected.
             user.is_staff, user.is_superuser = True, False
             user.save(update_fields=["is_staff", "is_superuser"])
+        if role == Role.NURSE and not user.is_lead_nurse:
+            # The demo nurse leads the nursing team: she also sees the clinic dashboard.
+            user.is_lead_nurse = True
+            user.save(update_fields=["is_lead_nurse"])
         users[role] = user
     return users
 
@@ -336,4 +341,6 @@ def demo_load(*, now: dt.datetime | None = None) -> tuple[int, int]:
                     else "No answer; left a message to call back.",
                 )
         created += 1
+    # Eight past weeks for the clinic dashboard (issue 21): written once, beside the bookings above.
+    demo_history(clinic=clinic, users=users, now=now)
     return created, existing

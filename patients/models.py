@@ -352,6 +352,36 @@ class SurgeryStatus(models.TextChoices):
 ACTIVE_SURGERY_STATUSES = (SurgeryStatus.BOOKED, SurgeryStatus.POSTPONED)
 
 
+class CancelReason(models.TextChoices):
+    """Why a surgery was cancelled or given a No go: a code from this list, and a note beside it.
+
+    The ``prep_`` codes are the preparation's own failures, the ones this product exists to prevent;
+    the clinic dashboard counts them apart from the others (``PREPARATION_REASONS``).
+    """
+
+    PREP_TESTS = "prep_tests", "Tests or results missing or out of date"
+    PREP_MEDICATION = "prep_medication", "A medicine not stopped as planned"
+    PREP_FASTING = "prep_fasting", "Fasting instructions not followed"
+    PREP_CLEARANCE = "prep_clearance", "Medical or cardiac clearance missing"
+    PREP_CONSENT = "prep_consent", "Consent or paperwork missing"
+    PREP_OTHER = "prep_other", "Other preparation problem"
+    PATIENT_REQUEST = "patient_request", "The patient's own request"
+    PATIENT_UNWELL = "patient_unwell", "Patient unwell (a new illness)"
+    NO_SHOW = "no_show", "The patient did not come"
+    SURGEON = "surgeon", "Surgeon unavailable"
+    THEATRE = "theatre", "Theatre, equipment or staff unavailable"
+    INSURANCE = "insurance", "Insurance or authorisation"
+    OTHER = "other", "Other (say why in the note)"
+
+
+PREPARATION_REASONS = frozenset(code for code in CancelReason.values if code.startswith("prep_"))
+# The list as the forms show it: preparation first, in its own group.
+CANCEL_REASON_GROUPS = [
+    ("Preparation", [(c.value, c.label) for c in CancelReason if c.value in PREPARATION_REASONS]),
+    ("Other reasons", [(c.value, c.label) for c in CancelReason if c.value not in PREPARATION_REASONS]),
+]
+
+
 class Side(models.TextChoices):
     NA = "", "—"
     LEFT = "left", "Left"
@@ -387,6 +417,8 @@ class Surgery(TrackedModel):
     go_decision = models.CharField(max_length=6, choices=GoDecision.choices, blank=True)
     go_decision_note = models.TextField(blank=True)
     go_decided_at = models.DateTimeField(null=True, blank=True)
+    # A No go's reason from the list (the note says more); blank for Go and undecided.
+    no_go_reason = models.CharField(max_length=20, choices=CancelReason.choices, blank=True)
     go_decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -395,6 +427,10 @@ class Surgery(TrackedModel):
     # A Go taken back by a later change (a new required item, an alert): when and why, for the surgeon.
     go_withdrawn_at = models.DateTimeField(null=True, blank=True)
     go_withdrawn_reason = models.CharField(max_length=300, blank=True)
+    # Cancelled: when, why from the list, and the words given (the clinic dashboard counts the codes).
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=20, choices=CancelReason.choices, blank=True)
+    cancel_note = models.TextField(blank=True)
 
     history = HistoricalRecords()
 

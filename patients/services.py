@@ -20,6 +20,7 @@ from patients.go_decisions import withdraw_go_if_needed as withdraw_go_if_needed
 from patients.models import (
     ACTIVE_SURGERY_STATUSES,
     Anaesthesia,
+    CancelReason,
     Clinic,
     GoDecision,
     Guardian,
@@ -489,10 +490,22 @@ def _switch_template(surgery: Surgery) -> None:
     Checklist.objects.filter(surgery=surgery).update(template=template, catalogue_version=template.version)
 
 
+def _reason_code(code: str, *, field: str) -> str:
+    code = (code or "").strip() or CancelReason.OTHER
+    if code not in CancelReason.values:
+        raise ValidationError(
+            {field: f"{code!r} is not a reason of the list; choose one of: {', '.join(CancelReason.values)}."}
+        )
+    return code
+
+
 @transaction.atomic
-def surgery_cancel(*, surgery: Surgery, by: User | None, reason: str) -> Surgery:
+def surgery_cancel(*, surgery: Surgery, by: User | None, reason: str = "", reason_code: str = "") -> Surgery:
+    """Cancel, with a reason from ``CancelReason`` (``other`` when none is given) and a note,
+    which ``other`` requires."""
     reason = (reason or "").strip()
-    if not reason:
+    code = _reason_code(reason_code, field="reason_code")
+    if not reason and code == CancelReason.OTHER:
         raise ValidationError({"reason": "Say why the surgery is cancelled."})
     surgery = Surgery.objects.select_for_update().get(pk=surgery.pk)
     if surgery.status == SurgeryStatus.CANCELLED:
@@ -500,15 +513,20 @@ def surgery_cancel(*, surgery: Surgery, by: User | None, reason: str) -> Surgery
     surgery.status = SurgeryStatus.CANCELLED
     surgery.version += 1
     surgery.updated_by = by
+    surgery.cancel_reason, surgery.cancel_note, surgery.cancelled_at = code, reason[:2000], timezone.now()
+    label = CancelReason(code).label
+    reason = f"{label}: {reason}" if reason else label
     surgery._change_reason, surgery._history_user = f"Cancelled: {reason}"[:HISTORY_REASON_MAX], by
-    surgery.save(update_fields=["status", "version", "updated_by", "updated_at"])
+    surgery.save(
+        update_fields=["status", "version", "cancel_reason", "cancel_note", "cancelled_at", "updated_by", "updated_at"]
+    )
     checklist_close(surgery=surgery, by=by, reason=f"Surgery cancelled: {reason}")
     return surgery
 
 
 @transaction.atomic
 def surgery_record_go_decision(
-    *, surgery: Surgery, by: User, decision: str, note: str = "", override: str = ""
+    *, surgery: Surgery, by: User, decision: str, note: str = "", override: str = "", no_go_reason: str = ""
 ) -> Surgery:
     """Record go / no go. Go on a patient who is not ready needs an explicit override with a reason.
 
@@ -518,7 +536,8 @@ def surgery_record_go_decision(
     perms.require(by, perms.DECIDE, perms.KIND_SURGERY)
     if decision not in (GoDecision.GO, GoDecision.NO_GO):
         raise ValidationError({"decision": "Choose go or no go."})
-    if decision == GoDecision.NO_GO and not note.strip():
+    no_go_code = _reason_code(no_go_reason, field="no_go_reason") if decision == GoDecision.NO_GO else ""
+    if no_go_code == CancelReason.OTHER and not note.strip():
         raise ValidationError({"note": "Say why the surgery will not go ahead."})
     surgery = Surgery.objects.select_for_update().select_related("patient__clinic").get(pk=surgery.pk)
     override = override.strip()
@@ -537,6 +556,7 @@ def surgery_record_go_decision(
     else:
         override = ""
     surgery.go_decision, surgery.go_decision_note = decision, note.strip()
+    surgery.no_go_reason = no_go_code
     surgery.go_override_reason = override[:1000]
     surgery.go_withdrawn_at, surgery.go_withdrawn_reason = None, ""
     surgery.go_decided_at, surgery.go_decided_by, surgery.updated_by = timezone.now(), by, by
@@ -548,6 +568,7 @@ def surgery_record_go_decision(
         update_fields=[
             "go_decision",
             "go_decision_note",
+            "no_go_reason",
             "go_override_reason",
             "go_withdrawn_at",
             "go_withdrawn_reason",

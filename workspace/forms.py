@@ -14,7 +14,16 @@ from django.utils.html import format_html
 
 from accounts.models import User
 from actions.patients import GuardianValues, MedicationValues
-from patients.models import Anaesthesia, Clinic, Guardian, Indication, Patient, Side, Surgery
+from patients.models import (
+    CANCEL_REASON_GROUPS,
+    Anaesthesia,
+    Clinic,
+    Guardian,
+    Indication,
+    Patient,
+    Side,
+    Surgery,
+)
 from patients.services import MAX_AGE_YEARS, oldest_birth_date
 from prep import planning
 from prep.models import ChecklistItem, Drug, ProcedureVariant, ResultKind
@@ -473,7 +482,14 @@ def surgery_initial(surgery: Surgery) -> dict[str, Any]:
 
 
 class CancelForm(StyledForm):
-    reason = forms.CharField(label="Why is the surgery cancelled?", max_length=300)
+    reason_code = forms.ChoiceField(
+        label="Why is the surgery cancelled?",
+        choices=[("", "Choose a reason…"), *CANCEL_REASON_GROUPS],
+        error_messages={"required": "Choose why the surgery is cancelled."},
+    )
+    reason = forms.CharField(
+        label="Details", max_length=300, required=False, help_text="Required when the reason is Other."
+    )
 
 
 class ItemVersionForm(StyledForm):
@@ -584,8 +600,16 @@ class GoDecisionForm(StyledForm):
         widget=forms.RadioSelect,
         error_messages={"required": "Choose go or no go."},
     )
+    no_go_reason = forms.ChoiceField(
+        label="Reason for no go",
+        choices=[("", "Choose a reason…"), *CANCEL_REASON_GROUPS],
+        required=False,
+    )
     note = forms.CharField(
-        label="Note (required for no go)", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+        label="Note (required for no go with the reason Other)",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     override = forms.CharField(
         label="Reason to go ahead although the patient is not ready",
@@ -594,6 +618,13 @@ class GoDecisionForm(StyledForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Needed for Go while required items are open; shown on the board and the print sheet.",
     )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if data.get("decision") == "no_go" and not data.get("no_go_reason"):
+            self.add_error("no_go_reason", "Choose why the surgery will not go ahead.")
+        return data
 
 
 class NoteForm(StyledForm):
@@ -613,3 +644,37 @@ class DocumentUploadForm(forms.Form):
     file = forms.FileField(
         label="Document", allow_empty_file=True, error_messages={"required": "Choose a file to attach."}
     )
+
+
+DASHBOARD_MAX_WEEKS = 53
+
+
+class DashboardFilterForm(StyledForm):
+    """The clinic dashboard's period (whole weeks, clinic time), procedure and surgeon (the clinic's own)."""
+
+    start = forms.DateField(label="From the week of", widget=date_widget(), required=False)
+    end = forms.DateField(label="To the week of", widget=date_widget(), required=False)
+    procedure = forms.ChoiceField(label="Procedure", required=False)
+    surgeon = forms.ChoiceField(label="Surgeon", required=False)
+
+    def __init__(self, *args: Any, procedures: list[ProcedureVariant], surgeons: list[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["procedure"]).choices = [("", "All procedures")] + [
+            (p.slug, p.name) for p in procedures
+        ]
+        cast(forms.ChoiceField, self.fields["surgeon"]).choices = [("", "All surgeons")] + [
+            (s.email, s.display_name) for s in surgeons
+        ]
+        self.procedures = {p.slug: p for p in procedures}
+        self.surgeons = {s.email: s for s in surgeons}
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if end < start:
+                self.add_error("end", "The period must end on or after its first week.")
+            elif (end - start).days // 7 + 1 > DASHBOARD_MAX_WEEKS:
+                self.add_error("end", f"Choose at most {DASHBOARD_MAX_WEEKS} weeks.")
+        return data

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace import inbox_views, questionnaire_views, views
+from workspace import dashboard_views, inbox_views, questionnaire_views, views
 
 app_name = "workspace"
 urlpatterns = [
@@ -36,6 +36,10 @@ urlpatterns = [
     path("items/<uuid:uuid>/history/", views.item_history, name="item_history"),
     path("items/<uuid:uuid>/documents/", views.document_upload, name="document_upload"),
     path("documents/<uuid:uuid>/", views.document_download, name="document_download"),
+    # The clinic dashboard (clinic admins and lead nurses): charts, their tables and CSV files.
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("dashboard/charts.css", dashboard_views.dashboard_css, name="dashboard_css"),
+    path("dashboard/<slug:chart>.csv", dashboard_views.dashboard_csv, name="dashboard_csv"),
     # The results review queue (what the lab sent that did not fit).
     path("inbox/", inbox_views.inbox, name="inbox"),
     path("inbox/<uuid:uuid>/", inbox_views.inbox_message, name="inbox_message"),

@@ -535,6 +535,7 @@ def go_decision(request: StaffRequest, uuid: str) -> HttpResponse:
                 decision=data["decision"],
                 note=data["note"],
                 override=data["override"],
+                no_go_reason=data["no_go_reason"],
             )
         except ValidationError as exc:
             wf.add_service_errors(form, exc)
@@ -750,7 +751,12 @@ def surgery_cancel(request: StaffRequest, uuid: str) -> HttpResponse:
     form = wf.CancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            booking_actions.surgery_cancel(surgery=surgery, by=request.user, reason=form.cleaned_data["reason"])
+            booking_actions.surgery_cancel(
+                surgery=surgery,
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+                reason_code=form.cleaned_data["reason_code"],
+            )
         except ValidationError as exc:
             wf.add_service_errors(form, exc)
         else:

@@ -115,8 +115,17 @@ def test_surgery_book_reschedule_cancel(api, catalogue, surgeon):
 
     r = api.post(f"/api/v1/surgeries/{surgery_id}/cancel/", {}, format="json")
     assert r.status_code == 400 and "reason" in r.json()
-    r = api.post(f"/api/v1/surgeries/{surgery_id}/cancel/", {"reason": "Patient declined"}, format="json")
+    r = api.post(f"/api/v1/surgeries/{surgery_id}/cancel/", {"reason_code": "bored", "reason": "x"}, format="json")
+    assert r.status_code == 400 and "reason_code" in r.json()
+    r = api.post(
+        f"/api/v1/surgeries/{surgery_id}/cancel/",
+        {"reason_code": "patient_request", "reason": "Patient declined"},
+        format="json",
+    )
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert r.json()["cancel_reason"] == "patient_request" and r.json()["cancelled_at"]
+    cancelled = Surgery.objects.get(uuid=surgery_id)
+    assert (cancelled.cancel_reason, cancelled.cancel_note) == ("patient_request", "Patient declined")
     r = api.post(f"/api/v1/surgeries/{surgery_id}/cancel/", {"reason": "again"}, format="json")
     assert r.status_code == 400 and "status" in r.json()
     r = api.patch(f"/api/v1/surgeries/{surgery_id}/", {"place": "OR 2"}, format="json")
@@ -249,3 +258,10 @@ def test_docs_page_lists_operations_offline(client, nurse):
     assert "<script>" not in html and "cdn" not in html.lower()
     schema = client.get("/api/v1/schema/?format=json")
     assert schema.status_code == 200 and schema.json()["openapi"].startswith("3.")
+
+
+def test_cancel_without_a_code_is_other_and_needs_words(api, catalogue):
+    _patient_id, surgery_id = book_through_api(api)
+    r = api.post(f"/api/v1/surgeries/{surgery_id}/cancel/", {"reason": "Moved away"}, format="json")
+    assert r.status_code == 200, r.content
+    assert Surgery.objects.get(uuid=surgery_id).cancel_reason == "other"

@@ -56,7 +56,8 @@ def test_make_screenshots(live_server, browser, settings):
                 page.screenshot(path=str(OUT / f"{name}-{size}.png"), full_page=size == "375")
             context.close()
 
-    staff("nurse", [("board", "/"), ("patient", f"/surgeries/{surgery.uuid}/")])
+    # The demo nurse is the lead nurse: she also sees the clinic dashboard (issue 21), from the demo's history.
+    staff("nurse", [("board", "/"), ("patient", f"/surgeries/{surgery.uuid}/"), ("dashboard", "/dashboard/")])
     staff("surgeon", [("worklist", "/worklist/")])
     for size, viewport in SIZES.items():
         context = browser.new_context(viewport=viewport, locale="en-US")

@@ -42,6 +42,7 @@ STAFF_PAGES = {
     "workspace:questionnaire",
     "reminders:outbox",
     "audit:access_log",
+    "workspace:dashboard",
 }
 PORTAL_PAGES = {
     "portal:start",
@@ -78,6 +79,8 @@ NOT_PAGES = {
     "reminders:twilio-status",
     "reminders:twilio-inbound",
     "reminders:metrics",  # Prometheus text for a scraper, not a page
+    "workspace:dashboard_csv",  # a CSV file
+    "workspace:dashboard_css",  # the charts' stylesheet
 }
 
 
@@ -228,6 +231,7 @@ def test_staff_pages_meet_wcag_22_aa(live_server, page, world, nurse, surgeon):
         "accounts:two_factor_setup",
         "reminders:outbox",
         "audit:access_log",
+        "workspace:dashboard",
     }
 
 
@@ -253,7 +257,11 @@ def test_admin_and_two_factor_pages_meet_wcag_22_aa(live_server, page, world, cl
     )
     page.get_by_role("button", name=re.compile("Confirm|Turn on|Verify|Continue")).click()
     page.wait_for_load_state("load")
-    for name, path in (("reminders:outbox", "/reminders/outbox/"), ("audit:access_log", "/audit/")):
+    for name, path in (
+        ("reminders:outbox", "/reminders/outbox/"),
+        ("audit:access_log", "/audit/"),
+        ("workspace:dashboard", "/dashboard/"),
+    ):
         page.goto(base + path)
         expect(page.get_by_role("heading").first).to_be_visible()
         assert_accessible(page, name)

@@ -114,6 +114,17 @@ workspace:document_upload        POST     /items/{item_ecg}/documents/          
 workspace:document_upload        POST+hx  /items/{item_ecg}/documents/                    login  login  login  200    404    200    200    404    login  login  upload
 workspace:document_download      GET      /documents/{document}/                          login  login  login  200    404    200    200    404    login  login
 workspace:document_download      POST     /documents/{document}/                          405    405    405    405    405    405    405    405    405    405
+# --- the clinic dashboard (clinic admins and lead nurses): figures only, always the user's own clinic ---
+workspace:dashboard              GET      /dashboard/                                     login  login  login  403    403    403    empty  empty  login  login
+workspace:dashboard              GET      /dashboard/?start=2026-01-05&end=2026-03-29     login  login  login  403    403    403    empty  empty  login  login
+workspace:dashboard              GET      /dashboard/?surgeon={surgeon_email}             login  login  login  403    403    403    empty  400    login  login
+workspace:dashboard              POST     /dashboard/                                     405    405    405    405    405    405    405    405    405    405
+workspace:dashboard_csv          GET      /dashboard/readiness.csv                        login  login  login  403    403    403    empty  empty  login  login
+workspace:dashboard_csv          GET      /dashboard/items.csv                            login  login  login  403    403    403    empty  empty  login  login
+workspace:dashboard_csv          GET      /dashboard/cancellations.csv?surgeon={surgeon_email} login login login 403 403   403    empty  400    login  login
+workspace:dashboard_csv          POST     /dashboard/reminders.csv                        405    405    405    405    405    405    405    405    405    405
+workspace:dashboard_css          GET      /dashboard/charts.css                           200    200    200    200    200    200    200    200    200    200
+workspace:dashboard_css          POST     /dashboard/charts.css                           405    405    405    405    405    405    405    405    405    405
 # --- the results review queue (staff pages; another clinic's message is a 404) ---
 workspace:inbox                  GET      /inbox/                                         login  login  login  data   empty  data   data   empty  login  login
 workspace:inbox                  POST     /inbox/                                         405    405    405    405    405    405    405    405    405    405
@@ -330,7 +341,7 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
         "side": "left",
         "action": "confirm",
     },
-    "cancel": lambda v: {"reason": "patient asked"},
+    "cancel": lambda v: {"reason_code": "patient_request", "reason": "patient asked"},
     "go": lambda v: {"decision": "go", "note": "", "override": "Decided with the anaesthetist"},
     "search_board": lambda v: {"q": v["last_name_part"]},
     "api_search": lambda v: {"mrn": v["mrn"]},
@@ -439,6 +450,8 @@ OBJECTS = (
 )
 FILTERS = ("mrn", "mrn_lower", "last_name_part", "surgeon_email")
 SUCCESS = {"data", "empty", "redir", "me", "200", "201"}
+# Pages whose filters are choices of the clinic's own values: another clinic's value is refused (400).
+FILTER_CHOICES = {"workspace:dashboard", "workspace:dashboard_csv"}
 
 
 @dataclass(frozen=True)
@@ -594,6 +607,10 @@ def swapped_expectation(row: Row, role: str, swapped: set[str]) -> str | None:
         return want  # refused anyway (wrong method, wrong kind of user): the same with any id
     if swapped & set(OBJECTS):
         return "refused"
+    if swapped & set(FILTERS) and row.name in FILTER_CHOICES:
+        # A filter offered as a list of the clinic's own (the dashboard's surgeon): another clinic's is not a
+        # choice, a 400 that names the field, whatever the role.
+        return "400"
     if swapped & set(FILTERS):
         # The filter runs, and finds nothing of the other clinic (the leak check says so); a posted search
         # answers with the redirect to its opaque key, as with any term.

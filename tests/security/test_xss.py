@@ -156,7 +156,7 @@ def xss(catalogue, clinic, nurse, surgeon, clinic_admin, login):
     spare = surgery_book(patient=patient, procedure=lumbar, start_at=in_days(30), by=nurse)
     api_post(f"/api/v1/surgeries/{spare.uuid}/cancel/", {"reason": payload(27)}, status=200)
     third = surgery_book(patient=patient, procedure=lumbar, start_at=in_days(40), by=nurse)
-    post = staff.post(f"/surgeries/{third.uuid}/cancel/", {"reason": payload(24)})
+    post = staff.post(f"/surgeries/{third.uuid}/cancel/", {"reason_code": "other", "reason": payload(24)})
     assert post.status_code == 302
     return {
         "patient": patient,

@@ -65,12 +65,21 @@ def test_cancel_asks_then_cancels(client_for, surgery, nurse):
     client = client_for(nurse)
     page = client.get(f"/surgeries/{surgery.uuid}/cancel/").content.decode()
     assert "Every pending reminder for it is cancelled" in page
-    assert client.post(f"/surgeries/{surgery.uuid}/cancel/", {"reason": ""}).status_code == 400
-    assert client.post(f"/surgeries/{surgery.uuid}/cancel/", {"reason": "patient moved"}).status_code == 302
+    assert '<optgroup label="Preparation">' in page
+    no_reason = client.post(f"/surgeries/{surgery.uuid}/cancel/", {"reason": "patient moved"})
+    assert no_reason.status_code == 400 and "Choose why the surgery is cancelled." in no_reason.content.decode()
+    other = client.post(f"/surgeries/{surgery.uuid}/cancel/", {"reason_code": "other", "reason": ""})
+    assert other.status_code == 400 and "Say why the surgery is cancelled." in other.content.decode()
+    unknown = client.post(f"/surgeries/{surgery.uuid}/cancel/", {"reason_code": "bored", "reason": "x"})
+    assert unknown.status_code == 400 and "Select a valid choice" in unknown.content.decode()
+    done = client.post(f"/surgeries/{surgery.uuid}/cancel/", {"reason_code": "prep_medication", "reason": ""})
+    assert done.status_code == 302
     surgery.refresh_from_db()
-    assert surgery.status == "cancelled"
+    assert (surgery.status, surgery.cancel_reason, surgery.cancel_note) == ("cancelled", "prep_medication", "")
+    assert surgery.cancelled_at is not None
     page = client.get(f"/surgeries/{surgery.uuid}/").content.decode()
     assert "This surgery is cancelled" in page and "Mark done" not in page
+    assert "A medicine not stopped as planned" in page
 
 
 def test_add_medication_review_then_confirm(client_for, surgery, nurse):

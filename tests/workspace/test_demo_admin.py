@@ -42,11 +42,18 @@ def test_load_demo_is_idempotent_and_covers_every_state(catalogue, settings, cli
     settings.DEBUG = True
     call_command("load_demo", stdout=StringIO())
     call_command("load_demo", stdout=StringIO())
-    assert Patient.objects.count() == 26 and Surgery.objects.count() == 26
+    # 26 bookings ahead, and eight past weeks of six surgeries for the clinic dashboard (issue 21), written once.
+    assert Patient.objects.count() == 26 + 48 and Surgery.objects.count() == 26 + 48
     # A child booked for selective dorsal rhizotomy, with the parent's items (issue 22).
     child = Surgery.objects.get(procedure__slug="sdr")
     assert child.patient.age_on(child.start_at.date()) < 18
     assert child.checklist.items.filter(code="parent_stays_overnight").exists()
+    assert child.patient.guardians.get().language == "es", "the child's mother receives the messages"
+    from insights.models import ReadinessSnapshot
+
+    assert ReadinessSnapshot.objects.values("week").distinct().count() == 8
+    assert Surgery.objects.filter(status="cancelled").exclude(cancel_reason="").exists()
+    assert User.objects.get(email=LOGINS[0][0]).is_lead_nurse, "the demo nurse sees the dashboard"
     from questionnaires.models import QuestionnaireResponse
 
     assert QuestionnaireResponse.objects.filter(status="submitted").count() == 1  # one "to reconcile" (issue 20)

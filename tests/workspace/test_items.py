@@ -143,14 +143,27 @@ def test_hold_decision_without_dates_needs_days(client_for, surgery, surgeon):
     assert approval.result_value == "decline"
 
 
-def test_go_decision_requires_note_for_no_go(client_for, surgery, surgeon):
+def test_go_decision_requires_a_reason_from_the_list_for_no_go(client_for, surgery, surgeon):
     client = client_for(surgeon)
-    response = client.post(f"/surgeries/{surgery.uuid}/go/", {"decision": "no_go", "note": ""})
+    page = client.get(f"/surgeries/{surgery.uuid}/").content.decode()
+    assert 'name="no_go_reason"' in page and '<optgroup label="Preparation">' in page
+    response = client.post(f"/surgeries/{surgery.uuid}/go/", {"decision": "no_go", "note": "Hb too low"})
+    assert response.status_code == 400
+    assert "Choose why the surgery will not go ahead." in response.content.decode()
+    response = client.post(f"/surgeries/{surgery.uuid}/go/", {"decision": "no_go", "no_go_reason": "other", "note": ""})
     assert response.status_code == 400
     assert "Say why the surgery will not go ahead." in response.content.decode()
-    client.post(f"/surgeries/{surgery.uuid}/go/", {"decision": "no_go", "note": "Hb too low"})
+    client.post(
+        f"/surgeries/{surgery.uuid}/go/", {"decision": "no_go", "no_go_reason": "prep_tests", "note": "Hb too low"}
+    )
     surgery.refresh_from_db()
     assert surgery.go_decision == "no_go" and surgery.go_decision_note == "Hb too low"
+    assert surgery.no_go_reason == "prep_tests"
+    assert "Tests or results missing or out of date" in client.get(f"/surgeries/{surgery.uuid}/").content.decode()
+    # A Go afterwards clears the No go's reason.
+    client.post(f"/surgeries/{surgery.uuid}/go/", {"decision": "go", "override": "Hb repeated: 12.8"})
+    surgery.refresh_from_db()
+    assert surgery.go_decision == "go" and surgery.no_go_reason == ""
 
 
 def test_notes_and_calls(client_for, surgery, nurse):
