@@ -17,9 +17,8 @@ from tests.reminders.conftest import providers, sms_server, smtp_server  # noqa:
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# integrator: switch to sdr (the selective dorsal rhizotomy variant the catalogue half of issue 22
-# adds). Until then a general-anaesthesia variant, so that the child fasts and has a fasting item.
-PROCEDURE = "endoscopic-rhizotomy"
+# Selective dorsal rhizotomy: open spinal surgery under general anaesthesia, mostly for children.
+PROCEDURE = "sdr"
 PHONE = {"width": 375, "height": 812}
 TODAY = dt.datetime.now(tz=dt.UTC).date()
 CHILD_BIRTH = TODAY.replace(year=TODAY.year - 7, day=3)
@@ -80,6 +79,8 @@ def test_a_mother_prepares_her_child(live_server, page, catalogue, clinic, nurse
     page.get_by_role("button", name="Book the surgery").click()
     expect(page.get_by_text("Surgery booked for Sofia Ruiz.")).to_be_visible()
     surgery = Surgery.objects.get(patient__mrn="MRN-SOFIA")
+    solids_due = ChecklistItem.objects.get(checklist__surgery=surgery, code="fasting_solids").due_at
+    last_food = solids_due.astimezone(clinic.tz).strftime("%H:%M")
     mother = surgery.patient.guardians.get()
     assert (mother.language, mother.is_primary) == ("es", True)
     panel = page.get_by_test_id("guardians")
@@ -121,14 +122,16 @@ def test_a_mother_prepares_her_child(live_server, page, catalogue, clinic, nurse
         # 4. Written for her, about her child.
         expect(phone.get_by_role("heading", name="Hola, Carmen")).to_be_visible()
         expect(phone.get_by_test_id("for-whom")).to_contain_text("Esta página trata de su hijo/hija, Sofia.")
-        expect(phone.get_by_role("heading", name="El procedimiento de Sofia")).to_be_visible()
+        expect(phone.get_by_role("heading", name="El procedimiento de Sofia", exact=True)).to_be_visible()
         assert "La preparación de su hijo/hija" in phone.title()
         assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert_accessible(phone, "portal:me (guardian)")
         screenshot(phone, "guardian-portal-375")
 
         # 5. She confirms the fasting item for her child.
-        fasting = phone.locator("article", has_text="Deje de comer")
+        # The catalogue's parent wording, with the child's name and the time on the clinic's clock.
+        fasting = phone.locator("article", has_text="Deje de darle comida a Sofia")
+        expect(fasting).to_contain_text(f"No le dé comida a Sofia después de {last_food}")
         fasting.get_by_role("link", name="Confirmar que está hecho").click()
         expect(phone.get_by_text("Usted lo confirma por Sofia.")).to_be_visible()
         last_meal = (timezone.now() - dt.timedelta(hours=1)).astimezone(clinic.tz)
