@@ -376,3 +376,47 @@ def test_an_infants_milk_feeds_are_in_the_fasting_reminders(book, booked_january
         "fasting_breast_milk",
         "fasting_clear_liquids",
     ]
+
+
+def test_preview_with_a_guardian_sends_everything_to_her_in_her_language(catalogue: None) -> None:
+    """`--guardian` (issue 22): a 7-year-old for SDR with a Spanish-speaking mother: the messages go to
+    her, the parent wording is in Spanish; without one the preview warns that booking needs one."""
+    args = ("--procedure", "sdr", "--surgery-at", "2026-03-10T08:00", "--tz", "America/Los_Angeles")
+    child = (*args, "--birth-date", "2019-01-05", "--first-name", "Sofia", "--booked-at", "2026-01-10T09:00")
+    data = preview(*child, "--guardian", "Carmen Ruiz,mother,es")
+    assert data["guardian"] == {"name": "Carmen Ruiz", "relationship": "mother", "language": "es"}
+    assert (data["audience"], data["messages_to"]) == ("parent", "guardian") and "warning" not in data
+    solids = {i["code"]: i for i in data["items"]}["fasting_solids"]
+    assert solids["parent_title"] == "Deje de darle comida a Sofia"
+    assert solids["parent_instructions"].startswith("No le dé comida a Sofia después de 2026-03-10 02:00.")
+    alone = preview(*child)
+    assert alone["messages_to"] == "guardian" and "parent or guardian" in alone["warning"]
+    # An adult who needs a guardian: the guardian receives the messages, in the adult's own wording.
+    adult = preview(*args, "--birth-date", "1990-01-01", "--guardian", "Luis Ruiz,legal_guardian")
+    assert (adult["audience"], adult["messages_to"]) == ("patient", "guardian")
+    assert not any("parent_title" in i for i in adult["items"])
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Carmen,mother", "give 'FIRST LAST,RELATIONSHIP[,LANGUAGE]'"),
+        ("Carmen Ruiz,aunt", "unknown relationship 'aunt'"),
+        ("Carmen Ruiz,mother,fr", "unknown language 'fr'"),
+    ],
+)
+def test_preview_refuses_a_malformed_guardian(catalogue: None, value: str, message: str) -> None:
+    err = StringIO()
+    with pytest.raises(SystemExit) as info:
+        call_command(
+            "preview_checklist",
+            "--procedure",
+            "sdr",
+            "--surgery-at",
+            "2026-03-08T07:30",
+            "--guardian",
+            value,
+            stdout=StringIO(),
+            stderr=err,
+        )
+    assert info.value.code == 2 and message in err.getvalue()

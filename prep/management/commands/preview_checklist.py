@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from patients.models import CONDITION_CODES, PATIENT_FLAGS, Anaesthesia, Sex
+from patients.models import CONDITION_CODES, PATIENT_FLAGS, Anaesthesia, Language, Relationship, Sex
 from prep import medicines, planning
 from prep.models import Drug, KnownMedicine, ProcedureVariant, ShowTime, TemplateItem
 from prep.selectors import item_text
@@ -54,6 +54,14 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--language", choices=("en", "es"), default="en", help="Language of the parent wording (a child only)."
+        )
+        parser.add_argument(
+            "--guardian",
+            help=(
+                "Preview with a parent or guardian: 'FIRST LAST,RELATIONSHIP[,LANGUAGE]', e.g. 'Ana Garcia,mother,es' "
+                f"(RELATIONSHIP one of {', '.join(Relationship.values)}). The guardian receives the messages and reads "
+                "the parent wording in their language; an adult with a guardian is previewed as one who needs one."
+            ),
         )
         parser.add_argument(
             "--timing-option",
@@ -157,7 +165,11 @@ class Command(BaseCommand):
             raise BadInput(f"--{exc.field.replace('_', '-')}: {exc}") from None
         local = lambda value: value.astimezone(tz).isoformat() if value else None  # noqa: E731
         band = planning.age_band_for(procedure.template.age_bands, plan.age)
+        guardian = self._guardian(options["guardian"])
+        # A child's texts speak to the parent (as the portal's do); a guardian reads them in their own
+        # language. An adult's guardian reads the adult's own wording, as in the portal.
         for_parent = plan.audience == "parent"
+        language = guardian["language"] if guardian else options["language"]
 
         def parent_wording(p: planning.PlannedItem) -> dict[str, str]:
             # For a child, what the parent reads (the portal adds the framing around it).
@@ -165,7 +177,7 @@ class Command(BaseCommand):
                 return {}
             ti = p.template_item
             time = p.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if ti.show_time != ShowTime.DAY else ""
-            words = {"for_parent": True, "language": options["language"], "first_name": options["first_name"]}
+            words = {"for_parent": True, "language": language, "first_name": options["first_name"]}
             return {
                 "parent_title": item_text(ti, field="patient_title", time_text=time, **words),
                 "parent_instructions": item_text(ti, field="instructions", time_text=time, **words),
@@ -181,6 +193,15 @@ class Command(BaseCommand):
             "age_band": plan.age_band,
             "age_band_name": band["name"] if band else "",
             "audience": plan.audience,
+            # Who receives the sign-in link, the reminders and the portal (the patient's own contact
+            # gets nothing while a guardian is needed: under 18 on the day, or an adult with one).
+            "messages_to": "guardian" if for_parent or guardian else "patient",
+            **({"guardian": guardian} if guardian else {}),
+            **(
+                {"warning": "A patient under 18: booking needs a parent or guardian with an email or mobile number."}
+                if plan.audience == "parent" and guardian is None
+                else {}
+            ),
             "items": [
                 {
                     "code": p.code,
@@ -215,6 +236,25 @@ class Command(BaseCommand):
             no_rule=read.known is not None,
             how=read.how,
         )
+
+    @staticmethod
+    def _guardian(raw: str | None) -> dict[str, str] | None:
+        if not raw:
+            return None
+        parts = [part.strip() for part in raw.split(",")]
+        if len(parts) not in (2, 3) or not parts[0] or len(parts[0].split()) < 2:
+            raise BadInput(
+                f"--guardian {raw!r}: give 'FIRST LAST,RELATIONSHIP[,LANGUAGE]', e.g. 'Ana Garcia,mother,es'."
+            )
+        name, relationship = parts[0], parts[1]
+        language = parts[2] if len(parts) == 3 else Language.EN
+        if relationship not in Relationship.values:
+            raise BadInput(
+                f"--guardian: unknown relationship {relationship!r}; known: {', '.join(Relationship.values)}."
+            )
+        if language not in Language.values:
+            raise BadInput(f"--guardian: unknown language {language!r}; known: {', '.join(Language.values)}.")
+        return {"name": name, "relationship": relationship, "language": language}
 
     @staticmethod
     def _timing_options(raws: list[str], procedure: ProcedureVariant) -> dict[str, planning.TestPolicy]:
