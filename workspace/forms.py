@@ -24,7 +24,7 @@ from patients.models import (
     Side,
     Surgery,
 )
-from patients.services import MAX_AGE_YEARS, oldest_birth_date
+from patients.services import GUARDIAN_FIELDS, MAX_AGE_YEARS, oldest_birth_date
 from prep import planning
 from prep.models import ChecklistItem, Drug, ProcedureVariant, ResultKind
 from prep.selectors import Readiness
@@ -211,21 +211,8 @@ class PatientForm(forms.Form):
         return value
 
 
-GUARDIAN_FORM_FIELDS = (
-    "first_name",
-    "last_name",
-    "relationship",
-    "birth_year",
-    "language",
-    "email",
-    "mobile",
-    "channel_email",
-    "channel_sms",
-    "sms_consent",
-    "sms_detailed",
-    "is_primary",
-    "receives_messages",
-)
+# Staff edit every field a guardian has (the service's list, so the two cannot drift apart).
+GUARDIAN_FORM_FIELDS = GUARDIAN_FIELDS
 GUARDIAN_LABELS = {
     "first_name": "First name",
     "last_name": "Last name",
