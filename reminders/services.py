@@ -778,6 +778,9 @@ def _deliver(
         return Outcome("stale", "the provider's id is recorded for another reminder")
 
 
+# One transaction: the carrier's STOP recorded on the number and the row settled go together, so a
+# worker killed between the two leaves neither (the row is reconciled and tried again).
+@transaction.atomic
 def _failed(reminder: Reminder, ctx: _Context, exc: TransportError, now: dt.datetime) -> Outcome:
     error = str(exc)[:300]
     if exc.code == TWILIO_UNSUBSCRIBED and reminder.channel == Channel.SMS:
