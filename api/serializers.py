@@ -225,6 +225,8 @@ class PatientOutput(serializers.ModelSerializer):
 
 class GuardianOutput(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
+    # As on the patient: a guardian reached by text only has no email, and "" is not format "email".
+    email = serializers.CharField(read_only=True, help_text="An email address, or empty.")
 
     class Meta:
         model = Guardian
