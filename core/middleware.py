@@ -126,7 +126,12 @@ def request_input_problem(request: HttpRequest) -> str:
     if "\x00" in request.path or "\x00" in request.META.get("HTTP_AUTHORIZATION", ""):
         return NUL_MESSAGE
     try:
-        for key, values in request.GET.lists():
+        pairs = list(request.GET.lists())
+        # A NUL anywhere is named first, whatever the order of the parameters: it is the problem
+        # no field can ever accept, where a date out of range belongs to one field.
+        if any("\x00" in key or any("\x00" in v for v in values) for key, values in pairs):
+            return NUL_MESSAGE
+        for key, values in pairs:
             if problem := _bad_value(key) or next((m for v in values if (m := _bad_value(v, key))), ""):
                 return problem
         content_type = request.META.get("CONTENT_TYPE", "")
